@@ -1,0 +1,86 @@
+"""Third-party dependencies of @multiprocessing, for our WORKSPACE and yours.
+
+Call `multiprocessing_dependencies()` from a WORKSPACE. Every repository it
+declares is skipped when the calling WORKSPACE already declared one of that
+name (the `maybe()` idiom), so a consumer keeps its own Abseil, protobuf or
+GoogleTest. See bazel/README.md for the two sources each dependency can come
+from and why.
+"""
+
+# Which source the pinned dependencies come from. "upstream" (the default):
+# the release archives below, checked against their sha256. "system": the
+# same versions as installed by Debian 12's -dev packages, wrapped by the
+# overlays in bazel/system/ (no network needed). Set with
+# `--repo_env=MULTIPROCESSING_DEPS=system`.
+_MODE_ENV = "MULTIPROCESSING_DEPS"
+
+_PINNED = {
+    "com_google_absl": struct(
+        version = "20220623.1",
+        urls = ["https://github.com/abseil/abseil-cpp/archive/refs/tags/20220623.1.tar.gz"],
+        sha256 = "91ac87d30cc6d79f9ab974c51874a704de9c2647c40f6932597329a282217ba8",
+        strip_prefix = "abseil-cpp-20220623.1",
+    ),
+    "com_google_protobuf": struct(
+        version = "3.21.12",
+        urls = ["https://github.com/protocolbuffers/protobuf/archive/refs/tags/v21.12.tar.gz"],
+        sha256 = "22fdaf641b31655d4b2297f9981fa5203b2866f8332d3c6333f6b0107bb320de",
+        strip_prefix = "protobuf-21.12",
+    ),
+    "com_google_googletest": struct(
+        version = "1.12.1",
+        urls = ["https://github.com/google/googletest/archive/refs/tags/release-1.12.1.tar.gz"],
+        sha256 = "81964fe578e9bd7c94dfdb09c8e4d6e6759e19967e397dbea48d1c10e45d0df2",
+        strip_prefix = "googletest-release-1.12.1",
+    ),
+}
+
+def _here(rctx, *parts):
+    # Resolves inside whichever repository this .bzl file lives in, so the
+    # same macro works from our WORKSPACE and from a consumer's.
+    p = rctx.path(Label("//bazel:deps.bzl")).dirname
+    for part in parts:
+        p = p.get_child(part)
+    return p
+
+def _link_tree(rctx, src):
+    for entry in src.readdir():
+        rctx.symlink(entry, entry.basename)
+
+def _pinned_repository_impl(rctx):
+    mode = rctx.os.environ.get(_MODE_ENV, "upstream")
+    if mode == "system":
+        _link_tree(rctx, _here(rctx, "system", rctx.attr.name))
+    elif mode == "upstream":
+        pin = _PINNED[rctx.attr.name]
+        rctx.download_and_extract(
+            url = pin.urls,
+            sha256 = pin.sha256,
+            stripPrefix = pin.strip_prefix,
+        )
+    else:
+        fail("%s must be 'upstream' or 'system', not %r" % (_MODE_ENV, mode))
+
+_pinned_repository = repository_rule(
+    implementation = _pinned_repository_impl,
+    environ = [_MODE_ENV],
+    local = True,
+)
+
+def _shim_repository_impl(rctx):
+    _link_tree(rctx, _here(rctx, "shims", rctx.attr.name))
+
+# Bazel 4.2 downloads these on first use; the stand-ins in bazel/shims/ make
+# a build work without network access.
+_shim_repository = repository_rule(implementation = _shim_repository_impl, local = True)
+
+def _maybe(rule, name):
+    if name not in native.existing_rules():
+        rule(name = name)
+
+def multiprocessing_dependencies():
+    """Declares Abseil, protobuf, GoogleTest and Bazel's own offline stand-ins."""
+    for name in ["rules_cc", "rules_java", "remote_coverage_tools"]:
+        _maybe(_shim_repository, name)
+    for name in _PINNED:
+        _maybe(_pinned_repository, name)
