@@ -1,0 +1,51 @@
+// Byte-stream channels between processes and blocking I/O on them.
+//
+// POSIX: a duplex channel is socketpair(AF_UNIX, SOCK_STREAM); a one-way
+// channel is pipe2(). Every descriptor is created close-on-exec. Writes never
+// raise SIGPIPE: writing to a channel whose peer is gone is an error Status.
+#ifndef MULTIPROCESSING_PLATFORM_CHANNEL_H_
+#define MULTIPROCESSING_PLATFORM_CHANNEL_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "platform/handle.h"
+
+namespace mp::platform {
+
+struct ChannelPair {
+  ScopedHandle first;
+  ScopedHandle second;
+};
+
+// Both ends read and write.
+absl::StatusOr<ChannelPair> CreateDuplexChannel();
+
+// `first` can only read, `second` can only write.
+absl::StatusOr<ChannelPair> CreateOneWayChannel();
+
+struct ConstBuffer {
+  const void* data;
+  std::size_t size;
+};
+
+// Writes every byte of every buffer in order, as few system calls as the
+// kernel allows (one for a small message), retrying after signals and
+// partial writes. A peer that is gone yields an error, never SIGPIPE.
+absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers);
+
+// Reads at most `size` bytes; returns 0 only at end of stream. Retries after
+// signals.
+absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
+                                     std::size_t size);
+
+// Reads until `size` bytes arrived or the stream ended; returns how many
+// bytes were read (less than `size` only at end of stream).
+absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
+                                     std::size_t size);
+
+}  // namespace mp::platform
+
+#endif  // MULTIPROCESSING_PLATFORM_CHANNEL_H_

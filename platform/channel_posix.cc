@@ -1,0 +1,126 @@
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "platform/channel.h"
+#include "platform/error.h"
+
+namespace mp::platform {
+namespace {
+
+// Up to this many buffers go into one sendmsg/writev.
+constexpr std::size_t kMaxIov = 16;
+
+// writev() on a pipe whose reader is gone raises SIGPIPE. Block it on this
+// thread for the call, and swallow the one the write raised (if it was not
+// already pending), so the caller sees EPIPE and nothing else changes.
+ssize_t WritevNoSigpipe(int fd, const iovec* iov, int n) {
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  ssize_t r = ::writev(fd, iov, n);
+  const int saved = errno;
+  if (r < 0 && saved == EPIPE && !was_pending) {
+    const struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  errno = saved;
+  return r;
+}
+
+ssize_t WriteVector(int fd, iovec* iov, int n) {
+  msghdr msg = {};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(n);
+  ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  if (r < 0 && errno == ENOTSOCK) r = WritevNoSigpipe(fd, iov, n);
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<ChannelPair> CreateDuplexChannel() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return LastNativeError("socketpair");
+  }
+  return ChannelPair{ScopedHandle(fds[0]), ScopedHandle(fds[1])};
+}
+
+absl::StatusOr<ChannelPair> CreateOneWayChannel() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return LastNativeError("pipe2");
+  return ChannelPair{ScopedHandle(fds[0]), ScopedHandle(fds[1])};
+}
+
+absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
+  const int fd = static_cast<int>(h);
+  iovec iov[kMaxIov];
+  std::size_t next = 0;      // first buffer not yet in iov
+  std::size_t skip = 0;      // bytes of buffers[next] already written
+  while (next < buffers.size()) {
+    int n = 0;
+    for (std::size_t i = next; i < buffers.size() && n < static_cast<int>(kMaxIov); ++i) {
+      const std::size_t offset = (i == next) ? skip : 0;
+      iov[n].iov_base = const_cast<char*>(static_cast<const char*>(buffers[i].data) + offset);
+      iov[n].iov_len = std::min<std::size_t>(buffers[i].size - offset, SSIZE_MAX);
+      ++n;
+    }
+    ssize_t r = WriteVector(fd, iov, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return LastNativeError("write");
+    }
+    // Advance past what was written.
+    std::size_t done = static_cast<std::size_t>(r);
+    while (next < buffers.size()) {
+      const std::size_t left = buffers[next].size - skip;
+      if (done < left) {
+        skip += done;
+        break;
+      }
+      done -= left;
+      ++next;
+      skip = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
+                                     std::size_t size) {
+  for (;;) {
+    ssize_t r = ::read(static_cast<int>(h), buffer, std::min<std::size_t>(size, SSIZE_MAX));
+    if (r >= 0) return static_cast<std::size_t>(r);
+    if (errno != EINTR) return LastNativeError("read");
+  }
+}
+
+absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
+                                     std::size_t size) {
+  char* p = static_cast<char*>(buffer);
+  std::size_t got = 0;
+  while (got < size) {
+    absl::StatusOr<std::size_t> r = ReadSome(h, p + got, size - got);
+    if (!r.ok()) return r.status();
+    if (*r == 0) break;
+    got += *r;
+  }
+  return got;
+}
+
+}  // namespace mp::platform

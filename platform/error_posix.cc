@@ -1,0 +1,17 @@
+#include <errno.h>
+
+#include "platform/error.h"
+
+namespace mp::platform {
+
+absl::Status NativeError(int error_number, absl::string_view operation) {
+  // absl::ErrnoToStatus maps the code (EBADF -> kFailedPrecondition, EMFILE
+  // -> kResourceExhausted, ...) and appends strerror's text.
+  return absl::ErrnoToStatus(error_number, operation);
+}
+
+absl::Status LastNativeError(absl::string_view operation) {
+  return NativeError(errno, operation);
+}
+
+}  // namespace mp::platform

@@ -1,0 +1,52 @@
+#include "platform/handle.h"
+
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "platform/channel.h"
+
+namespace mp::platform {
+namespace {
+
+TEST(ScopedHandleTest, ClosesOnDestructionAndMoves) {
+  const int before = CountOpenHandles().value();
+  {
+    ChannelPair p = CreateDuplexChannel().value();
+    EXPECT_EQ(CountOpenHandles().value(), before + 2);
+    ScopedHandle moved = std::move(p.first);
+    EXPECT_FALSE(p.first.is_valid());
+    EXPECT_TRUE(moved.is_valid());
+    ScopedHandle assigned;
+    assigned = std::move(moved);
+    EXPECT_EQ(CountOpenHandles().value(), before + 2);
+  }
+  EXPECT_EQ(CountOpenHandles().value(), before);
+}
+
+TEST(ScopedHandleTest, CloseTwiceIsAnError) {
+  ChannelPair p = CreateDuplexChannel().value();
+  EXPECT_TRUE(p.first.Close().ok());
+  EXPECT_EQ(p.first.Close().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ScopedHandleTest, ReleaseGivesUpOwnership) {
+  ChannelPair p = CreateDuplexChannel().value();
+  NativeHandle raw = p.first.release();
+  EXPECT_FALSE(p.first.is_valid());
+  ScopedHandle again(raw);  // closes it
+}
+
+TEST(ScopedHandleTest, DuplicateIsAnIndependentHandle) {
+  ChannelPair p = CreateDuplexChannel().value();
+  ScopedHandle dup = Duplicate(p.first.get()).value();
+  EXPECT_NE(dup.get(), p.first.get());
+  p.first.reset();
+  const char c = 'x';
+  ASSERT_TRUE(WriteAll(p.second.get(), {{&c, 1}}).ok());
+  char got = 0;
+  EXPECT_EQ(ReadFull(dup.get(), &got, 1).value(), 1u);
+  EXPECT_EQ(got, 'x');
+}
+
+}  // namespace
+}  // namespace mp::platform

@@ -1,0 +1,65 @@
+// Starting child processes, waiting for them, and ending them.
+//
+// DANGER (fork): in a process that runs more than one thread, the child of
+// fork() is a copy of the calling thread only. Locks other threads held stay
+// locked forever in the child, so between fork() and the child's code this
+// layer calls only async-signal-safe functions (close_range, _exit), and a
+// target run in a fork child of a multithreaded parent must not take locks
+// another thread might have held: no malloc-heavy library that locks, no
+// logging that locks. This is Python's fork start method rule too; the spawn
+// start method does not have it.
+#ifndef MULTIPROCESSING_PLATFORM_LAUNCH_H_
+#define MULTIPROCESSING_PLATFORM_LAUNCH_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "platform/handle.h"
+
+namespace mp::platform {
+
+using ProcessId = std::int64_t;
+
+struct ChildProcess {
+  ProcessId pid = 0;
+  // Becomes readable when the child has exited (a pidfd on Linux 5.3+, else
+  // the read end of a pipe only the child holds).
+  ScopedHandle sentinel;
+};
+
+// Whether this platform can fork (false on Windows).
+bool CanFork();
+
+// Forks. The child closes every descriptor except stdin, stdout, stderr and
+// the ones in `keep`, runs `child_main` and _exit()s with what it returns.
+// Returns in the parent only.
+absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
+                                        absl::FunctionRef<int()> child_main);
+
+// Waits for the child to exit and reaps it. Returns its exit code (Python's
+// convention: -N for signal N), or nullopt when `timeout` passed first.
+// `timeout`: nullopt waits forever; zero or negative checks once.
+absl::StatusOr<std::optional<int>> WaitForExit(const ChildProcess& child,
+                                               std::optional<absl::Duration> timeout);
+
+// Asks the child to stop (SIGTERM on POSIX).
+absl::Status Terminate(const ChildProcess& child);
+
+// Stops the child at once (SIGKILL on POSIX).
+absl::Status Kill(const ChildProcess& child);
+
+// Exits the calling process at once, without running atexit handlers or
+// static destructors, and without flushing C stdio.
+[[noreturn]] void ExitNow(int code);
+
+// This process's id.
+ProcessId CurrentProcessId();
+
+}  // namespace mp::platform
+
+#endif  // MULTIPROCESSING_PLATFORM_LAUNCH_H_

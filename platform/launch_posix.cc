@@ -1,0 +1,145 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "platform/error.h"
+#include "platform/exit_status.h"
+#include "platform/launch.h"
+#include "platform/poll.h"
+
+namespace mp::platform {
+namespace {
+
+// Closes every descriptor in [first, last]. Async-signal-safe.
+void CloseRange(unsigned first, unsigned last) {
+  if (first > last) return;
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, first, last, 0) == 0) return;
+#endif
+  struct rlimit lim;
+  unsigned max = 65536;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    max = static_cast<unsigned>(std::min<rlim_t>(lim.rlim_cur, 1u << 20));
+  }
+  for (unsigned fd = first; fd <= last && fd < max; ++fd) ::close(static_cast<int>(fd));
+}
+
+// In the child: keeps 0, 1, 2 and `keep` (sorted, unique), closes the rest.
+void CloseAllExcept(const std::vector<int>& keep) {
+  unsigned next = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(next)) continue;
+    CloseRange(next, static_cast<unsigned>(fd) - 1);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  CloseRange(next, ~0u);
+}
+
+int PidfdOpen(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+absl::Status Signal(const ChildProcess& child, int sig, const char* op) {
+  if (::kill(static_cast<pid_t>(child.pid), sig) != 0) return LastNativeError(op);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool CanFork() { return true; }
+
+absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
+                                        absl::FunctionRef<int()> child_main) {
+  // Prepared before fork(): the child must not allocate.
+  std::vector<int> keep_fds(keep.begin(), keep.end());
+  // Fallback sentinel for kernels without pidfd_open: a pipe whose write end
+  // only the child holds, so it reads as end-of-stream once the child exits.
+  int death_pipe[2] = {-1, -1};
+  static const bool have_pidfd = [] {
+    int fd = PidfdOpen(::getpid());
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  }();
+  if (!have_pidfd) {
+    if (::pipe2(death_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
+    keep_fds.push_back(death_pipe[1]);
+  }
+  std::sort(keep_fds.begin(), keep_fds.end());
+  keep_fds.erase(std::unique(keep_fds.begin(), keep_fds.end()), keep_fds.end());
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    absl::Status s = LastNativeError("fork");
+    if (death_pipe[0] >= 0) {
+      ::close(death_pipe[0]);
+      ::close(death_pipe[1]);
+    }
+    return s;
+  }
+  if (pid == 0) {
+    CloseAllExcept(keep_fds);
+    ExitNow(child_main());
+  }
+  ChildProcess child;
+  child.pid = pid;
+  if (have_pidfd) {
+    int fd = PidfdOpen(pid);  // cannot race: the child is not reaped yet
+    if (fd < 0) {
+      absl::Status s = LastNativeError("pidfd_open");
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return s;
+    }
+    child.sentinel.reset(fd);
+  } else {
+    ::close(death_pipe[1]);
+    child.sentinel.reset(death_pipe[0]);
+  }
+  return child;
+}
+
+absl::StatusOr<std::optional<int>> WaitForExit(const ChildProcess& child,
+                                               std::optional<absl::Duration> timeout) {
+  if (timeout) {
+    NativeHandle h = child.sentinel.get();
+    absl::StatusOr<std::vector<std::size_t>> ready = WaitReadable({&h, 1}, timeout);
+    if (!ready.ok()) return ready.status();
+    if (ready->empty()) return std::nullopt;
+    // The pipe sentinel can report end-of-stream a moment before the exit
+    // is reapable; waitpid() below then blocks for that moment.
+  }
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(static_cast<pid_t>(child.pid), &status, 0);
+    if (r == static_cast<pid_t>(child.pid)) return DecodeExitStatus(status);
+    if (r < 0 && errno == EINTR) continue;
+    return LastNativeError("waitpid");
+  }
+}
+
+absl::Status Terminate(const ChildProcess& child) {
+  return Signal(child, SIGTERM, "kill(SIGTERM)");
+}
+
+absl::Status Kill(const ChildProcess& child) {
+  return Signal(child, SIGKILL, "kill(SIGKILL)");
+}
+
+void ExitNow(int code) { ::_exit(code); }
+
+ProcessId CurrentProcessId() { return ::getpid(); }
+
+}  // namespace mp::platform

@@ -1,0 +1,108 @@
+#include "platform/launch.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "platform/channel.h"
+#include "platform/exit_status.h"
+
+namespace mp::platform {
+namespace {
+
+int RunChild(absl::FunctionRef<int()> f) {
+  ChildProcess c = ForkAndRun({}, f).value();
+  return WaitForExit(c, std::nullopt).value().value();
+}
+
+TEST(LaunchTest, ExitCodes) {
+  EXPECT_EQ(RunChild([] { return 0; }), 0);
+  EXPECT_EQ(RunChild([] { return 42; }), 42);
+  EXPECT_EQ(RunChild([]() -> int { abort(); }), -SIGABRT);
+  EXPECT_EQ(RunChild([]() -> int { raise(SIGKILL); return 0; }), -kSigKill);
+}
+
+TEST(LaunchTest, TerminateAndKill) {
+  ChildProcess a = ForkAndRun({}, [] { pause(); return 0; }).value();
+  ChildProcess b = ForkAndRun({}, [] { pause(); return 0; }).value();
+  EXPECT_EQ(WaitForExit(a, absl::ZeroDuration()).value(), std::nullopt);
+  ASSERT_TRUE(Terminate(a).ok());
+  ASSERT_TRUE(Kill(b).ok());
+  EXPECT_EQ(WaitForExit(a, std::nullopt).value(), -kSigTerm);
+  EXPECT_EQ(WaitForExit(b, std::nullopt).value(), -kSigKill);
+}
+
+TEST(LaunchTest, WaitTimesOutThenSucceeds) {
+  ChildProcess c = ForkAndRun({}, [] {
+                     usleep(300 * 1000);
+                     return 3;
+                   }).value();
+  absl::Time start = absl::Now();
+  EXPECT_EQ(WaitForExit(c, absl::Milliseconds(50)).value(), std::nullopt);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_EQ(WaitForExit(c, absl::Seconds(10)).value(), 3);
+}
+
+TEST(LaunchTest, SentinelBecomesReadableAtExit) {
+  ChannelPair go = CreateDuplexChannel().value();
+  NativeHandle keep = go.second.get();
+  ChildProcess c = ForkAndRun({&keep, 1}, [&] {
+                     char x;
+                     return ReadFull(keep, &x, 1).ok() ? 0 : 1;
+                   }).value();
+  go.second.reset();
+  pollfd pfd = {static_cast<int>(c.sentinel.get()), POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 0), 0);
+  ASSERT_TRUE(WriteAll(go.first.get(), {{"x", 1}}).ok());
+  EXPECT_EQ(poll(&pfd, 1, 10000), 1);
+  EXPECT_EQ(WaitForExit(c, std::nullopt).value(), 0);
+}
+
+TEST(LaunchTest, ChildKeepsOnlyStdioAndWhatItIsGiven) {
+  ChannelPair given = CreateDuplexChannel().value();
+  ChannelPair other = CreateDuplexChannel().value();
+  NativeHandle keep = given.second.get();
+  const int other_fd = static_cast<int>(other.first.get());
+  const int given_fd = static_cast<int>(keep);
+  ChildProcess c = ForkAndRun({&keep, 1}, [&] {
+                     if (fcntl(given_fd, F_GETFD) < 0) return 10;
+                     if (fcntl(other_fd, F_GETFD) >= 0) return 11;
+                     for (int fd = 0; fd < 3; ++fd) {
+                       if (fcntl(fd, F_GETFD) < 0) return 12;
+                     }
+                     // Nothing above the given descriptor survives either.
+                     for (int fd = 3; fd < 1024; ++fd) {
+                       if (fd != given_fd && fcntl(fd, F_GETFD) >= 0) return 13;
+                     }
+                     return 0;
+                   }).value();
+  EXPECT_EQ(WaitForExit(c, std::nullopt).value(), 0);
+}
+
+TEST(LaunchTest, TwoHundredChildrenLeaveNoDescriptorAndNoZombie) {
+  const int before = CountOpenHandles().value();
+  std::vector<ChildProcess> children;
+  for (int i = 0; i < 200; ++i) {
+    children.push_back(ForkAndRun({}, [i] { return i % 7; }).value());
+  }
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(WaitForExit(children[i], std::nullopt).value(), i % 7);
+  }
+  children.clear();
+  EXPECT_EQ(CountOpenHandles().value(), before);
+  // No child of ours is left to reap.
+  errno = 0;
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+}  // namespace
+}  // namespace mp::platform

@@ -1,0 +1,36 @@
+#include "platform/test_util.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+namespace mp::testing {
+namespace {
+std::atomic<std::int64_t> g_delivered{0};
+void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }
+}  // namespace
+
+SignalStorm::SignalStorm(int period_us) {
+  struct sigaction sa = {};
+  sa.sa_handler = CountSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
+  sigaction(SIGUSR1, &sa, nullptr);
+  const pthread_t target = pthread_self();
+  thread_ = std::thread([this, target, period_us] {
+    const struct timespec pause = {0, period_us * 1000L};
+    while (!stop_.load()) {
+      pthread_kill(target, SIGUSR1);
+      nanosleep(&pause, nullptr);
+    }
+  });
+}
+
+SignalStorm::~SignalStorm() {
+  stop_.store(true);
+  thread_.join();
+}
+
+std::int64_t SignalStorm::delivered() const { return g_delivered.load(); }
+
+}  // namespace mp::testing
