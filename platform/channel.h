@@ -36,8 +36,8 @@ struct ConstBuffer {
 // partial writes. A peer that is gone yields an error, never SIGPIPE.
 absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers);
 
-// Reads at most `size` bytes; returns 0 only at end of stream. Retries after
-// signals.
+// Reads at most `size` bytes; returns 0 only at end of stream (a peer that
+// reset the connection counts as ended). Retries after signals.
 absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
                                      std::size_t size);
 

@@ -106,6 +106,9 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
   for (;;) {
     ssize_t r = ::read(static_cast<int>(h), buffer, std::min<std::size_t>(size, SSIZE_MAX));
     if (r >= 0) return static_cast<std::size_t>(r);
+    // A peer that closed while data we sent it was unread resets the
+    // connection; for the reader that is the end of the stream.
+    if (errno == ECONNRESET) return 0;
     if (errno != EINTR) return LastNativeError("read");
   }
 }

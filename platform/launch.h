@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -40,6 +42,14 @@ bool CanFork();
 // Returns in the parent only.
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
                                         absl::FunctionRef<int()> child_main);
+
+// Runs the program `argv[0]` (searched in PATH when it has no slash) with
+// `argv`, as a new process that inherits exactly stdin, stdout, stderr and
+// the handles in `inherit` (under the same numbers). When the program cannot
+// be started the error reaches the caller as a Status (through a
+// close-on-exec pipe), not as a mysterious exit code.
+absl::StatusOr<ChildProcess> LaunchProgram(const std::vector<std::string>& argv,
+                                           absl::Span<const NativeHandle> inherit);
 
 // Waits for the child to exit and reaps it. Returns its exit code (Python's
 // convention: -N for signal N), or nullopt when `timeout` passed first.

@@ -56,6 +56,23 @@ absl::Status Signal(const ChildProcess& child, int sig, const char* op) {
   return absl::OkStatus();
 }
 
+// The executable `name` names: itself when it has a slash, else the first
+// executable of that name in PATH (or `name` unchanged, for exec to fail on).
+std::string FindProgram(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = ::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (end == std::string::npos) return name;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 bool CanFork() { return true; }
@@ -109,6 +126,45 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
     child.sentinel.reset(death_pipe[0]);
   }
   return child;
+}
+
+absl::StatusOr<ChildProcess> LaunchProgram(const std::vector<std::string>& argv,
+                                           absl::Span<const NativeHandle> inherit) {
+  if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: empty argv");
+  // Everything the child touches is prepared before fork(); execvp() is not
+  // async-signal-safe, so the PATH search happens here.
+  const std::string path = FindProgram(argv[0]);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int error_pipe[2];
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
+  std::vector<NativeHandle> keep(inherit.begin(), inherit.end());
+  keep.push_back(error_pipe[1]);
+  absl::StatusOr<ChildProcess> child = ForkAndRun(keep, [&] {
+    for (NativeHandle h : inherit) {
+      ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
+    }
+    ::execv(path.c_str(), args.data());
+    // Only reached when exec failed: tell the parent why.
+    const int err = errno;
+    while (::write(error_pipe[1], &err, sizeof err) < 0 && errno == EINTR) {
+    }
+    return 127;
+  });
+  ::close(error_pipe[1]);
+  if (!child.ok()) {
+    ::close(error_pipe[0]);
+    return child.status();
+  }
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(error_pipe[0], &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  ::close(error_pipe[0]);
+  if (n == 0) return child;  // the pipe closed on exec: the program runs
+  WaitForExit(*child, std::nullopt).IgnoreError();
+  return NativeError(n == sizeof err ? err : EIO, "exec " + argv[0]);
 }
 
 absl::StatusOr<std::optional<int>> WaitForExit(const ChildProcess& child,

@@ -104,5 +104,33 @@ TEST(LaunchTest, TwoHundredChildrenLeaveNoDescriptorAndNoZombie) {
   EXPECT_EQ(errno, ECHILD);
 }
 
+TEST(LaunchTest, LaunchProgramInheritsOnlyWhatItIsGiven) {
+  ChannelPair given = CreateDuplexChannel().value();
+  ChannelPair other = CreateDuplexChannel().value();
+  const std::string script =
+      "test -e /proc/self/fd/" + std::to_string(given.second.get()) +
+      " && ! test -e /proc/self/fd/" + std::to_string(other.second.get()) +
+      " && echo ok >&" + std::to_string(given.second.get());
+  NativeHandle keep = given.second.get();
+  ChildProcess c = LaunchProgram({"sh", "-c", script}, {&keep, 1}).value();
+  given.second.reset();
+  char buf[3] = {};
+  EXPECT_EQ(ReadFull(given.first.get(), buf, 3).value(), 3u);
+  EXPECT_EQ(std::string(buf, 3), "ok\n");
+  EXPECT_EQ(WaitForExit(c, std::nullopt).value(), 0);
+  // The parent's copy is still close-on-exec.
+  EXPECT_NE(fcntl(static_cast<int>(other.second.get()), F_GETFD) & FD_CLOEXEC, 0);
+}
+
+TEST(LaunchTest, ExecFailureIsAStatus) {
+  const int before = CountOpenHandles().value();
+  absl::StatusOr<ChildProcess> c = LaunchProgram({"/nonexistent/program"}, {});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound) << c.status();
+  EXPECT_NE(c.status().message().find("/nonexistent/program"), absl::string_view::npos);
+  EXPECT_EQ(CountOpenHandles().value(), before);
+  errno = 0;
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);  // the failed child was reaped
+}
+
 }  // namespace
 }  // namespace mp::platform
