@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs each example and checks its whole output.
+set -euo pipefail
+fail=0
+check() {
+  local name=$1 expected=$2 actual
+  actual=$(timeout 30 "examples/$name" 2>&1) || { echo "FAIL: $name exited $?"; echo "$actual"; fail=1; return; }
+  if [[ "$actual" != "$expected" ]]; then
+    echo "FAIL: $name printed:"; echo "$actual"; echo "expected:"; echo "$expected"; fail=1
+  else
+    echo "ok: $name"
+  fi
+}
+
+# The consumer's lines interleave with the producer's, so compare sorted.
+sorted() { sort <<<"$1"; }
+out=$(timeout 30 examples/pipe_producer_consumer 2>&1) || { echo "FAIL: pipe_producer_consumer exited $?"; fail=1; }
+expected="produced 1
+produced 2
+produced 3
+produced 4
+consumed 1
+consumed 2
+consumed 3
+consumed 4
+Consumer done
+Main process done (consumer exit code 0)"
+if [[ "$(sorted "$out")" != "$(sorted "$expected")" ]] || [[ "$(tail -n1 <<<"$out")" != "Main process done (consumer exit code 0)" ]] \
+   || [[ "$(grep consumed <<<"$out")" != "$(grep consumed <<<"$expected")" ]]; then
+  echo "FAIL: pipe_producer_consumer printed:"; echo "$out"; fail=1
+else
+  echo "ok: pipe_producer_consumer"
+fi
+
+check pipe_adder_server "7
+helloworld
+Server done"
+exit $fail

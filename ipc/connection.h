@@ -1,0 +1,136 @@
+// mp::Connection and mp::Pipe(): Python's multiprocessing.connection.
+//
+// A Connection sends and receives whole messages over a byte stream, framed
+// exactly as CPython frames them (a 4-byte big-endian signed length, or -1
+// then an 8-byte length for payloads over 0x7fffffff), so a C++ process and
+// a Python process can talk. Messages never merge; empty messages are
+// messages. Like Python's, a Connection is not safe to use from two threads
+// at once; give each thread its own or lock around it.
+#ifndef MULTIPROCESSING_IPC_CONNECTION_H_
+#define MULTIPROCESSING_IPC_CONNECTION_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "ipc/codec.h"
+#include "ipc/inherited_handles.h"
+#include "platform/error.h"
+#include "platform/handle.h"
+
+namespace mp {
+
+class Connection {
+ public:
+  // Largest message a Connection accepts unless told otherwise
+  // (set_max_message_size). A length header above it is an error before
+  // anything is allocated.
+  static constexpr std::size_t kDefaultMaxMessageSize = std::size_t{1} << 32;
+
+  // A closed connection.
+  Connection() = default;
+  // Takes ownership of one end of a channel.
+  Connection(platform::ScopedHandle handle, bool readable, bool writable);
+
+  Connection(Connection&&) noexcept = default;
+  Connection& operator=(Connection&&) noexcept = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // send_bytes(buf, offset, size): sends data[offset, offset + size) as one
+  // message; size defaults to the rest of `data`. Out of range:
+  // kInvalidArgument.
+  absl::Status SendBytes(absl::string_view data, std::size_t offset = 0,
+                         std::optional<std::size_t> size = std::nullopt);
+
+  // recv_bytes(maxlength): the next message. A message longer than
+  // `maxlength` is kResourceExhausted and closes the connection (as in
+  // Python, the stream cannot be resynchronised). End of stream between
+  // messages: IsEof(). A message cut short: kDataLoss.
+  absl::StatusOr<std::string> RecvBytes(
+      std::optional<std::size_t> maxlength = std::nullopt);
+
+  // recv_bytes_into(buffer, offset): reads the next message into
+  // buffer[offset...] and returns its size. A message that does not fit is
+  // kResourceExhausted (Python's BufferTooShort) and is handed to the caller
+  // whole through BufferTooShortMessage(status); the connection stays usable.
+  absl::StatusOr<std::size_t> RecvBytesInto(absl::Span<char> buffer,
+                                            std::size_t offset = 0);
+
+  // send(obj) / recv(): a value encoded with the codec (ipc/codec.h).
+  // Receiving a different type than was sent is kInvalidArgument.
+  template <typename T>
+  absl::Status Send(const T& value);
+  template <typename T>
+  absl::StatusOr<T> Recv();
+
+  // poll(timeout): whether a message (or end of stream) is waiting. As in
+  // Python, the default returns at once; std::nullopt (Python's None) waits
+  // forever; zero or negative durations return at once.
+  absl::StatusOr<bool> Poll(
+      std::optional<absl::Duration> timeout = absl::ZeroDuration());
+
+  // close(): closing twice is fine, as in Python.
+  absl::Status Close();
+
+  platform::NativeHandle fileno() const { return handle_.get(); }
+  bool closed() const { return !handle_.is_valid(); }
+  bool readable() const { return readable_; }
+  bool writable() const { return writable_; }
+
+  std::size_t max_message_size() const { return max_message_size_; }
+  void set_max_message_size(std::size_t n) { max_message_size_ = n; }
+
+ private:
+  absl::Status CheckReadable() const;
+  absl::Status CheckWritable() const;
+  // Reads the next frame's length. IsEof() at a clean end of stream.
+  absl::StatusOr<std::size_t> RecvLength();
+  absl::Status RecvPayload(char* dst, std::size_t n);
+  absl::Status RecvInto(std::string* out, std::optional<std::size_t> maxlength);
+  absl::Status SendFrame(absl::string_view payload);
+
+  platform::ScopedHandle handle_;
+  bool readable_ = false;
+  bool writable_ = false;
+  std::size_t max_message_size_ = kDefaultMaxMessageSize;
+  std::string scratch_;  // reused by Send<T> / Recv<T>
+};
+
+// Pipe(duplex): two connected Connections. With duplex = false the first can
+// only receive and the second can only send.
+absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true);
+
+// The whole message carried by a BufferTooShort error of RecvBytesInto, or
+// nullopt for any other status.
+std::optional<std::string> BufferTooShortMessage(const absl::Status& status);
+
+template <>
+struct InheritedHandles<Connection> {
+  static void Append(const Connection& c, HandleList* out) {
+    if (!c.closed()) out->push_back(c.fileno());
+  }
+};
+
+template <typename T>
+absl::Status Connection::Send(const T& value) {
+  scratch_.clear();
+  Encode(value, &scratch_);
+  return SendFrame(scratch_);
+}
+
+template <typename T>
+absl::StatusOr<T> Connection::Recv() {
+  if (absl::Status s = RecvInto(&scratch_, std::nullopt); !s.ok()) return s;
+  return Decode<T>(scratch_);
+}
+
+}  // namespace mp
+
+#endif  // MULTIPROCESSING_IPC_CONNECTION_H_

@@ -1,0 +1,258 @@
+#include "ipc/connection.h"
+
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "platform/channel.h"
+#include "platform/launch.h"
+#include "platform/test_util.h"
+
+namespace mp {
+namespace {
+
+std::pair<Connection, Connection> MakePipe(bool duplex = true) {
+  auto p = Pipe(duplex);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return *std::move(p);
+}
+
+// Writes raw bytes to the other end, bypassing the framing.
+void WriteRaw(const Connection& c, absl::string_view bytes) {
+  ASSERT_TRUE(platform::WriteAll(c.fileno(), {{bytes.data(), bytes.size()}}).ok());
+}
+
+TEST(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("one").ok());
+  ASSERT_TRUE(a.SendBytes("").ok());
+  ASSERT_TRUE(a.SendBytes("three").ok());
+  EXPECT_EQ(b.RecvBytes().value(), "one");
+  EXPECT_EQ(b.RecvBytes().value(), "");
+  EXPECT_EQ(b.RecvBytes().value(), "three");
+  ASSERT_TRUE(b.SendBytes("back").ok());
+  EXPECT_EQ(a.RecvBytes().value(), "back");
+}
+
+TEST(ConnectionTest, OneWayPipeRejectsTheWrongDirection) {
+  auto [reader, writer] = MakePipe(/*duplex=*/false);
+  EXPECT_TRUE(reader.readable());
+  EXPECT_FALSE(reader.writable());
+  EXPECT_FALSE(writer.readable());
+  EXPECT_TRUE(writer.writable());
+  EXPECT_EQ(reader.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer.Poll().status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(writer.SendBytes("ok").ok());
+  EXPECT_EQ(reader.RecvBytes().value(), "ok");
+}
+
+TEST(ConnectionTest, SendBytesOffsetAndSize) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("abcdef", 2).ok());
+  ASSERT_TRUE(a.SendBytes("abcdef", 1, 3).ok());
+  ASSERT_TRUE(a.SendBytes("abcdef", 6).ok());
+  EXPECT_EQ(b.RecvBytes().value(), "cdef");
+  EXPECT_EQ(b.RecvBytes().value(), "bcd");
+  EXPECT_EQ(b.RecvBytes().value(), "");
+  EXPECT_EQ(a.SendBytes("abc", 4).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.SendBytes("abc", 1, 3).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.SendBytes("abc", 0, 4).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(b.Poll().value());  // nothing was sent by the failed calls
+}
+
+TEST(ConnectionTest, RecvBytesOverMaxlengthFailsAndCloses) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("12345").ok());
+  ASSERT_TRUE(a.SendBytes("123456").ok());
+  EXPECT_EQ(b.RecvBytes(5).value(), "12345");
+  absl::StatusOr<std::string> r = b.RecvBytes(5);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(b.closed());
+  EXPECT_EQ(b.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ConnectionTest, RecvBytesIntoFitsAtOffset) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("xyz").ok());
+  char buf[8] = "-------";
+  EXPECT_EQ(b.RecvBytesInto(absl::MakeSpan(buf, 7), 4).value(), 3u);
+  EXPECT_EQ(std::string(buf, 7), "----xyz");
+}
+
+TEST(ConnectionTest, RecvBytesIntoTooShortHandsOverTheWholeMessage) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("a long message").ok());
+  ASSERT_TRUE(a.SendBytes("next").ok());
+  char buf[8];
+  absl::StatusOr<std::size_t> r = b.RecvBytesInto(absl::MakeSpan(buf), 2);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(BufferTooShortMessage(r.status()), "a long message");
+  EXPECT_EQ(BufferTooShortMessage(absl::InternalError("x")), std::nullopt);
+  // The connection is still in step.
+  EXPECT_EQ(b.RecvBytesInto(absl::MakeSpan(buf)).value(), 4u);
+  EXPECT_EQ(std::string(buf, 4), "next");
+  EXPECT_EQ(b.RecvBytesInto(absl::MakeSpan(buf), 9).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ConnectionTest, PollTimeouts) {
+  auto [a, b] = MakePipe();
+  absl::Time start = absl::Now();
+  EXPECT_FALSE(b.Poll().value());
+  EXPECT_FALSE(b.Poll(absl::ZeroDuration()).value());
+  EXPECT_FALSE(b.Poll(absl::Seconds(-1)).value());
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));
+  start = absl::Now();
+  EXPECT_FALSE(b.Poll(absl::Milliseconds(100)).value());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  std::thread t([&a = a] {
+    absl::SleepFor(absl::Milliseconds(50));
+    a.SendBytes("x").IgnoreError();
+  });
+  EXPECT_TRUE(b.Poll(std::nullopt).value());  // None: waits as long as it takes
+  t.join();
+  EXPECT_TRUE(b.Poll().value());
+  EXPECT_EQ(b.RecvBytes().value(), "x");
+}
+
+TEST(ConnectionTest, EofAfterPeerClosesAndEverythingIsRead) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.SendBytes("last words").ok());
+  ASSERT_TRUE(a.Close().ok());
+  EXPECT_TRUE(a.Close().ok());  // twice is fine
+  EXPECT_TRUE(b.Poll().value());
+  EXPECT_EQ(b.RecvBytes().value(), "last words");
+  EXPECT_TRUE(IsEof(b.RecvBytes().status()));
+  EXPECT_TRUE(IsEof(b.RecvBytes().status()));
+}
+
+TEST(ConnectionTest, ClosedConnectionIsAnError) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.Close().ok());
+  EXPECT_TRUE(a.closed());
+  EXPECT_EQ(a.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.Poll().status().code(), absl::StatusCode::kFailedPrecondition);
+  Connection never_opened;
+  EXPECT_TRUE(never_opened.closed());
+  EXPECT_EQ(never_opened.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
+  for (bool duplex : {true, false}) {
+    auto [a, b] = MakePipe(duplex);
+    ASSERT_TRUE(a.Close().ok());
+    EXPECT_FALSE(b.SendBytes("anyone there?").ok());
+  }
+}
+
+TEST(ConnectionTest, SixteenMebibyteMessage) {
+  auto [a, b] = MakePipe();
+  std::string big(16 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i % 251);
+  std::thread t([&a = a, &big] { ASSERT_TRUE(a.SendBytes(big).ok()); });
+  std::string got = b.RecvBytes().value();
+  t.join();
+  EXPECT_TRUE(got == big);
+}
+
+TEST(ConnectionTest, ReadsCpythonsLongFrameHeader) {
+  auto [a, b] = MakePipe();
+  // -1, then the length as 8 bytes: how CPython frames payloads over 2 GiB.
+  WriteRaw(a, std::string("\xff\xff\xff\xff\0\0\0\0\0\0\0\x05hello", 17));
+  EXPECT_EQ(b.RecvBytes().value(), "hello");
+}
+
+TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
+  auto [a, b] = MakePipe();
+  // Claims 2^62 bytes.
+  WriteRaw(a, std::string("\xff\xff\xff\xff\x40\0\0\0\0\0\0\0", 12));
+  absl::StatusOr<std::string> r = b.RecvBytes();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_TRUE(b.closed());
+
+  auto [c, d] = MakePipe();
+  d.set_max_message_size(1000);
+  WriteRaw(c, std::string("\0\0\x03\xe9", 4));  // 1001
+  EXPECT_EQ(d.RecvBytes().status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(ConnectionTest, CorruptLengthIsDataLoss) {
+  auto [a, b] = MakePipe();
+  WriteRaw(a, std::string("\xff\xff\xff\xfb", 4));  // -5
+  EXPECT_EQ(b.RecvBytes().status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A child that dies in the middle of a frame: the receiver sees kDataLoss,
+// never EOF and never a hang.
+TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
+  struct Case {
+    std::string bytes;
+    const char* what;
+  };
+  for (const Case& c : {Case{std::string("\0\0", 2), "inside the header"},
+                        Case{std::string("\0\0\x03\xe8" "0123456789", 14), "inside the body"},
+                        Case{std::string("\xff\xff\xff\xff\0\0", 6), "inside a long header"}}) {
+    auto [parent, child] = MakePipe();
+    platform::NativeHandle keep = child.fileno();
+    platform::ChildProcess proc =
+        platform::ForkAndRun({&keep, 1}, [&] {
+          WriteRaw(child, c.bytes);
+          platform::ExitNow(0);  // dies with the frame unfinished
+          return 0;
+        }).value();
+    ASSERT_TRUE(child.Close().ok());
+    absl::StatusOr<std::string> r = parent.RecvBytes();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << c.what << ": " << r.status();
+    EXPECT_EQ(platform::WaitForExit(proc, std::nullopt).value(), 0);
+  }
+}
+
+TEST(ConnectionTest, RecvSurvivesASignalStorm) {
+  auto [a, b] = MakePipe();
+  const int kMessages = 2000;
+  std::thread t([&a = a] {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_TRUE(a.SendBytes(std::string(i * 97 % 20000, 'a' + i % 26)).ok());
+    }
+  });
+  int64_t delivered = 0;
+  {
+    mp::testing::SignalStorm storm(50);
+    for (int i = 0; i < kMessages; ++i) {
+      absl::StatusOr<std::string> m = b.RecvBytes();
+      ASSERT_TRUE(m.ok()) << m.status();
+      ASSERT_EQ(*m, std::string(i * 97 % 20000, 'a' + i % 26));
+    }
+    delivered = storm.delivered();
+  }
+  t.join();
+  EXPECT_GT(delivered, 0);
+}
+
+TEST(ConnectionTest, TypedSendAndRecv) {
+  auto [a, b] = MakePipe();
+  ASSERT_TRUE(a.Send(std::make_pair(3, 4)).ok());
+  ASSERT_TRUE(a.Send(std::string("hello")).ok());
+  ASSERT_TRUE(a.Send(42).ok());
+  auto p = b.Recv<std::pair<int, int>>().value();
+  EXPECT_EQ(p.first + p.second, 7);
+  EXPECT_EQ(b.Recv<std::string>().value(), "hello");
+  // The wrong type is a clear error, not undefined behaviour.
+  EXPECT_EQ(b.Recv<std::string>().status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ConnectionTest, InheritedHandlesFindConnections) {
+  auto [a, b] = MakePipe();
+  Connection closed;
+  HandleList handles;
+  AppendInheritedHandles(std::make_tuple(std::ref(a), 5, std::ref(closed)), &handles);
+  AppendInheritedHandles(&b, &handles);
+  EXPECT_EQ(handles, (HandleList{a.fileno(), b.fileno()}));
+}
+
+}  // namespace
+}  // namespace mp

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing this project needs on Debian 12 /
+# Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
+# a C++ compiler and python3 (the interoperability tests talk to CPython).
+# Packages already installed are skipped, so a second run takes a second.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap
+  g++
+  libabsl-dev
+  libgmock-dev
+  libgtest-dev
+  libprotobuf-dev
+  protobuf-compiler
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
