@@ -20,8 +20,7 @@
 #include <functional>
 #include <iostream>
 
-#include "ipc/connection.h"
-#include "process/process.h"
+#include "multiprocessing.h"  // the whole API: Pipe, Process, IsEof
 
 namespace {
 

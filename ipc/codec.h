@@ -327,7 +327,7 @@ class Decoder {
   }
   // Consumes the next tag; anything but `expected` is kInvalidArgument.
   absl::Status ExpectType(WireType expected) {
-    WireType t;
+    WireType t = WireType::kNone;
     if (absl::Status s = ReadType(&t); !s.ok()) return s;
     if (t != expected) return TypeMismatch(WireTypeName(expected), t);
     return absl::OkStatus();
@@ -381,7 +381,7 @@ class Decoder {
   }
   // A varint length, then that many bytes.
   absl::Status ReadLengthPrefixed(absl::string_view* out) {
-    uint64_t n;
+    uint64_t n = 0;
     if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
     return ReadRaw(n, out);
   }
@@ -389,7 +389,7 @@ class Decoder {
   // `min_bytes_each` bytes: a count the remaining input cannot hold is
   // kDataLoss, so *count <= remaining() afterwards and is safe to reserve.
   absl::Status ReadCount(std::size_t min_bytes_each, std::size_t* count) {
-    uint64_t n;
+    uint64_t n = 0;
     if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
     if (min_bytes_each == 0) min_bytes_each = 1;
     if (n > remaining() / min_bytes_each) {
@@ -402,7 +402,7 @@ class Decoder {
   // Tag `t`, then a count that must equal `expected` (tuples, arrays).
   absl::Status ExpectCount(WireType t, std::size_t expected) {
     if (absl::Status s = ExpectType(t); !s.ok()) return s;
-    uint64_t n;
+    uint64_t n = 0;
     if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
     if (n != expected) {
       return absl::InvalidArgumentError(
@@ -476,12 +476,12 @@ struct Codec<T, std::enable_if_t<std::is_integral_v<T> &&
     }
   }
   static absl::Status Decode(Decoder& d, T* out) {
-    WireType t;
+    WireType t = WireType::kNone;
     if (absl::Status s = d.ReadType(&t); !s.ok()) return s;
     if (t != WireType::kInt && t != WireType::kUint) {
       return Decoder::TypeMismatch("integer", t);
     }
-    uint64_t u;
+    uint64_t u = 0;
     if (absl::Status s = d.ReadVarint(&u); !s.ok()) return s;
     constexpr uint64_t kMax =
         static_cast<uint64_t>(std::numeric_limits<T>::max());
@@ -521,14 +521,14 @@ struct Codec<T, std::enable_if_t<std::is_same_v<T, float> ||
                                  std::is_same_v<T, double>>> {
   static void Encode(const T& v, Encoder& e) {
     const double wide = v;
-    uint64_t bits;
+    uint64_t bits = 0;
     std::memcpy(&bits, &wide, sizeof bits);
     e.WriteType(WireType::kFloat);
     e.WriteFixed64(bits);
   }
   static absl::Status Decode(Decoder& d, T* out) {
     if (absl::Status s = d.ExpectType(WireType::kFloat); !s.ok()) return s;
-    uint64_t bits;
+    uint64_t bits = 0;
     if (absl::Status s = d.ReadFixed64(&bits); !s.ok()) return s;
     double v;
     std::memcpy(&v, &bits, sizeof v);
@@ -557,7 +557,7 @@ struct Codec<std::string> {
   }
   // A string or bytes value, as a view into the input.
   static absl::Status ReadStringOrBytes(Decoder& d, absl::string_view* out) {
-    WireType t;
+    WireType t = WireType::kNone;
     if (absl::Status s = d.ReadType(&t); !s.ok()) return s;
     if (t != WireType::kString && t != WireType::kBytes) {
       return Decoder::TypeMismatch("string", t);
@@ -641,7 +641,7 @@ struct Codec<std::vector<T, A>,
   }
   static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
     if (absl::Status s = d.ExpectType(WireType::kList); !s.ok()) return s;
-    std::size_t n;
+    std::size_t n = 0;
     if (absl::Status s = d.ReadCount(1, &n); !s.ok()) return s;
     out->clear();
     // n <= bytes left; also keep the reservation within the input's size
@@ -694,7 +694,7 @@ struct SetCodec {
   }
   static absl::Status Decode(Decoder& d, Set* out) {
     if (absl::Status s = d.ExpectType(WireType::kSet); !s.ok()) return s;
-    std::size_t n;
+    std::size_t n = 0;
     if (absl::Status s = d.ReadCount(1, &n); !s.ok()) return s;
     out->clear();
     if constexpr (HasReserve<Set>::value) out->reserve(n);
@@ -721,7 +721,7 @@ struct MapCodec {
   }
   static absl::Status Decode(Decoder& d, Map* out) {
     if (absl::Status s = d.ExpectType(WireType::kDict); !s.ok()) return s;
-    std::size_t n;
+    std::size_t n = 0;
     if (absl::Status s = d.ReadCount(2, &n); !s.ok()) return s;
     out->clear();
     if constexpr (HasReserve<Map>::value) out->reserve(n);
@@ -797,7 +797,7 @@ struct Codec<std::optional<T>> {
     }
   }
   static absl::Status Decode(Decoder& d, std::optional<T>* out) {
-    WireType t;
+    WireType t = WireType::kNone;
     if (absl::Status s = d.PeekType(&t); !s.ok()) return s;
     if (t == WireType::kNone) {
       out->reset();
@@ -821,7 +821,7 @@ struct Codec<std::variant<Ts...>> {
   }
   static absl::Status Decode(Decoder& d, Variant* out) {
     if (absl::Status s = d.ExpectType(WireType::kVariant); !s.ok()) return s;
-    uint64_t index;
+    uint64_t index = 0;
     if (absl::Status s = d.ReadVarint(&index); !s.ok()) return s;
     if (index >= sizeof...(Ts)) {
       return absl::InvalidArgumentError(
