@@ -10,12 +10,13 @@ std::atomic<std::int64_t> g_delivered{0};
 void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace
 
-SignalStorm::SignalStorm(int period_us) {
+SignalStorm::SignalStorm(int period_us)
+    : start_count_(g_delivered.load()), previous_(new struct sigaction) {
   struct sigaction sa = {};
   sa.sa_handler = CountSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
-  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, previous_);
   const pthread_t target = pthread_self();
   thread_ = std::thread([this, target, period_us] {
     const struct timespec pause = {0, period_us * 1000L};
@@ -29,8 +30,12 @@ SignalStorm::SignalStorm(int period_us) {
 SignalStorm::~SignalStorm() {
   stop_.store(true);
   thread_.join();
+  sigaction(SIGUSR1, previous_, nullptr);
+  delete previous_;
 }
 
-std::int64_t SignalStorm::delivered() const { return g_delivered.load(); }
+std::int64_t SignalStorm::delivered() const {
+  return g_delivered.load() - start_count_;
+}
 
 }  // namespace mp::testing

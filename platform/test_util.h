@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <thread>
 
+struct sigaction;
+
 namespace mp::testing {
 
 // While alive, interrupts the thread that created it with a signal (with a
-// no-op handler installed without SA_RESTART, so every blocking system call
-// in that thread fails with EINTR) every `period_us` microseconds.
+// counting handler installed without SA_RESTART, so every blocking system
+// call in that thread fails with EINTR) every `period_us` microseconds. The
+// previous handler is back once the storm is destroyed. One storm at a time.
 class SignalStorm {
  public:
   explicit SignalStorm(int period_us = 100);
@@ -18,10 +21,12 @@ class SignalStorm {
   SignalStorm(const SignalStorm&) = delete;
   SignalStorm& operator=(const SignalStorm&) = delete;
 
-  // How many signals were delivered so far.
+  // How many signals this storm delivered so far.
   std::int64_t delivered() const;
 
  private:
+  std::int64_t start_count_;
+  struct sigaction* previous_;  // the handler to put back
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
