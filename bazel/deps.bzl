@@ -33,6 +33,12 @@ _PINNED = {
         sha256 = "81964fe578e9bd7c94dfdb09c8e4d6e6759e19967e397dbea48d1c10e45d0df2",
         strip_prefix = "googletest-release-1.12.1",
     ),
+    "com_github_google_benchmark": struct(
+        version = "1.7.1",
+        urls = ["https://github.com/google/benchmark/archive/refs/tags/v1.7.1.tar.gz"],
+        sha256 = "6430e4092653380d9dc4ccb45a1e2dc9259d581f4866dc0759713126056bc1d7",
+        strip_prefix = "benchmark-1.7.1",
+    ),
 }
 
 def _here(rctx, *parts):
@@ -79,7 +85,7 @@ def _maybe(rule, name):
         rule(name = name)
 
 def multiprocessing_dependencies():
-    """Declares Abseil, protobuf, GoogleTest and Bazel's own offline stand-ins."""
+    """Declares Abseil, protobuf, GoogleTest, Google Benchmark and Bazel's own offline stand-ins."""
     for name in ["rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_shim_repository, name)
     for name in _PINNED:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing this project needs on Debian 12 /
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
-# a C++ compiler and python3 (the interoperability tests talk to CPython).
+# Google Benchmark, a C++ compiler and python3 (the interoperability tests
+# and the benchmarks talk to CPython).
 # Packages already installed are skipped, so a second run takes a second.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
   bazel-bootstrap
   g++
   libabsl-dev
+  libbenchmark-dev
   libgmock-dev
   libgtest-dev
   libprotobuf-dev

@@ -1,0 +1,333 @@
+// Connection workloads, each run on this library (impl "mp") and on plain
+// POSIX with no library (impl "raw": socketpair, a 4-byte big-endian length
+// prefix written together with the payload in one write(), fork, _exit,
+// waitpid), in one run so their ratio is honest on a noisy machine.
+// benchmarks/connection_cpython.py runs the same workloads on CPython.
+//
+//   pingpong_<N>B   round trip of an N-byte message to an echoing child:
+//                   median and p99 in microseconds
+//   stream_64B      64-byte messages to a child that reads them: msgs/s
+//   typed_small     Send<pair<int64, string>>(i, "x") to a child that
+//                   decodes them: msgs/s (compare with raw stream_64B)
+//   stream_1MiB     1 MiB messages into a reused receive buffer: MB/s
+//   message_64MiB   one 64 MiB message at a time: MB/s (1 MB = 1e6 bytes)
+//
+// A stream is sent in batches; after each batch the sender asks the reader
+// for an acknowledgement (an empty message), so the time covers delivery,
+// not just filling the socket buffer.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "benchmark/benchmark.h"
+#include "benchmarks/bench_util.h"
+#include "ipc/connection.h"
+#include "process/process.h"
+
+namespace mp::bench {
+namespace {
+
+using Clock = Latencies::Clock;
+using Pair = std::pair<std::int64_t, std::string>;
+
+// What the child does with what it receives.
+enum class Role {
+  kEcho,       // sends every message back
+  kSink,       // reads messages; answers an empty one with an empty one
+  kTypedSink,  // decodes Pair values; answers first == -1 with an empty one
+};
+
+// ---------------------------------------------------------------------------
+// raw: the hand-written baseline.
+
+// Writes header and payload with one writev() (more only when the kernel
+// takes part of it).
+bool SendFrame(int fd, const char* data, std::size_t n) {
+  const std::uint32_t header = htonl(static_cast<std::uint32_t>(n));
+  struct iovec iov[2] = {
+      {const_cast<std::uint32_t*>(&header), 4},
+      {const_cast<char*>(data), n},
+  };
+  std::size_t left = 4 + n;
+  struct iovec* v = iov;
+  int count = 2;
+  while (left > 0) {
+    const ssize_t w = ::writev(fd, v, count);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    left -= static_cast<std::size_t>(w);
+    std::size_t done = static_cast<std::size_t>(w);
+    while (count > 0 && done >= v->iov_len) {
+      done -= v->iov_len;
+      ++v;
+      --count;
+    }
+    if (count > 0) {
+      v->iov_base = static_cast<char*>(v->iov_base) + done;
+      v->iov_len -= done;
+    }
+  }
+  return true;
+}
+
+bool ReadAllRaw(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+class RawPeer {
+ public:
+  explicit RawPeer(Role role) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(sv[0]);
+      ChildLoop(sv[1], role);
+      ::_exit(0);
+    }
+    ::close(sv[1]);
+    fd_ = sv[0];
+    std::string ready;
+    ready_ = Recv(&ready) == 0;  // start-up stays outside the timing
+  }
+  ~RawPeer() {
+    if (fd_ >= 0) ::close(fd_);
+    int status;
+    if (pid_ > 0) ::waitpid(pid_, &status, 0);
+  }
+  bool ok() const { return ready_; }
+
+  // One system call per message: header and payload go out together.
+  bool Send(const std::string& payload) {
+    return SendFrame(fd_, payload.data(), payload.size());
+  }
+  // Reads one message into `buffer` (grown as needed); its size, or -1.
+  std::int64_t Recv(std::string* buffer) { return RecvFrame(fd_, buffer); }
+
+ private:
+  static std::int64_t RecvFrame(int fd, std::string* buffer) {
+    std::uint32_t n;
+    if (!ReadAllRaw(fd, reinterpret_cast<char*>(&n), 4)) return -1;
+    n = ntohl(n);
+    if (buffer->size() < n) buffer->resize(n);
+    if (!ReadAllRaw(fd, buffer->data(), n)) return -1;
+    return n;
+  }
+  void ChildLoop(int fd, Role role) {
+    std::string buffer(role == Role::kSink ? std::size_t{64} << 20 : 0, '\0');
+    if (!SendFrame(fd, "", 0)) return;  // ready
+    for (;;) {
+      const std::int64_t n = RecvFrame(fd, &buffer);
+      if (n < 0) return;
+      if (role == Role::kEcho || n == 0) {
+        if (!SendFrame(fd, buffer.data(), static_cast<std::size_t>(n))) return;
+      }
+    }
+  }
+
+  int fd_ = -1;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// mp: this library, used the way its README says.
+
+int MpChild(Connection& conn, Role role) {
+  std::string buffer(role == Role::kSink ? std::size_t{64} << 20 : 0, '\0');
+  if (!conn.SendBytes("").ok()) return 1;  // ready
+  for (;;) {
+    if (role == Role::kTypedSink) {
+      absl::StatusOr<Pair> v = conn.Recv<Pair>();
+      if (!v.ok()) return IsEof(v.status()) ? 0 : 1;
+      if (v->first == -1 && !conn.SendBytes("").ok()) return 1;
+      continue;
+    }
+    if (role == Role::kEcho) {
+      absl::StatusOr<std::string> m = conn.RecvBytes();
+      if (!m.ok()) return IsEof(m.status()) ? 0 : 1;
+      if (!conn.SendBytes(*m).ok()) return 1;
+      continue;
+    }
+    // A reader of bulk data receives into a buffer it reuses.
+    absl::StatusOr<std::size_t> n = conn.RecvBytesInto(absl::MakeSpan(buffer));
+    if (!n.ok()) return IsEof(n.status()) ? 0 : 1;
+    if (*n == 0 && !conn.SendBytes("").ok()) return 1;
+  }
+}
+
+class MpPeer {
+ public:
+  explicit MpPeer(Role role) {
+    auto pipe = Pipe();
+    if (!pipe.ok()) return;
+    conn_ = std::move(pipe->first);
+    process_.emplace(MpChild, std::move(pipe->second), role);
+    started_ = process_->Start().ok();
+    std::string ready;  // start-up stays outside the timing
+    if (started_ && Recv(&ready) != 0) conn_.Close().IgnoreError();
+  }
+  ~MpPeer() {
+    conn_.Close().IgnoreError();
+    if (started_) process_->Join().IgnoreError();
+  }
+  bool ok() const { return started_ && !conn_.closed(); }
+  bool Send(const std::string& payload) { return conn_.SendBytes(payload).ok(); }
+  template <typename T>
+  bool SendValue(const T& value) {
+    return conn_.Send(value).ok();
+  }
+  std::int64_t Recv(std::string* buffer) {
+    absl::StatusOr<std::string> m = conn_.RecvBytes();
+    if (!m.ok()) return -1;
+    *buffer = *std::move(m);
+    return static_cast<std::int64_t>(buffer->size());
+  }
+
+ private:
+  Connection conn_;
+  std::optional<Process> process_;
+  bool started_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// The workloads, written once for both implementations.
+
+template <typename Peer>
+void PingPong(benchmark::State& state, std::size_t size) {
+  Peer peer(Role::kEcho);
+  if (!peer.ok()) return state.SkipWithError("cannot start the echo child");
+  const std::string payload(size, 'p');
+  std::string reply;
+  Latencies latencies;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    if (!peer.Send(payload) || peer.Recv(&reply) != std::int64_t(size)) {
+      return state.SkipWithError("echo failed");
+    }
+    const Clock::duration took = Clock::now() - start;
+    latencies.Add(took);
+    state.SetIterationTime(std::chrono::duration<double>(took).count());
+  }
+  latencies.Report(state);
+}
+
+// Sends `batch` messages made by `send_one(i)`, then waits for the reader's
+// acknowledgement; reports messages/s and MB/s of payload.
+template <typename Peer, typename SendOne>
+void Stream(benchmark::State& state, Peer& peer, int batch,
+            std::size_t bytes_per_message, SendOne send_one,
+            bool (*ask_ack)(Peer&)) {
+  std::string ack;
+  double seconds = 0;
+  std::int64_t messages = 0;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      if (!send_one(i)) return state.SkipWithError("send failed");
+    }
+    if (!ask_ack(peer) || peer.Recv(&ack) != 0) {
+      return state.SkipWithError("no acknowledgement");
+    }
+    const double took =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    seconds += took;
+    messages += batch;
+    state.SetIterationTime(took);
+  }
+  if (seconds > 0) {
+    state.counters["msgs|msgs/s"] = messages / seconds;
+    if (bytes_per_message > 0) {
+      state.counters["bytes|MB/s"] =
+          messages * static_cast<double>(bytes_per_message) / seconds / 1e6;
+    }
+  }
+}
+
+template <typename Peer>
+bool AskAckBytes(Peer& peer) {
+  return peer.Send(std::string());
+}
+
+template <typename Peer>
+void BytesStream(benchmark::State& state, std::size_t size, int batch) {
+  Peer peer(Role::kSink);
+  if (!peer.ok()) return state.SkipWithError("cannot start the reader");
+  const std::string payload(size, 's');
+  Stream(
+      state, peer, batch, size, [&](int) { return peer.Send(payload); },
+      &AskAckBytes<Peer>);
+}
+
+void TypedStream(benchmark::State& state) {
+  MpPeer peer(Role::kTypedSink);
+  if (!peer.ok()) return state.SkipWithError("cannot start the reader");
+  Stream(
+      state, peer, 1000, 0,
+      [&](int i) { return peer.SendValue(Pair(i, "x")); },
+      +[](MpPeer& p) { return p.SendValue(Pair(-1, "")); });
+}
+
+// Registers `workload` for raw and then mp, so the two run back to back.
+template <typename F>
+void RegisterBoth(const std::string& workload, F run) {
+  benchmark::RegisterBenchmark((workload + "/raw").c_str(),
+                               [run](benchmark::State& s) {
+                                 run(s, static_cast<RawPeer*>(nullptr));
+                               })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark((workload + "/mp").c_str(),
+                               [run](benchmark::State& s) {
+                                 run(s, static_cast<MpPeer*>(nullptr));
+                               })
+      ->UseManualTime();
+}
+
+template <typename T>
+using PeerOf = std::remove_pointer_t<T>;
+
+void RegisterAll() {
+  for (std::size_t size : {0, 64, 1024, 16384}) {
+    RegisterBoth("pingpong_" + std::to_string(size) + "B",
+                 [size](benchmark::State& s, auto* peer) {
+                   PingPong<PeerOf<decltype(peer)>>(s, size);
+                 });
+  }
+  RegisterBoth("stream_64B", [](benchmark::State& s, auto* peer) {
+    BytesStream<PeerOf<decltype(peer)>>(s, 64, 1000);
+  });
+  benchmark::RegisterBenchmark("typed_small/mp", TypedStream)->UseManualTime();
+  RegisterBoth("stream_1MiB", [](benchmark::State& s, auto* peer) {
+    BytesStream<PeerOf<decltype(peer)>>(s, 1 << 20, 16);
+  });
+  RegisterBoth("message_64MiB", [](benchmark::State& s, auto* peer) {
+    BytesStream<PeerOf<decltype(peer)>>(s, 64 << 20, 1);
+  });
+}
+
+}  // namespace
+}  // namespace mp::bench
+
+int main(int argc, char** argv) {
+  mp::bench::RegisterAll();
+  return mp::bench::RunAll(argc, argv);
+}
