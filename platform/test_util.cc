@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 
 namespace mp::testing {
@@ -36,6 +37,12 @@ SignalStorm::~SignalStorm() {
 
 std::int64_t SignalStorm::delivered() const {
   return g_delivered.load() - start_count_;
+}
+
+bool HasUnwaitedChildren() {
+  siginfo_t info = {};
+  // WNOWAIT: look without reaping. ECHILD: no child at all.
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
 }  // namespace mp::testing

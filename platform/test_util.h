@@ -31,6 +31,10 @@ class SignalStorm {
   std::thread thread_;
 };
 
+// Whether this process has a child that was not waited for (a running child
+// or a zombie). Does not reap anything.
+bool HasUnwaitedChildren();
+
 }  // namespace mp::testing
 
 #endif  // MULTIPROCESSING_PLATFORM_TEST_UTIL_H_

@@ -1,5 +1,6 @@
 #include "platform/test_util.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,19 @@ TEST(SignalStormTest, CountsOnlyItsOwnSignals) {
   }
   SignalStorm second(/*period_us=*/1000000);
   EXPECT_LE(second.delivered(), 1);
+}
+
+TEST(HasUnwaitedChildrenTest, SeesRunningAndExitedChildrenUntilReaped) {
+  ASSERT_FALSE(HasUnwaitedChildren());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(0);
+  EXPECT_TRUE(HasUnwaitedChildren());  // running or a zombie
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(HasUnwaitedChildren());  // a zombie now: still there
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_FALSE(HasUnwaitedChildren());
 }
 
 }  // namespace

@@ -1,0 +1,44 @@
+// A thousand processes in a row, each with a Pipe end of its own: every one
+// answers, nothing leaks (descriptor count unchanged) and nothing is left
+// behind (no child unwaited for, running or zombie).
+#include <cstdint>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "ipc/connection.h"
+#include "platform/handle.h"
+#include "platform/test_util.h"
+#include "process/process.h"
+
+namespace mp {
+namespace {
+
+int Answer(Connection& conn, int64_t index) {
+  return conn.Send(index * index).ok() ? 0 : 1;
+}
+
+TEST(ProcessStressTest, AThousandProcessesInARow) {
+  ASSERT_FALSE(testing::HasUnwaitedChildren());
+  absl::StatusOr<int> before = platform::CountOpenHandles();
+  ASSERT_TRUE(before.ok()) << before.status();
+  for (int64_t i = 0; i < 1000; ++i) {
+    auto pipe = Pipe();
+    ASSERT_TRUE(pipe.ok()) << pipe.status();
+    Process p(Answer, std::move(pipe->second), i);
+    ASSERT_TRUE(p.Start().ok()) << "process " << i;
+    absl::StatusOr<int64_t> answer = pipe->first.Recv<int64_t>();
+    ASSERT_TRUE(answer.ok()) << "process " << i << ": " << answer.status();
+    EXPECT_EQ(*answer, i * i);
+    // The child's end was moved into the Process and closed in the parent
+    // by Start(), so after the answer only end of stream can come.
+    EXPECT_TRUE(IsEof(pipe->first.Recv<int64_t>().status())) << "process " << i;
+    ASSERT_TRUE(p.Join().ok());
+    ASSERT_EQ(p.exitcode(), 0) << "process " << i;
+  }
+  EXPECT_EQ(platform::CountOpenHandles().value(), *before);
+  EXPECT_FALSE(testing::HasUnwaitedChildren());
+}
+
+}  // namespace
+}  // namespace mp
