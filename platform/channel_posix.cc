@@ -109,6 +109,10 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
     // A peer that closed while data we sent it was unread resets the
     // connection; for the reader that is the end of the stream.
     if (errno == ECONNRESET) return 0;
+    // Only a socket with a receive timeout (SetReceiveTimeout) says this.
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return TimeoutError("read: nothing arrived before the receive timeout");
+    }
     if (errno != EINTR) return LastNativeError("read");
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing this project needs on Debian 12 /
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
-# Google Benchmark, a C++ compiler and python3 (the interoperability tests
+# Google Benchmark, OpenSSL's libcrypto, a C++ compiler and python3 (the interoperability tests
 # and the benchmarks talk to CPython).
 # Packages already installed are skipped, so a second run takes a second.
 set -euo pipefail
@@ -14,6 +14,7 @@ packages=(
   libgmock-dev
   libgtest-dev
   libprotobuf-dev
+  libssl-dev
   protobuf-compiler
   python3
 )

@@ -1,0 +1,100 @@
+#include "platform/socket.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "platform/channel.h"
+#include "platform/error.h"
+
+namespace mp::platform {
+namespace {
+
+// Bazel's TEST_TMPDIR is too long for sun_path (108 bytes).
+std::string TempPath(absl::string_view name) {
+  return absl::StrCat("/tmp/mp-socket-test-", ::getpid(), "-", name);
+}
+
+// Listens on `address`, connects, and passes bytes both ways.
+void RoundTrip(const std::string& address) {
+  SCOPED_TRACE(address);
+  absl::StatusOr<BoundSocket> listener = Listen(address, 4);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<ScopedHandle> client = Connect(listener->address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<BoundSocket> server = Accept(listener->handle.get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  const ConstBuffer hello[] = {{"hello", 5}};
+  ASSERT_TRUE(WriteAll(client->get(), hello).ok());
+  char buf[5];
+  ASSERT_EQ(ReadFull(server->handle.get(), buf, 5).value(), 5u);
+  EXPECT_EQ(std::string(buf, 5), "hello");
+  ASSERT_TRUE(WriteAll(server->handle.get(), hello).ok());
+  ASSERT_EQ(ReadFull(client->get(), buf, 5).value(), 5u);
+  ASSERT_TRUE(RemoveSocketFile(listener->address).ok());
+}
+
+TEST(SocketTest, UnixPath) { RoundTrip(TempPath("unix.sock")); }
+
+TEST(SocketTest, AbstractNamespace) {
+  RoundTrip(absl::StrCat("@mp-socket-test-", ::getpid()));
+  RoundTrip(std::string(1, '\0') + absl::StrCat("mp-socket-test-", ::getpid()));
+}
+
+TEST(SocketTest, TcpPortZeroPicksAFreePort) {
+  absl::StatusOr<BoundSocket> listener = Listen("127.0.0.1:0", 1);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EXPECT_NE(listener->address, "127.0.0.1:0");
+  EXPECT_EQ(listener->address.rfind("127.0.0.1:", 0), 0u);
+  RoundTrip("127.0.0.1:0");
+  RoundTrip("localhost:0");
+}
+
+TEST(SocketTest, TcpIpv6) {
+  absl::StatusOr<BoundSocket> probe = Listen("[::1]:0", 1);
+  if (!probe.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << probe.status();
+  EXPECT_EQ(probe->address.rfind("[::1]:", 0), 0u);
+  RoundTrip("[::1]:0");
+}
+
+TEST(SocketTest, PeerAddressOfTcp) {
+  BoundSocket listener = Listen("127.0.0.1:0", 1).value();
+  ScopedHandle client = Connect(listener.address).value();
+  BoundSocket server = Accept(listener.handle.get()).value();
+  EXPECT_EQ(server.address.rfind("127.0.0.1:", 0), 0u) << server.address;
+}
+
+TEST(SocketTest, Errors) {
+  const std::string path = TempPath("taken.sock");
+  BoundSocket first = Listen(path, 1).value();
+  EXPECT_FALSE(Listen(path, 1).ok());  // the path exists
+  ASSERT_TRUE(RemoveSocketFile(path).ok());
+  EXPECT_FALSE(Connect(path).ok());  // nobody listens
+  EXPECT_FALSE(Connect(TempPath("missing.sock")).ok());
+  EXPECT_EQ(Listen(std::string(200, 'x'), 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Connect("no-such-host.invalid:1").ok());
+}
+
+TEST(SocketTest, ReceiveTimeout) {
+  BoundSocket listener = Listen("127.0.0.1:0", 1).value();
+  ScopedHandle client = Connect(listener.address).value();
+  BoundSocket server = Accept(listener.handle.get()).value();
+  ASSERT_TRUE(
+      SetReceiveTimeout(server.handle.get(), absl::Milliseconds(100)).ok());
+  const absl::Time start = absl::Now();
+  char c;
+  absl::StatusOr<std::size_t> r = ReadSome(server.handle.get(), &c, 1);
+  EXPECT_TRUE(IsTimeout(r.status())) << r.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(90));
+  ASSERT_TRUE(SetReceiveTimeout(server.handle.get(), std::nullopt).ok());
+  const ConstBuffer one[] = {{"x", 1}};
+  ASSERT_TRUE(WriteAll(client.get(), one).ok());
+  EXPECT_EQ(ReadSome(server.handle.get(), &c, 1).value(), 1u);
+}
+
+}  // namespace
+}  // namespace mp::platform
