@@ -9,13 +9,15 @@
 #include "gtest/gtest.h"
 #include "platform/channel.h"
 #include "platform/error.h"
+#include "platform/test_util.h"
 
 namespace mp::platform {
 namespace {
 
 // Bazel's TEST_TMPDIR is too long for sun_path (108 bytes).
 std::string TempPath(absl::string_view name) {
-  return absl::StrCat("/tmp/mp-socket-test-", ::getpid(), "-", name);
+  return absl::StrCat("/tmp/mp-socket-test-", testing::UniqueToken(), "-",
+                      name);
 }
 
 // Listens on `address`, connects, and passes bytes both ways.
@@ -40,8 +42,9 @@ void RoundTrip(const std::string& address) {
 TEST(SocketTest, UnixPath) { RoundTrip(TempPath("unix.sock")); }
 
 TEST(SocketTest, AbstractNamespace) {
-  RoundTrip(absl::StrCat("@mp-socket-test-", ::getpid()));
-  RoundTrip(std::string(1, '\0') + absl::StrCat("mp-socket-test-", ::getpid()));
+  RoundTrip(absl::StrCat("@mp-socket-test-", testing::UniqueToken()));
+  RoundTrip(std::string(1, '\0') +
+            absl::StrCat("mp-socket-test-", testing::UniqueToken()));
 }
 
 TEST(SocketTest, TcpPortZeroPicksAFreePort) {

@@ -5,7 +5,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "absl/strings/escaping.h"
+#include "platform/crypto.h"
+
 namespace mp::testing {
+
+using ::mp::platform::RandomBytes;
 namespace {
 std::atomic<std::int64_t> g_delivered{0};
 void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }
@@ -37,6 +42,15 @@ SignalStorm::~SignalStorm() {
 
 std::int64_t SignalStorm::delivered() const {
   return g_delivered.load() - start_count_;
+}
+
+const std::string& UniqueToken() {
+  static const std::string token = [] {
+    std::string random(8, '\0');
+    RandomBytes(absl::MakeSpan(random)).IgnoreError();
+    return absl::BytesToHexString(random);
+  }();
+  return token;
 }
 
 bool HasUnwaitedChildren() {

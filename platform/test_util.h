@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 struct sigaction;
@@ -30,6 +31,11 @@ class SignalStorm {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// Random hex, the same for the whole test process: for names that parallel
+// tests must not share (Unix socket paths, abstract names). Bazel's sandbox
+// gives every test the same pid (a PID namespace), so the pid will not do.
+const std::string& UniqueToken();
 
 // Whether this process has a child that was not waited for (a running child
 // or a zombie). Does not reap anything.

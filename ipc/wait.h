@@ -1,0 +1,49 @@
+// mp::Wait(): Python's multiprocessing.connection.wait(object_list, timeout).
+//
+//   std::vector<mp::Waitable> objects = {conn_a, conn_b, listener,
+//                                        process.sentinel().value()};
+//   absl::StatusOr<std::vector<std::size_t>> ready = mp::Wait(objects);
+//
+// Returns the indices of the objects that are ready: a Connection with a
+// message (or end of stream) to read, a Listener with a client to accept, a
+// process sentinel whose process has ended. Timeout as in Python: nullopt
+// (None) waits until one is ready; zero or negative checks once; otherwise
+// an empty result means the time ran out. Any number of objects (no 64- or
+// FD_SETSIZE ceiling). A closed object is kFailedPrecondition.
+#ifndef MULTIPROCESSING_IPC_WAIT_H_
+#define MULTIPROCESSING_IPC_WAIT_H_
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "ipc/connection.h"
+#include "ipc/listener.h"
+#include "platform/handle.h"
+
+namespace mp {
+
+// Something Wait() can watch; converts implicitly from what it accepts.
+class Waitable {
+ public:
+  Waitable(const Connection& c) : handle_(c.fileno()) {}  // NOLINT
+  Waitable(const Listener& l) : handle_(l.fileno()) {}    // NOLINT
+  // A process sentinel (Process::sentinel()) or another readable handle.
+  Waitable(platform::NativeHandle h) : handle_(h) {}  // NOLINT
+
+  platform::NativeHandle handle() const { return handle_; }
+
+ private:
+  platform::NativeHandle handle_;
+};
+
+absl::StatusOr<std::vector<std::size_t>> Wait(
+    absl::Span<const Waitable> objects,
+    std::optional<absl::Duration> timeout = std::nullopt);
+
+}  // namespace mp
+
+#endif  // MULTIPROCESSING_IPC_WAIT_H_
