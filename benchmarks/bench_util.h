@@ -11,6 +11,8 @@
 #ifndef MULTIPROCESSING_BENCHMARKS_BENCH_UTIL_H_
 #define MULTIPROCESSING_BENCHMARKS_BENCH_UTIL_H_
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +29,11 @@ class JsonLinesReporter : public benchmark::BenchmarkReporter {
 
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
+      // With repetitions, only the median over them is reported.
+      if (run.repetitions > 1 &&
+          (run.run_type != Run::RT_Aggregate || run.aggregate_name != "median")) {
+        continue;
+      }
       if (run.error_occurred) {
         std::fprintf(stderr, "%s: %s\n", run.benchmark_name().c_str(),
                      run.error_message.c_str());
@@ -58,11 +65,25 @@ class JsonLinesReporter : public benchmark::BenchmarkReporter {
 // Runs every registered benchmark with the JSON-lines reporter. Flags are
 // Google Benchmark's (--benchmark_filter, --benchmark_min_time, ...), plus
 // --quick: a short run for smoke tests (benchmarks/run.sh --quick).
+//
+// By default each benchmark runs 5 times, the repetitions of all benchmarks
+// shuffled together, and the median is reported: on a shared machine one
+// run can land on a bad moment (or a bad pairing of CPUs for the two
+// processes), and interleaving keeps mp and raw exposed to the same ones.
 inline int RunAll(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   static char kQuickMinTime[] = "--benchmark_min_time=0.05";
+  static char kRepetitions[] = "--benchmark_repetitions=5";
+  static char kInterleave[] = "--benchmark_enable_random_interleaving=true";
+  bool quick = false;
   for (char*& arg : args) {
-    if (std::string(arg) == "--quick") arg = kQuickMinTime;
+    if (std::string(arg) == "--quick") {
+      arg = kQuickMinTime;
+      quick = true;
+    }
+  }
+  if (!quick) {
+    args.insert(args.begin() + 1, {kRepetitions, kInterleave});
   }
   argc = static_cast<int>(args.size());
   argv = args.data();
@@ -72,6 +93,23 @@ inline int RunAll(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
+}
+
+// Pins the calling process to one CPU when the machine has more than one:
+// the parent of a two-process benchmark to CPU 0, its child to CPU 1, for
+// every implementation alike (connection_cpython.py does the same). Without
+// it, whether the scheduler happens to put both on one CPU changes a round
+// trip by up to 2x from one run to the next.
+inline void PinToCpu(int cpu) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 ||
+      CPU_COUNT(&allowed) < 2) {
+    return;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  sched_setaffinity(0, sizeof one, &one);
 }
 
 // Per-iteration latencies, for a median and a 99th percentile (Google

@@ -41,7 +41,7 @@ def main():
     header, results = report.load(sys.argv[1])
     # One bar pair per workload: skip p99 (medians tell the story) and the
     # message rate of workloads that also report bytes.
-    all_names = list(dict.fromkeys(name for name, _ in results))
+    all_names = sorted({name for name, _ in results}, key=report.row_order)
     names = [n for n in all_names if not n.endswith("_p99") and not (
         n.endswith("_msgs") and n[:-len("_msgs")] + "_bytes" in all_names)]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))

@@ -133,6 +133,7 @@ class RawPeer {
     return n;
   }
   void ChildLoop(int fd, Role role) {
+    PinToCpu(1);
     std::string buffer(role == Role::kSink ? std::size_t{64} << 20 : 0, '\0');
     if (!SendFrame(fd, "", 0)) return;  // ready
     for (;;) {
@@ -153,6 +154,7 @@ class RawPeer {
 // mp: this library, used the way its README says.
 
 int MpChild(Connection& conn, Role role) {
+  PinToCpu(1);
   std::string buffer(role == Role::kSink ? std::size_t{64} << 20 : 0, '\0');
   if (!conn.SendBytes("").ok()) return 1;  // ready
   for (;;) {
@@ -328,6 +330,7 @@ void RegisterAll() {
 }  // namespace mp::bench
 
 int main(int argc, char** argv) {
+  mp::bench::PinToCpu(0);  // children pin themselves to CPU 1
   mp::bench::RegisterAll();
   return mp::bench::RunAll(argc, argv);
 }

@@ -9,16 +9,37 @@ the C++ binary.
 import argparse
 import json
 import multiprocessing
+import os
 import time
 
 
+# Each workload runs REPETITIONS times and the median of each metric is
+# printed, as the C++ binary does with Google Benchmark's repetitions.
+REPETITIONS = 5
+_collected = {}
+
+
 def emit(name, value, unit):
-    print(json.dumps({"name": name, "value": round(value, 6), "unit": unit,
-                      "impl": "cpython"}), flush=True)
+    _collected.setdefault((name, unit), []).append(value)
+
+
+def flush():
+    for (name, unit), values in _collected.items():
+        values.sort()
+        print(json.dumps({"name": name, "value": round(values[len(values) // 2], 6),
+                          "unit": unit, "impl": "cpython"}), flush=True)
+    _collected.clear()
+
+
+def pin_to_cpu(cpu):
+    """As PinToCpu() in bench_util.h: parent on CPU 0, child on CPU 1."""
+    if len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {cpu})
 
 
 def echo(conn, parent_end):
     parent_end.close()  # or EOF never comes
+    pin_to_cpu(1)
     conn.send_bytes(b"")
     try:
         while True:
@@ -29,6 +50,7 @@ def echo(conn, parent_end):
 
 def sink(conn, parent_end):
     parent_end.close()  # or EOF never comes
+    pin_to_cpu(1)
     conn.send_bytes(b"")
     try:
         while True:
@@ -40,6 +62,7 @@ def sink(conn, parent_end):
 
 def typed_sink(conn, parent_end):
     parent_end.close()  # or EOF never comes
+    pin_to_cpu(1)
     conn.send_bytes(b"")
     try:
         while True:
@@ -122,15 +145,27 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.seconds = 0.05
+    else:
+        args.seconds /= REPETITIONS
+    pin_to_cpu(0)  # children pin themselves to CPU 1
     ctx = multiprocessing.get_context("fork")
     stream.seconds = args.seconds
-    for size in (0, 64, 1024, 16384):
-        pingpong(ctx, size, args.seconds)
-    bytes_stream(ctx, "stream_64B", 64, 1000)
-    stream(ctx, "typed_small", typed_sink, 1000, 0,
-           lambda c, i: c.send((i, "x")), lambda c: c.send((-1, "")))
-    bytes_stream(ctx, "stream_1MiB", 1 << 20, 16)
-    bytes_stream(ctx, "message_64MiB", 64 << 20, 1)
+    workloads = [
+        lambda size=size: pingpong(ctx, size, args.seconds)
+        for size in (0, 64, 1024, 16384)
+    ] + [
+        lambda: bytes_stream(ctx, "stream_64B", 64, 1000),
+        lambda: stream(ctx, "typed_small", typed_sink, 1000, 0,
+                       lambda c, i: c.send((i, "x")),
+                       lambda c: c.send((-1, ""))),
+        lambda: bytes_stream(ctx, "stream_1MiB", 1 << 20, 16),
+        lambda: bytes_stream(ctx, "message_64MiB", 64 << 20, 1),
+    ]
+    # Interleaved: every workload once, then again, REPETITIONS times.
+    for _ in range(1 if args.quick else REPETITIONS):
+        for run in workloads:
+            run()
+    flush()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,18 @@ TARGETS = [
 ]
 
 
+# Rows in this order (by name prefix); other names follow, sorted.
+ORDER = ["pingpong_0B", "pingpong_64B", "pingpong_1024B", "pingpong_16384B",
+         "stream_64B", "typed_small", "stream_1MiB", "message_64MiB"]
+
+
+def row_order(name):
+    for i, prefix in enumerate(ORDER):
+        if name.startswith(prefix + "_") or name == prefix:
+            return (i, name)
+    return (len(ORDER), name)
+
+
 def load(path):
     results = {}
     header = ""
@@ -60,9 +72,7 @@ def main():
                         help="print Markdown tables (for the README)")
     args = parser.parse_args()
     header, results = load(args.results)
-    names = sorted({name for name, _ in results},
-                   key=lambda n: list(results).index(
-                       next(k for k in results if k[0] == n)))
+    names = sorted({name for name, _ in results}, key=row_order)
 
     cols = ["name", "unit", "mp", "raw", "cpython", "mp/raw", "mp/cpython"]
     rows = []
