@@ -30,8 +30,8 @@ class JsonLinesReporter : public benchmark::BenchmarkReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       // With repetitions, only the median over them is reported.
-      if (run.repetitions > 1 &&
-          (run.run_type != Run::RT_Aggregate || run.aggregate_name != "median")) {
+      if (run.repetitions > 1 && (run.run_type != Run::RT_Aggregate ||
+                                  run.aggregate_name != "median")) {
         continue;
       }
       if (run.error_occurred) {

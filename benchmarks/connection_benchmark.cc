@@ -16,6 +16,8 @@
 // for an acknowledgement (an empty message), so the time covers delivery,
 // not just filling the socket buffer.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -34,6 +36,7 @@
 #include "benchmark/benchmark.h"
 #include "benchmarks/bench_util.h"
 #include "ipc/connection.h"
+#include "ipc/wait.h"
 #include "process/process.h"
 
 namespace mp::bench {
@@ -93,6 +96,16 @@ bool ReadAllRaw(int fd, char* p, std::size_t n) {
   return true;
 }
 
+// Reads one frame into `buffer` (grown as needed); its size, or -1.
+std::int64_t RecvFrameRaw(int fd, std::string* buffer) {
+  std::uint32_t n;
+  if (!ReadAllRaw(fd, reinterpret_cast<char*>(&n), 4)) return -1;
+  n = ntohl(n);
+  if (buffer->size() < n) buffer->resize(n);
+  if (!ReadAllRaw(fd, buffer->data(), n)) return -1;
+  return n;
+}
+
 class RawPeer {
  public:
   explicit RawPeer(Role role) {
@@ -121,23 +134,15 @@ class RawPeer {
     return SendFrame(fd_, payload.data(), payload.size());
   }
   // Reads one message into `buffer` (grown as needed); its size, or -1.
-  std::int64_t Recv(std::string* buffer) { return RecvFrame(fd_, buffer); }
+  std::int64_t Recv(std::string* buffer) { return RecvFrameRaw(fd_, buffer); }
 
  private:
-  static std::int64_t RecvFrame(int fd, std::string* buffer) {
-    std::uint32_t n;
-    if (!ReadAllRaw(fd, reinterpret_cast<char*>(&n), 4)) return -1;
-    n = ntohl(n);
-    if (buffer->size() < n) buffer->resize(n);
-    if (!ReadAllRaw(fd, buffer->data(), n)) return -1;
-    return n;
-  }
   void ChildLoop(int fd, Role role) {
     PinToCpu(1);
     std::string buffer(role == Role::kSink ? std::size_t{64} << 20 : 0, '\0');
     if (!SendFrame(fd, "", 0)) return;  // ready
     for (;;) {
-      const std::int64_t n = RecvFrame(fd, &buffer);
+      const std::int64_t n = RecvFrameRaw(fd, &buffer);
       if (n < 0) return;
       if (role == Role::kEcho || n == 0) {
         if (!SendFrame(fd, buffer.data(), static_cast<std::size_t>(n))) return;
@@ -193,7 +198,9 @@ class MpPeer {
     if (started_) process_->Join().IgnoreError();
   }
   bool ok() const { return started_ && !conn_.closed(); }
-  bool Send(const std::string& payload) { return conn_.SendBytes(payload).ok(); }
+  bool Send(const std::string& payload) {
+    return conn_.SendBytes(payload).ok();
+  }
   template <typename T>
   bool SendValue(const T& value) {
     return conn_.Send(value).ok();
@@ -284,23 +291,118 @@ void TypedStream(benchmark::State& state) {
   MpPeer peer(Role::kTypedSink);
   if (!peer.ok()) return state.SkipWithError("cannot start the reader");
   Stream(
-      state, peer, 1000, 0,
-      [&](int i) { return peer.SendValue(Pair(i, "x")); },
+      state, peer, 1000, 0, [&](int i) { return peer.SendValue(Pair(i, "x")); },
       +[](MpPeer& p) { return p.SendValue(Pair(-1, "")); });
+}
+
+// Wait() over 100 idle one-way pipes: a child writes a 1-byte message to
+// the pipe the parent names over a control pipe; the time is from naming it
+// to having read it after Wait() (poll() for raw) said which one is ready.
+constexpr int kWaitPipes = 100;
+
+void WaitLatencyMp(benchmark::State& state) {
+  std::vector<Connection> readers, writers;
+  for (int i = 0; i < kWaitPipes; ++i) {
+    auto [r, w] = Pipe(/*duplex=*/false).value();
+    readers.push_back(std::move(r));
+    writers.push_back(std::move(w));
+  }
+  auto [control_r, control_w] = Pipe(/*duplex=*/false).value();
+  Process writer(
+      [](Connection& control, std::vector<Connection>& out) {
+        PinToCpu(1);
+        for (;;) {
+          absl::StatusOr<int> k = control.Recv<int>();
+          if (!k.ok()) return IsEof(k.status()) ? 0 : 1;
+          if (!out[*k].SendBytes("x").ok()) return 1;
+        }
+      },
+      std::move(control_r), std::move(writers));
+  if (!writer.Start().ok()) return state.SkipWithError("cannot start");
+  std::vector<Waitable> objects(readers.begin(), readers.end());
+  Latencies latencies;
+  int k = 0;
+  for (auto _ : state) {
+    k = (k + 37) % kWaitPipes;
+    const Clock::time_point start = Clock::now();
+    if (!control_w.Send(k).ok()) return state.SkipWithError("send failed");
+    absl::StatusOr<std::vector<std::size_t>> ready = Wait(objects);
+    if (!ready.ok() || ready->size() != 1 || (*ready)[0] != std::size_t(k) ||
+        !readers[k].RecvBytes().ok()) {
+      return state.SkipWithError("wrong pipe ready");
+    }
+    const Clock::duration took = Clock::now() - start;
+    latencies.Add(took);
+    state.SetIterationTime(std::chrono::duration<double>(took).count());
+  }
+  latencies.Report(state);
+  control_w.Close().IgnoreError();
+  writer.Join().IgnoreError();
+}
+
+void WaitLatencyRaw(benchmark::State& state) {
+  int fds[kWaitPipes][2], control[2];
+  for (auto& p : fds) {
+    if (::pipe2(p, O_CLOEXEC) != 0) return state.SkipWithError("pipe2");
+  }
+  if (::pipe2(control, O_CLOEXEC) != 0) return state.SkipWithError("pipe2");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    PinToCpu(1);
+    ::close(control[1]);  // or the end of the control stream never comes
+    for (auto& p : fds) ::close(p[0]);
+    int k;
+    while (ReadAllRaw(control[0], reinterpret_cast<char*>(&k), sizeof k)) {
+      if (!SendFrame(fds[k][1], "x", 1)) break;
+    }
+    ::_exit(0);
+  }
+  ::close(control[0]);
+  std::vector<pollfd> polls;
+  for (auto& p : fds) {
+    ::close(p[1]);
+    polls.push_back({p[0], POLLIN, 0});
+  }
+  Latencies latencies;
+  std::string buffer;
+  int k = 0;
+  for (auto _ : state) {
+    k = (k + 37) % kWaitPipes;
+    const Clock::time_point start = Clock::now();
+    if (::write(control[1], &k, sizeof k) != sizeof k) {
+      return state.SkipWithError("write failed");
+    }
+    int ready = -1;
+    while (ready < 0) {
+      if (::poll(polls.data(), polls.size(), -1) < 0 && errno != EINTR) break;
+      for (const pollfd& p : polls) {
+        if (p.revents & POLLIN) ready = static_cast<int>(&p - polls.data());
+      }
+    }
+    if (ready != k || RecvFrameRaw(fds[k][0], &buffer) != 1) {
+      return state.SkipWithError("wrong pipe ready");
+    }
+    const Clock::duration took = Clock::now() - start;
+    latencies.Add(took);
+    state.SetIterationTime(std::chrono::duration<double>(took).count());
+  }
+  latencies.Report(state);
+  ::close(control[1]);
+  for (auto& p : fds) ::close(p[0]);
+  int status;
+  ::waitpid(pid, &status, 0);
 }
 
 // Registers `workload` for raw and then mp, so the two run back to back.
 template <typename F>
 void RegisterBoth(const std::string& workload, F run) {
-  benchmark::RegisterBenchmark((workload + "/raw").c_str(),
-                               [run](benchmark::State& s) {
-                                 run(s, static_cast<RawPeer*>(nullptr));
-                               })
+  benchmark::RegisterBenchmark(
+      (workload + "/raw").c_str(),
+      [run](benchmark::State& s) { run(s, static_cast<RawPeer*>(nullptr)); })
       ->UseManualTime();
-  benchmark::RegisterBenchmark((workload + "/mp").c_str(),
-                               [run](benchmark::State& s) {
-                                 run(s, static_cast<MpPeer*>(nullptr));
-                               })
+  benchmark::RegisterBenchmark(
+      (workload + "/mp").c_str(),
+      [run](benchmark::State& s) { run(s, static_cast<MpPeer*>(nullptr)); })
       ->UseManualTime();
 }
 
@@ -324,6 +426,8 @@ void RegisterAll() {
   RegisterBoth("message_64MiB", [](benchmark::State& s, auto* peer) {
     BytesStream<PeerOf<decltype(peer)>>(s, 64 << 20, 1);
   });
+  benchmark::RegisterBenchmark("wait_100/raw", WaitLatencyRaw)->UseManualTime();
+  benchmark::RegisterBenchmark("wait_100/mp", WaitLatencyMp)->UseManualTime();
 }
 
 }  // namespace

@@ -25,12 +25,17 @@ TARGETS = [
      ("stream_1MiB_bytes", "mp"), ("stream_1MiB_bytes", "raw"), 0.9),
     ("64 MiB message at least 0.8x raw MB/s",
      ("message_64MiB_bytes", "mp"), ("message_64MiB_bytes", "raw"), 0.8),
+    ("fork start+join at most 1.2x raw fork+waitpid",
+     ("start_join_fork_median", "mp"), ("start_join_fork_median", "raw"), -1.2),
+    ("spawn start+join at most 1.5x raw posix_spawn+waitpid",
+     ("start_join_spawn_median", "mp"), ("start_join_spawn_median", "raw"), -1.5),
 ]
 
 
 # Rows in this order (by name prefix); other names follow, sorted.
 ORDER = ["pingpong_0B", "pingpong_64B", "pingpong_1024B", "pingpong_16384B",
-         "stream_64B", "typed_small", "stream_1MiB", "message_64MiB"]
+         "stream_64B", "typed_small", "stream_1MiB", "message_64MiB",
+         "wait_100", "start_join_fork", "start_join_spawn"]
 
 
 def row_order(name):

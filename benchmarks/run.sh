@@ -28,6 +28,7 @@ bin=$(bazel info -c opt bazel-bin 2>/dev/null)/benchmarks
 # Each pair: the C++ binary (impl "mp" and "raw") and its CPython script.
 pairs=(
   "connection_benchmark connection_cpython.py"
+  "process_benchmark process_cpython.py"
 )
 
 {

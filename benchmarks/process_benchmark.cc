@@ -1,0 +1,86 @@
+// Process start + join, next to what it costs without the library, in one
+// run: a child that exits at once, started and waited for.
+//
+//   start_join_fork   mp: Process(target).Start() + Join()
+//                     raw: fork() + _exit(0) in the child + waitpid()
+//   start_join_spawn  raw: posix_spawn() of this same binary (which exits at
+//                     once when given --exit-now) + waitpid(). The library's
+//                     spawn start method is not written yet.
+// Times are medians and 99th percentiles in microseconds.
+// benchmarks/process_cpython.py measures CPython's Process on the same.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "benchmarks/bench_util.h"
+#include "process/process.h"
+
+extern char** environ;
+
+namespace mp::bench {
+namespace {
+
+using Clock = Latencies::Clock;
+
+template <typename StartAndJoin>
+void Measure(benchmark::State& state, StartAndJoin start_and_join) {
+  Latencies latencies;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    if (!start_and_join()) return state.SkipWithError("start or join failed");
+    const Clock::duration took = Clock::now() - start;
+    latencies.Add(took);
+    state.SetIterationTime(std::chrono::duration<double>(took).count());
+  }
+  latencies.Report(state);
+}
+
+void ForkMp(benchmark::State& state) {
+  Measure(state, [] {
+    Process p([] { return 0; });
+    return p.Start().ok() && p.Join().ok() && p.exitcode() == 0;
+  });
+}
+
+void ForkRaw(benchmark::State& state) {
+  Measure(state, [] {
+    const pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    int status;
+    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+  });
+}
+
+void SpawnRaw(benchmark::State& state) {
+  static char exit_now[] = "--exit-now";
+  static char self[] = "/proc/self/exe";
+  char* argv[] = {self, exit_now, nullptr};
+  Measure(state, [&] {
+    pid_t pid;
+    if (::posix_spawn(&pid, self, nullptr, nullptr, argv, environ) != 0) {
+      return false;
+    }
+    int status;
+    return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+  });
+}
+
+}  // namespace
+}  // namespace mp::bench
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--exit-now") == 0) return 0;
+  benchmark::RegisterBenchmark("start_join_fork/raw", mp::bench::ForkRaw)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("start_join_fork/mp", mp::bench::ForkMp)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("start_join_spawn/raw", mp::bench::SpawnRaw)
+      ->UseManualTime();
+  return mp::bench::RunAll(argc, argv);
+}
