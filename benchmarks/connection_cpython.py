@@ -37,39 +37,36 @@ def pin_to_cpu(cpu):
         os.sched_setaffinity(0, {cpu})
 
 
-def echo(conn, parent_end):
-    parent_end.close()  # or EOF never comes
-    pin_to_cpu(1)
-    conn.send_bytes(b"")
-    try:
-        while True:
-            conn.send_bytes(conn.recv_bytes())
-    except EOFError:
-        pass
+def serve(handle):
+    """A child's main: announces itself, then calls handle(conn) per message
+    until EOF."""
+    def main(conn, parent_end):
+        parent_end.close()  # or EOF never comes
+        pin_to_cpu(1)
+        conn.send_bytes(b"")
+        try:
+            while True:
+                handle(conn)
+        except EOFError:
+            pass
+    return main
 
 
-def sink(conn, parent_end):
-    parent_end.close()  # or EOF never comes
-    pin_to_cpu(1)
-    conn.send_bytes(b"")
-    try:
-        while True:
-            if not conn.recv_bytes():
-                conn.send_bytes(b"")
-    except EOFError:
-        pass
+def _echo(conn):
+    conn.send_bytes(conn.recv_bytes())
 
 
-def typed_sink(conn, parent_end):
-    parent_end.close()  # or EOF never comes
-    pin_to_cpu(1)
-    conn.send_bytes(b"")
-    try:
-        while True:
-            if conn.recv()[0] == -1:
-                conn.send_bytes(b"")
-    except EOFError:
-        pass
+def _sink(conn):
+    if not conn.recv_bytes():
+        conn.send_bytes(b"")
+
+
+def _typed_sink(conn):
+    if conn.recv()[0] == -1:
+        conn.send_bytes(b"")
+
+
+echo, sink, typed_sink = serve(_echo), serve(_sink), serve(_typed_sink)
 
 
 class Peer:
@@ -130,6 +127,45 @@ def stream(ctx, name, role, batch, bytes_per_message, send_one, ack):
         emit(f"{name}_bytes", rate * bytes_per_message / 1e6, "MB/s")
 
 
+def wait_writer(control, writers, readers):
+    for r in readers:
+        r.close()
+    pin_to_cpu(1)
+    try:
+        while True:
+            writers[control.recv()].send_bytes(b"x")
+    except EOFError:
+        pass
+
+
+def wait_latency(ctx, seconds):
+    """wait() over 100 idle one-way pipes, one of which a child writes to."""
+    from multiprocessing.connection import wait
+    pipes = [ctx.Pipe(duplex=False) for _ in range(100)]
+    readers = [r for r, _ in pipes]
+    writers = [w for _, w in pipes]
+    control_r, control_w = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=wait_writer, args=(control_r, writers, readers))
+    p.start()
+    control_r.close()
+    for w in writers:
+        w.close()
+    k = [0]
+
+    def step():
+        k[0] = (k[0] + 37) % 100
+        control_w.send(k[0])
+        ready = wait(readers)
+        assert ready == [readers[k[0]]]
+        ready[0].recv_bytes()
+
+    took = sorted(run_for(seconds, step))
+    control_w.close()
+    p.join()
+    emit("wait_100_median", took[len(took) // 2] * 1e6, "us")
+    emit("wait_100_p99", took[len(took) * 99 // 100] * 1e6, "us")
+
+
 def bytes_stream(ctx, name, size, batch):
     payload = b"s" * size
     stream(ctx, name, sink, batch, size,
@@ -160,6 +196,7 @@ def main():
                        lambda c: c.send((-1, ""))),
         lambda: bytes_stream(ctx, "stream_1MiB", 1 << 20, 16),
         lambda: bytes_stream(ctx, "message_64MiB", 64 << 20, 1),
+        lambda: wait_latency(ctx, args.seconds),
     ]
     # Interleaved: every workload once, then again, REPETITIONS times.
     for _ in range(1 if args.quick else REPETITIONS):

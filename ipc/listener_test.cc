@@ -1,8 +1,7 @@
 #include "ipc/listener.h"
 
-#include <unistd.h>
-
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -166,9 +165,9 @@ TEST(ListenerTest, BadClientsDoNotTakeTheListenerDown) {
 TEST(ListenerTest, CloseRemovesTheSocketFile) {
   const std::string path = UnixPath("close.sock");
   Listener listener = Listener::Create(path).value();
-  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+  EXPECT_TRUE(std::filesystem::exists(path));
   ASSERT_TRUE(listener.Close().ok());
-  EXPECT_NE(::access(path.c_str(), F_OK), 0);
+  EXPECT_FALSE(std::filesystem::exists(path));
   EXPECT_TRUE(listener.Close().ok());
   EXPECT_EQ(listener.Accept().status().code(),
             absl::StatusCode::kFailedPrecondition);

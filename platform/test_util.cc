@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <cerrno>
+
 #include "absl/strings/escaping.h"
 #include "platform/crypto.h"
 
@@ -51,6 +53,20 @@ const std::string& UniqueToken() {
     return absl::BytesToHexString(random);
   }();
   return token;
+}
+
+const int kAbortSignal = SIGABRT;
+
+bool IsZombie(std::int64_t pid) {
+  siginfo_t info = {};
+  return waitid(P_PID, static_cast<id_t>(pid), &info,
+                WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
+bool IsGone(std::int64_t pid) {
+  return waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG) == -1 &&
+         errno == ECHILD;
 }
 
 bool HasUnwaitedChildren() {

@@ -37,6 +37,16 @@ class SignalStorm {
 // gives every test the same pid (a PID namespace), so the pid will not do.
 const std::string& UniqueToken();
 
+// The signal abort() raises (SIGABRT), for exit code checks.
+extern const int kAbortSignal;
+
+// Whether child `pid` has exited and waits to be reaped (checked without
+// reaping it).
+bool IsZombie(std::int64_t pid);
+
+// Whether `pid` is not (or no longer) a child of this process.
+bool IsGone(std::int64_t pid);
+
 // Whether this process has a child that was not waited for (a running child
 // or a zombie). Does not reap anything.
 bool HasUnwaitedChildren();

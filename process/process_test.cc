@@ -1,9 +1,5 @@
 #include "process/process.h"
 
-#include <signal.h>
-#include <sys/wait.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -22,6 +18,7 @@
 #include "platform/exit_status.h"
 #include "platform/handle.h"
 #include "platform/poll.h"
+#include "platform/test_util.h"
 
 namespace mp {
 namespace {
@@ -37,18 +34,6 @@ int ExitCodeOf(Process p) {
 
 void Sleep30s() { absl::SleepFor(absl::Seconds(30)); }
 
-// A zombie child `pid` is waiting to be reaped (checked without reaping it).
-bool IsZombie(pid_t pid) {
-  siginfo_t info = {};
-  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid == pid;
-}
-
-// `pid` is not (or no longer) a child of this process.
-bool IsGone(pid_t pid) {
-  return waitpid(pid, nullptr, WNOHANG) == -1 && errno == ECHILD;
-}
-
 bool IsReadable(platform::NativeHandle h, absl::Duration timeout) {
   absl::StatusOr<std::vector<std::size_t>> ready =
       platform::WaitReadable({&h, 1}, timeout);
@@ -62,7 +47,8 @@ TEST(ProcessTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(Process([]() -> int { Exit(3); })), 3);
   EXPECT_EQ(ExitCodeOf(Process([] {})), 0);
   EXPECT_EQ(ExitCodeOf(Process([] { return absl::OkStatus(); })), 0);
-  EXPECT_EQ(ExitCodeOf(Process([]() -> int { std::abort(); })), -SIGABRT);
+  EXPECT_EQ(ExitCodeOf(Process([]() -> int { std::abort(); })),
+            -testing::kAbortSignal);
 }
 
 TEST(ProcessTest, FailedStatusIsExitCodeOneAndPrinted) {
@@ -261,12 +247,12 @@ TEST(ProcessTest, StdioIsFlushedOnceOnEachSide) {
 }
 
 TEST(ProcessTest, DestroyedRunningChildIsReapedByTheNextStart) {
-  pid_t pid = 0;
+  int64_t pid = 0;
   platform::ScopedHandle sentinel;
   {
     Process p([] { absl::SleepFor(absl::Milliseconds(100)); });
     ASSERT_TRUE(p.Start().ok());
-    pid = static_cast<pid_t>(*p.pid());
+    pid = *p.pid();
     absl::StatusOr<platform::ScopedHandle> dup =
         platform::Duplicate(*p.sentinel());
     ASSERT_TRUE(dup.ok());
@@ -274,10 +260,10 @@ TEST(ProcessTest, DestroyedRunningChildIsReapedByTheNextStart) {
   }  // destroyed while the child runs
   ASSERT_TRUE(IsReadable(sentinel.get(), absl::Seconds(10)));
   // The child has exited and nobody reaped it yet.
-  ASSERT_TRUE(IsZombie(pid));
+  ASSERT_TRUE(testing::IsZombie(pid));
   Process next([] {});
   ASSERT_TRUE(next.Start().ok());
-  EXPECT_TRUE(IsGone(pid));
+  EXPECT_TRUE(testing::IsGone(pid));
   ASSERT_TRUE(next.Join().ok());
 }
 
@@ -297,8 +283,7 @@ TEST(ProcessTest, ManyProcessesLeakNoHandlesAndNoZombies) {
     }
   }
   EXPECT_EQ(platform::CountOpenHandles().value(), *before);
-  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
-  EXPECT_EQ(errno, ECHILD);
+  EXPECT_FALSE(testing::HasUnwaitedChildren());
 }
 
 }  // namespace

@@ -47,6 +47,23 @@ int WaitPython(const platform::ChildProcess& python) {
   return **code;
 }
 
+// With the right key: bytes echo through Python, which exits 0 at our EOF.
+// With the wrong key: kPermissionDenied here, AuthenticationError (exit 3)
+// there.
+void ExpectOutcome(absl::StatusOr<Connection> c, bool right_key,
+                   const platform::ChildProcess& python) {
+  if (right_key) {
+    ASSERT_TRUE(c.ok()) << c.status();
+    EchoThroughPython(*c);
+    ASSERT_TRUE(c->Close().ok());
+    EXPECT_EQ(WaitPython(python), 0);
+  } else {
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied)
+        << c.status();
+    EXPECT_EQ(WaitPython(python), 3);
+  }
+}
+
 // CPython's Client() cannot reach IPv6 (3.11 resolves every tuple address
 // as AF_INET), so only a Python Listener is tried on ::1.
 std::vector<std::string> Addresses(bool ipv6) {
@@ -72,17 +89,7 @@ TEST(PythonListenerTest, PythonClientToCppListener) {
       // Never hang on a peer that failed to start: wait with a deadline.
       ASSERT_EQ(Wait({listener}, absl::Seconds(60)).value().size(), 1u)
           << "python never connected; exit code " << WaitPython(python);
-      absl::StatusOr<Connection> c = listener.Accept();
-      if (right_key) {
-        ASSERT_TRUE(c.ok()) << c.status();
-        EchoThroughPython(*c);
-        ASSERT_TRUE(c->Close().ok());
-        EXPECT_EQ(WaitPython(python), 0);
-      } else {
-        EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied)
-            << c.status();
-        EXPECT_EQ(WaitPython(python), 3);
-      }
+      ExpectOutcome(listener.Accept(), right_key, python);
     }
   }
 }
@@ -110,18 +117,8 @@ TEST(PythonListenerTest, CppClientToPythonListener) {
       }
       std::remove(ready.c_str());
       ASSERT_FALSE(bound.empty()) << "python never listened";
-      absl::StatusOr<Connection> c =
-          Client(bound, right_key ? "sesame" : "guess");
-      if (right_key) {
-        ASSERT_TRUE(c.ok()) << c.status();
-        EchoThroughPython(*c);
-        ASSERT_TRUE(c->Close().ok());
-        EXPECT_EQ(WaitPython(python), 0);
-      } else {
-        EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied)
-            << c.status();
-        EXPECT_EQ(WaitPython(python), 3);
-      }
+      ExpectOutcome(Client(bound, right_key ? "sesame" : "guess"), right_key,
+                    python);
     }
   }
 }
