@@ -127,9 +127,9 @@ def stream(ctx, name, role, batch, bytes_per_message, send_one, ack):
         emit(f"{name}_bytes", rate * bytes_per_message / 1e6, "MB/s")
 
 
-def wait_writer(control, writers, readers):
-    for r in readers:
-        r.close()
+def wait_writer(control, writers, parent_ends):
+    for c in parent_ends:  # or EOF never comes
+        c.close()
     pin_to_cpu(1)
     try:
         while True:
@@ -145,7 +145,8 @@ def wait_latency(ctx, seconds):
     readers = [r for r, _ in pipes]
     writers = [w for _, w in pipes]
     control_r, control_w = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=wait_writer, args=(control_r, writers, readers))
+    p = ctx.Process(target=wait_writer,
+                    args=(control_r, writers, readers + [control_w]))
     p.start()
     control_r.close()
     for w in writers:

@@ -36,9 +36,9 @@ pairs=(
   for pair in "${pairs[@]}"; do
     read -r binary script <<<"$pair"
     echo "run: $binary ${quick[*]}" >&2
-    "$bin/$binary" "${quick[@]}"
+    timeout 900 "$bin/$binary" "${quick[@]}"
     echo "run: $script ${quick[*]}" >&2
-    python3 "benchmarks/$script" "${quick[@]}"
+    timeout 900 python3 "benchmarks/$script" "${quick[@]}"
   done
 } >"$out"
 
