@@ -7,14 +7,13 @@
 #include <string>
 #include <thread>
 
-struct sigaction;
-
 namespace mp::testing {
 
 // While alive, interrupts the thread that created it with a signal (with a
 // counting handler installed without SA_RESTART, so every blocking system
 // call in that thread fails with EINTR) every `period_us` microseconds. The
-// previous handler is back once the storm is destroyed. One storm at a time.
+// handler stays installed afterwards (a late SIGUSR1 must not kill the test
+// with the default action). One storm at a time.
 class SignalStorm {
  public:
   explicit SignalStorm(int period_us = 100);
@@ -27,7 +26,6 @@ class SignalStorm {
 
  private:
   std::int64_t start_count_;
-  struct sigaction* previous_;  // the handler to put back
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
