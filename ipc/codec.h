@@ -883,6 +883,41 @@ struct Codec<
   }
 };
 
+// IsEncodable<T>::value: whether Encode(T) compiles, looking inside the
+// standard containers (whose Codec exists whatever the element type). Lets
+// generic code (the spawn start method) report a value it cannot encode as
+// an error instead of failing to compile.
+template <typename T, typename = void>
+struct IsEncodable : std::false_type {};
+template <typename T>
+struct IsEncodable<T, std::void_t<decltype(sizeof(Codec<T>))>>
+    : std::true_type {};
+template <typename A, typename B>
+struct IsEncodable<std::pair<A, B>>
+    : std::conjunction<IsEncodable<A>, IsEncodable<B>> {};
+template <typename... Ts>
+struct IsEncodable<std::tuple<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
+};
+template <typename... Ts>
+struct IsEncodable<std::variant<Ts...>>
+    : std::conjunction<IsEncodable<Ts>...> {};
+template <typename T>
+struct IsEncodable<std::optional<T>> : IsEncodable<T> {};
+template <typename T, std::size_t N>
+struct IsEncodable<std::array<T, N>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::vector<T, Rest...>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::set<T, Rest...>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::unordered_set<T, Rest...>> : IsEncodable<T> {};
+template <typename K, typename V, typename... Rest>
+struct IsEncodable<std::map<K, V, Rest...>>
+    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
+template <typename K, typename V, typename... Rest>
+struct IsEncodable<std::unordered_map<K, V, Rest...>>
+    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
+
 }  // namespace mp
 
 #endif  // MULTIPROCESSING_IPC_CODEC_H_

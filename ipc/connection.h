@@ -118,6 +118,32 @@ struct InheritedHandles<Connection> {
   }
 };
 
+// A Connection as an argument of a spawned Process: its handle number and
+// direction. The child inherits the handle under that number, and decoding
+// claims it (ClaimInheritedHandle); anywhere else decoding one fails with
+// kInvalidArgument.
+template <>
+struct Codec<Connection> {
+  static void Encode(const Connection& c, Encoder& e) {
+    e.EncodeTuple(static_cast<int64_t>(c.fileno()), c.readable(),
+                  c.writable());
+  }
+  static absl::Status Decode(Decoder& d, Connection* c) {
+    int64_t handle = 0;
+    bool readable = false;
+    bool writable = false;
+    if (absl::Status s = d.DecodeTuple(&handle, &readable, &writable);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<platform::ScopedHandle> owned = ClaimInheritedHandle(
+        static_cast<platform::NativeHandle>(handle));
+    if (!owned.ok()) return owned.status();
+    *c = Connection(std::move(*owned), readable, writable);
+    return absl::OkStatus();
+  }
+};
+
 template <typename T>
 absl::Status Connection::Send(const T& value) {
   scratch_.clear();

@@ -4,6 +4,13 @@
 // exactly the handles this trait finds in the arguments (plus stdin, stdout
 // and stderr); every other descriptor is closed in the child. Types that own
 // handles (Connection, and later Queue) specialise InheritedHandles.
+//
+// With the spawn start method the arguments are encoded (ipc/codec.h) and a
+// handle travels as its number: the child inherits the handle under the same
+// number, and decoding the argument claims it with ClaimInheritedHandle().
+// Only the handles the parent listed in the child's bootstrap message can be
+// claimed, each once, so a number arriving any other way (a Connection sent
+// as a message) is an error, never a stranger's descriptor.
 #ifndef MULTIPROCESSING_IPC_INHERITED_HANDLES_H_
 #define MULTIPROCESSING_IPC_INHERITED_HANDLES_H_
 
@@ -14,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "platform/handle.h"
 
 namespace mp {
@@ -74,6 +83,20 @@ struct InheritedHandles<std::optional<T>> {
     if (v) AppendInheritedHandles(*v, out);
   }
 };
+
+// Takes ownership of `handle`, inherited from the parent that spawned this
+// process. kInvalidArgument unless the parent listed it and nothing claimed
+// it yet.
+absl::StatusOr<platform::ScopedHandle> ClaimInheritedHandle(
+    platform::NativeHandle handle);
+
+namespace ipc_internal {
+// Called once by mp::Init in a spawned child: the handles its parent passed,
+// which the child now owns until they are claimed.
+void SetClaimableHandles(absl::Span<const platform::NativeHandle> handles);
+// Closes the handles nobody claimed (arguments that failed to decode).
+void CloseUnclaimedHandles();
+}  // namespace ipc_internal
 
 }  // namespace mp
 

@@ -40,6 +40,16 @@ bool CanFork();
 // Forks. The child closes every descriptor except stdin, stdout, stderr and
 // the ones in `keep`, runs `child_main` and _exit()s with what it returns.
 // Returns in the parent only.
+//
+// Children of ForkAndRun and LaunchProgram do not outlive their parent: on
+// Linux the child is killed (SIGKILL, through PR_SET_PDEATHSIG, which
+// survives exec) when its parent dies, and a parent that died before the
+// child armed this is caught by comparing getppid() with the parent's pid
+// taken before fork. Linux's rule is per thread: the signal comes when the
+// *thread* that started the child ends, so start long-lived children from a
+// long-lived thread. Other POSIX systems have no such call and children
+// become orphans, as in Python; Windows puts children in a job object that is
+// closed with the parent.
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
                                         absl::FunctionRef<int()> child_main);
 
@@ -69,6 +79,20 @@ absl::Status Kill(const ChildProcess& child);
 
 // This process's id.
 ProcessId CurrentProcessId();
+
+// The id of this process's parent (after the parent died: whoever adopted
+// this process).
+ProcessId ParentProcessId();
+
+// The path that re-executes this program (/proc/self/exe's target on Linux).
+absl::StatusOr<std::string> ExecutablePath();
+
+// The command line this program was started with, read before main() ran
+// (so code that runs before main() can look for a switch).
+const std::vector<std::string>& ProgramArguments();
+
+// The number of processors (os.cpu_count()), or nullopt when unknown.
+std::optional<int> ProcessorCount();
 
 }  // namespace mp::platform
 

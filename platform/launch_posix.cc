@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "platform/error.h"
 #include "platform/exit_status.h"
 #include "platform/launch.h"
@@ -97,6 +99,7 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
   std::sort(keep_fds.begin(), keep_fds.end());
   keep_fds.erase(std::unique(keep_fds.begin(), keep_fds.end()), keep_fds.end());
 
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     absl::Status s = LastNativeError("fork");
@@ -107,6 +110,12 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
     return s;
   }
   if (pid == 0) {
+#ifdef PR_SET_PDEATHSIG
+    // Die with the parent; if it died already, we were adopted: leave now.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && ::getppid() != parent) {
+      ::_exit(1);
+    }
+#endif
     CloseAllExcept(keep_fds);
     ExitNow(child_main());
   }
@@ -197,5 +206,42 @@ absl::Status Kill(const ChildProcess& child) {
 void ExitNow(int code) { ::_exit(code); }
 
 ProcessId CurrentProcessId() { return ::getpid(); }
+
+ProcessId ParentProcessId() { return ::getppid(); }
+
+absl::StatusOr<std::string> ExecutablePath() {
+  std::string path(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size());
+  if (n < 0) return LastNativeError("readlink /proc/self/exe");
+  path.resize(static_cast<std::size_t>(n));
+  // A binary replaced or deleted since it started still runs from here.
+  if (absl::EndsWith(path, " (deleted)")) return std::string("/proc/self/exe");
+  return path;
+}
+
+namespace {
+std::vector<std::string>* program_arguments = nullptr;
+
+// glibc calls the functions in .init_array with main()'s arguments, before
+// any C++ static initialiser of the program can ask for them.
+__attribute__((constructor)) void CaptureProgramArguments(int argc, char** argv,
+                                                          char**) {
+  program_arguments = new std::vector<std::string>;
+  for (int i = 0; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
+    program_arguments->emplace_back(argv[i]);
+  }
+}
+}  // namespace
+
+const std::vector<std::string>& ProgramArguments() {
+  static const std::vector<std::string> empty;
+  return program_arguments != nullptr ? *program_arguments : empty;
+}
+
+std::optional<int> ProcessorCount() {
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) return std::nullopt;
+  return static_cast<int>(n);
+}
 
 }  // namespace mp::platform

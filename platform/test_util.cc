@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
 #include "platform/crypto.h"
 
 namespace mp::testing {
@@ -70,6 +71,19 @@ bool IsZombie(std::int64_t pid) {
 bool IsGone(std::int64_t pid) {
   return waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG) == -1 &&
          errno == ECHILD;
+}
+
+bool ProcessExists(std::int64_t pid) {
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+bool WaitUntilGone(std::int64_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ProcessExists(pid)) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 bool HasUnwaitedChildren() {

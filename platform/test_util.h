@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "absl/time/time.h"
+
 namespace mp::testing {
 
 // While alive, interrupts the thread that created it with a signal (with a
@@ -44,6 +46,13 @@ bool IsZombie(std::int64_t pid);
 
 // Whether `pid` is not (or no longer) a child of this process.
 bool IsGone(std::int64_t pid);
+
+// Whether any process (ours or not) has id `pid`, zombies included.
+bool ProcessExists(std::int64_t pid);
+
+// Waits up to `timeout` for process `pid` (any process, not only a child) to
+// disappear; whether it did.
+bool WaitUntilGone(std::int64_t pid, absl::Duration timeout);
 
 // Whether this process has a child that was not waited for (a running child
 // or a zombie). Does not reap anything.

@@ -1,4 +1,6 @@
-// mp::Process: Python's multiprocessing.Process (start method: fork).
+// mp::Process: Python's multiprocessing.Process, and the module functions
+// around it (current_process, parent_process, active_children, cpu_count,
+// get_context, set_start_method).
 //
 // A Process runs a target -- any callable -- with its arguments in a child
 // process:
@@ -44,6 +46,32 @@
 // <what()>" on stderr; it never unwinds into the parent's code. mp::Exit(n)
 // is Python's sys.exit(n).
 //
+// Start methods (Python's, see StartMethod below):
+//   kFork   the child is a copy of this process made by fork(); the target
+//           may be any callable, the arguments any copyable or movable
+//           values. POSIX only.
+//   kSpawn  the child is a fresh run of this program: main() must call
+//           mp::Init(argc, argv) first, the target must be a function
+//           registered with MP_REGISTER_TARGET, and the arguments must have
+//           an mp::Codec (ipc/codec.h; Connection and Queue have one). No
+//           fork() of a multithreaded parent, so no lock held by another
+//           thread can hang the child. The only method on Windows.
+// The default on Linux is kFork: it runs any C++ callable (a lambda with
+// captures cannot cross an exec), starts about 2x faster, and a C++ program
+// that runs no threads when it starts processes (the common case) is not
+// exposed to fork's hazard. CPython moved its Linux default away from fork
+// because a Python process nearly always runs hidden threads; a program that
+// does run threads should call mp::SetStartMethod(mp::StartMethod::kSpawn)
+// or use GetContext(kSpawn), and one that forks from a multithreaded parent
+// must follow the DANGER note in platform/launch.h.
+//
+// Exit: a main process that starts children runs Python's exit function at
+// normal exit (std::atexit): daemonic children still running get
+// Terminate(), then every child is joined. A child runs it too when its
+// target returns and in mp::Exit(). A child never outlives its parent: on
+// Linux it is killed when the parent dies (see platform/launch.h for the
+// per-thread rule); elsewhere children become orphans, as in Python.
+//
 // Stdio: Start() flushes the parent's C stdio and std::cout/cerr/clog first
 // (or the child would write the parent's pending output again), and the
 // child flushes its own before it ends.
@@ -52,7 +80,8 @@
 // parent, the target must not take locks another thread may have held.
 //
 // A Process destroyed while its child runs does not wait for it; the child
-// is reaped by a later Start() once it has exited (Python's _cleanup()).
+// is reaped by a later Start() or ActiveChildren() once it has exited
+// (Python's _cleanup()), or joined at exit.
 //
 // A Process object is not thread-safe (as in Python): call its methods from
 // one thread at a time.
@@ -67,6 +96,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -75,74 +105,37 @@
 #include "platform/error.h"  // IsTimeout() for Join()
 #include "platform/handle.h"
 #include "platform/launch.h"
+#include "process/target.h"  // MP_REGISTER_TARGET
 
 namespace mp {
 
+
 namespace process_internal {
-
-// What the child runs: the target bound to its arguments.
-class Target {
- public:
-  virtual ~Target() = default;
-  // Runs the target; its exit code, or the error it returned.
-  virtual absl::StatusOr<int> Run() = 0;
-  // The handles the arguments carry into the child.
-  virtual void AppendHandles(HandleList* out) const = 0;
-};
-
-// std::ref'd arguments reach the target as the referenced object.
-template <typename T>
-T& Unwrap(T& value) {
-  return value;
-}
-template <typename T>
-T& Unwrap(std::reference_wrapper<T>& ref) {
-  return ref.get();
-}
-template <typename T>
-using Unwrapped = decltype(Unwrap(std::declval<T&>()));
-
-template <typename F, typename... Args>
-class BoundTarget final : public Target {
- public:
-  template <typename G, typename... A>
-  explicit BoundTarget(G&& f, A&&... args)
-      : f_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
-
-  absl::StatusOr<int> Run() override {
-    auto call = [this]() -> decltype(auto) {
-      return std::apply(
-          [this](auto&... a) -> decltype(auto) {
-            return std::invoke(f_, Unwrap(a)...);
-          },
-          args_);
-    };
-    using R = decltype(call());
-    if constexpr (std::is_void_v<R>) {
-      call();
-      return 0;
-    } else if constexpr (std::is_same_v<std::decay_t<R>, absl::Status>) {
-      absl::Status status = call();
-      if (status.ok()) return 0;
-      return status;
-    } else {
-      static_assert(std::is_integral_v<R> && !std::is_same_v<R, bool>,
-                    "a Process target returns int (the exit code), void or "
-                    "absl::Status (bool is ambiguous: return an int)");
-      return static_cast<int>(call());
-    }
-  }
-
-  void AppendHandles(HandleList* out) const override {
-    AppendInheritedHandles(args_, out);
-  }
-
- private:
-  F f_;
-  std::tuple<Args...> args_;
-};
-
+class ChildRecord;  // process/registry.h
 }  // namespace process_internal
+
+// Python's start methods.
+enum class StartMethod { kFork, kSpawn };
+
+// "fork", "spawn".
+const char* StartMethodName(StartMethod method);
+
+// get_all_start_methods(): the methods this platform has, default first.
+std::vector<StartMethod> GetAllStartMethods();
+
+// get_start_method(): the default for Processes not given one.
+StartMethod GetStartMethod();
+
+// set_start_method(method, force): sets the default once. A second call
+// without `force` is kFailedPrecondition ("context has already been set"),
+// as is a method this platform lacks.
+absl::Status SetStartMethod(StartMethod method, bool force = false);
+
+// mp::Init(argc, argv): the first statement of main() in every program that
+// uses the spawn start method (Python's `if __name__ == "__main__":`). In a
+// process spawned by this library it runs the child's target and exits; in
+// any other process it returns at once.
+void Init(int argc, char** argv);
 
 class Process {
  public:
@@ -154,7 +147,9 @@ class Process {
       : target_(std::make_unique<process_internal::BoundTarget<
                     std::decay_t<F>, std::decay_t<Args>...>>(
             std::forward<F>(target), std::forward<Args>(args)...)),
-        name_(NextName()) {
+        name_(NextName()),
+        daemon_(DefaultDaemon()),
+        authkey_(DefaultAuthkey()) {
     static_assert(
         std::is_invocable_v<std::decay_t<F>&,
                             process_internal::Unwrapped<std::decay_t<Args>>...>,
@@ -211,44 +206,118 @@ class Process {
   const std::string& name() const { return name_; }
   absl::Status set_name(std::string name);
 
-  // daemon: settable before Start() only. A daemonic process may not start
-  // children. (Terminating daemonic children at exit comes later.)
+  // daemon: settable before Start() only; by default the creating
+  // process's own flag, as in Python. A daemonic process may not start
+  // children, and is terminated when its parent exits normally.
   bool daemon() const { return daemon_; }
   absl::Status set_daemon(bool daemon);
 
- private:
-  // How the child is created: Python's start methods. Only fork for now;
-  // spawn will be the second implementation of Launch().
-  enum class StartMethod { kFork };
+  // authkey: the key the child's CurrentProcess().authkey() returns (for
+  // Listener/Client); by default this process's own. Settable before Start().
+  const std::string& authkey() const { return authkey_; }
+  absl::Status set_authkey(std::string authkey);
 
+  // The start method: by default GetStartMethod() at the time of Start().
+  // Settable before Start() (GetContext() does it for you).
+  StartMethod start_method() const;
+  absl::Status set_start_method(StartMethod method);
+
+ private:
   // "Process-N" with the next N.
   static std::string NextName();
+  static bool DefaultDaemon();
+  static std::string DefaultAuthkey();
 
-  absl::Status CheckNotClosed() const;
+  absl::Status CheckNotStarted() const;
   absl::Status CheckStarted(const char* operation) const;
-  absl::StatusOr<platform::ChildProcess> Launch(const HandleList& keep);
-  // In the child: runs the target and returns the exit code.
-  int RunInChild();
-  // Reaps the child if it has exited, without blocking.
-  void Poll();
-  // Records the exit code of the reaped child.
-  void Reaped(int exitcode);
+  absl::StatusOr<platform::ChildProcess> Launch(StartMethod method,
+                                                const HandleList& keep);
+  // Waits for the child (see ChildRecord::Wait); once it has exited, the
+  // registry forgets it.
+  absl::StatusOr<std::optional<int>> Wait(
+      std::optional<absl::Duration> timeout);
+  // The exit code if the child has exited, else nullopt.
+  std::optional<int> Poll();
   absl::Status Signal(bool kill);
-  // Hands a running child to the registry and makes this object inert.
+  // Leaves a running child to the registry and makes this object inert.
   void Abandon();
 
-  StartMethod start_method_ = StartMethod::kFork;
+  std::optional<StartMethod> start_method_;  // nullopt: the default
   std::unique_ptr<process_internal::Target> target_;  // until Start()
   std::string name_;
   bool daemon_ = false;
+  std::string authkey_;
   bool closed_ = false;
-  std::optional<platform::ChildProcess> child_;  // set by Start()
-  std::optional<int> exitcode_;                  // set once reaped
+  // Set by Start(); shared with the registry until reaped.
+  std::shared_ptr<process_internal::ChildRecord> child_;
 };
 
-// Python's sys.exit(code) in a target: flushes C stdio and the standard C++
-// streams and ends the calling process at once with `code`, without running
-// destructors or atexit handlers.
+// get_context(method): Processes made through it use `method`. Without a
+// method: the default (GetStartMethod()).
+class Context {
+ public:
+  explicit Context(StartMethod method) : method_(method) {}
+  StartMethod start_method() const { return method_; }
+
+  // ctx.Process(target, args...).
+  template <typename F, typename... Args>
+  mp::Process Process(F&& target, Args&&... args) const {
+    mp::Process p(std::forward<F>(target), std::forward<Args>(args)...);
+    p.set_start_method(method_).IgnoreError();  // cannot fail before Start()
+    return p;
+  }
+
+ private:
+  StartMethod method_;
+};
+
+// kFailedPrecondition for a method this platform does not have.
+absl::StatusOr<Context> GetContext(std::optional<StartMethod> method =
+                                       std::nullopt);
+
+// current_process(): this process as its parent named it ("MainProcess" in
+// a process this library did not start). Thread-safe.
+class CurrentProcessInfo {
+ public:
+  std::string name() const;
+  void set_name(std::string name);
+  std::int64_t pid() const;
+  std::int64_t ident() const { return pid(); }
+  bool daemon() const;
+  // 32 random bytes in a main process; a child has its Process's authkey.
+  std::string authkey() const;
+  void set_authkey(std::string authkey);
+};
+CurrentProcessInfo& CurrentProcess();
+
+// parent_process(): the process that started this one, or nullopt in a main
+// process.
+struct ParentProcessInfo {
+  std::string name;
+  std::int64_t pid = 0;
+  // Whether that process still runs (this process was not adopted).
+  bool IsAlive() const;
+};
+std::optional<ParentProcessInfo> ParentProcess();
+
+// active_children(): the children this process started that have not been
+// reaped, after reaping those that have exited (their Process objects then
+// report the exit code). Python returns the Process objects; a C++ Process
+// belongs to whoever created it, so this describes them.
+struct ChildInfo {
+  std::int64_t pid = 0;
+  std::string name;
+  bool daemon = false;
+};
+std::vector<ChildInfo> ActiveChildren();
+
+// cpu_count(): the number of processors, or nullopt when unknown.
+std::optional<int> CpuCount();
+
+// Python's sys.exit(code) in a target: runs the exit function (daemonic
+// children terminated, the others joined), flushes C stdio and the standard
+// C++ streams and ends the calling process at once with `code`, without
+// running destructors or atexit handlers.
 [[noreturn]] void Exit(int code);
 
 }  // namespace mp

@@ -1,29 +1,59 @@
 // The process-wide list of started, unreaped children (Python's
-// multiprocessing.process._children). Internal to //process.
+// multiprocessing.process._children) and what happens to them at exit.
+// Internal to //process.
 #ifndef MULTIPROCESSING_PROCESS_REGISTRY_H_
 #define MULTIPROCESSING_PROCESS_REGISTRY_H_
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "platform/launch.h"
 
 namespace mp::process_internal {
 
-// Every child this process started and has not reaped yet. Thread-safe.
+// One started child, shared by its Process and the registry, so whoever
+// reaps it first (Process::Join, ActiveChildren, the exit function) records
+// the exit code where the other finds it. Thread-safe.
+class ChildRecord {
+ public:
+  ChildRecord(platform::ChildProcess child, std::string name, bool daemon);
+
+  platform::ProcessId pid() const { return child_.pid; }
+  platform::NativeHandle sentinel() const { return child_.sentinel.get(); }
+  const std::string& name() const { return name_; }
+  bool daemon() const { return daemon_; }
+
+  // Waits for the exit (nullopt: forever; zero or negative: checks once) and
+  // reaps. The exit code, or nullopt when the timeout passed first.
+  absl::StatusOr<std::optional<int>> Wait(
+      std::optional<absl::Duration> timeout);
+  // The exit code if the child has exited (reaping it), else nullopt.
+  std::optional<int> Poll();
+  // SIGTERM / SIGKILL; nothing once reaped (the pid may be reused).
+  absl::Status Signal(bool kill);
+  // In a forked child: the sentinel was closed by the fork; give it up
+  // without closing its number again.
+  void Forget();
+
+ private:
+  platform::ChildProcess child_;
+  const std::string name_;
+  const bool daemon_;
+  absl::Mutex mu_;
+  std::optional<int> exitcode_ ABSL_GUARDED_BY(mu_);
+};
+
+// Every child this process started and has not reaped. Thread-safe.
 //
-// A Process registers its child at Start() and unregisters it once it has
-// reaped it. A Process destroyed while its child may still run hands the
-// child over (Adopt); ReapFinished(), which every Start() calls first (Python's
-// _cleanup()), reaps the adopted children that have exited, so none of them
-// stays a zombie for long.
-//
-// A forked child inherits a copy of this registry that describes its
-// parent's children. The copy is forgotten the first time the child uses the
-// registry, so a child that never starts processes never takes its lock.
+// A forked child inherits a copy of the registry that describes its parent's
+// children; the copy is forgotten the first time the child uses it.
 class ChildRegistry {
  public:
   // The process-wide instance (never destroyed).
@@ -33,28 +63,26 @@ class ChildRegistry {
   ChildRegistry(const ChildRegistry&) = delete;
   ChildRegistry& operator=(const ChildRegistry&) = delete;
 
-  // A Process started `pid` and owns it.
-  void Add(platform::ProcessId pid);
-  // The owner reaped `pid`.
-  void Remove(platform::ProcessId pid);
-  // The owner goes away before reaping: the registry owns `child` from now
-  // on and reaps it once it has exited.
-  void Adopt(platform::ChildProcess child);
-  // Reaps the adopted children that have exited, without blocking.
-  void ReapFinished();
-  // The children not reaped yet, owned or adopted (for ActiveChildren()).
-  std::vector<platform::ProcessId> Pids();
+  // A child was started. The first call in a process arranges for
+  // RunExitFunction() at normal exit (std::atexit).
+  void Add(std::shared_ptr<ChildRecord> child);
+  // Its Process reaped `child`: forget it.
+  void Remove(const ChildRecord* child);
+  // Reaps the children that have exited and returns the rest (Python's
+  // active_children(), whose _cleanup() every start() runs first).
+  std::vector<std::shared_ptr<ChildRecord>> Active();
+  // Python's _exit_function: terminates the daemonic children still running,
+  // then waits for every child. Runs at normal exit of a main process, when a
+  // child's target returns, and in mp::Exit().
+  void RunExitFunction();
 
  private:
-  // Forgets the parent's children when called in a forked child.
   void ForgetIfForkedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   platform::ProcessId owner_ ABSL_GUARDED_BY(mu_);
-  // pid -> the child when adopted, nullopt while a Process owns it.
-  absl::flat_hash_map<platform::ProcessId,
-                      std::optional<platform::ChildProcess>>
-      children_ ABSL_GUARDED_BY(mu_);
+  bool exit_function_registered_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::shared_ptr<ChildRecord>> children_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mp::process_internal

@@ -1,0 +1,60 @@
+#include "process/registry.h"
+
+#include <memory>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "platform/exit_status.h"
+#include "platform/launch.h"
+#include "platform/test_util.h"
+
+namespace mp::process_internal {
+namespace {
+
+std::shared_ptr<ChildRecord> Start(int code, absl::Duration sleep,
+                                   bool daemon) {
+  absl::StatusOr<platform::ChildProcess> child =
+      platform::ForkAndRun({}, [&] {
+        absl::SleepFor(sleep);
+        return code;
+      });
+  EXPECT_TRUE(child.ok()) << child.status();
+  auto record = std::make_shared<ChildRecord>(std::move(*child), "c", daemon);
+  ChildRegistry::Get().Add(record);
+  return record;
+}
+
+TEST(RegistryTest, ActiveReapsExitedChildrenAndKeepsTheirCodes) {
+  std::shared_ptr<ChildRecord> quick = Start(3, absl::ZeroDuration(), false);
+  std::shared_ptr<ChildRecord> slow = Start(0, absl::Seconds(30), false);
+  ASSERT_EQ(quick->Wait(absl::Seconds(10)).value(), 3);
+  auto active = ChildRegistry::Get().Active();
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0], slow);
+  EXPECT_EQ(slow->Poll(), std::nullopt);
+  ASSERT_TRUE(slow->Signal(/*kill=*/true).ok());
+  EXPECT_EQ(slow->Wait(std::nullopt).value(), -platform::kSigKill);
+  EXPECT_TRUE(slow->Signal(/*kill=*/true).ok());  // reaped: nothing sent
+  EXPECT_TRUE(ChildRegistry::Get().Active().empty());
+  EXPECT_FALSE(testing::HasUnwaitedChildren());
+}
+
+TEST(RegistryTest, ExitFunctionTerminatesDaemonsAndWaitsForTheRest) {
+  std::shared_ptr<ChildRecord> daemon = Start(0, absl::Seconds(30), true);
+  std::shared_ptr<ChildRecord> worker =
+      Start(4, absl::Milliseconds(200), false);
+  ChildRegistry::Get().RunExitFunction();
+  EXPECT_EQ(daemon->Poll(), -platform::kSigTerm);
+  EXPECT_EQ(worker->Poll(), 4);
+  EXPECT_TRUE(ChildRegistry::Get().Active().empty());
+}
+
+TEST(RegistryTest, RemoveForgetsAChild) {
+  std::shared_ptr<ChildRecord> child = Start(0, absl::ZeroDuration(), false);
+  ChildRegistry::Get().Remove(child.get());
+  EXPECT_TRUE(ChildRegistry::Get().Active().empty());
+  EXPECT_EQ(child->Wait(absl::Seconds(10)).value(), 0);
+}
+
+}  // namespace
+}  // namespace mp::process_internal

@@ -1,0 +1,181 @@
+// What only the spawn start method does: targets found by registration,
+// arguments that travel encoded, handles passed by number, mp::Init.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipc/connection.h"
+#include "platform/launch.h"
+#include "process/process.h"
+#include "process/testdata/spawn_test.pb.h"
+
+namespace mp {
+namespace {
+
+using ::testing::HasSubstr;
+
+using Mixed = std::tuple<int64_t, double, std::string, std::vector<int>,
+                         std::map<std::string, int>, testdata::Job>;
+
+// Sends its arguments back over `out`, and a greeting over `side`.
+int Echo(int64_t n, double x, std::string s, std::vector<int> v,
+         std::map<std::string, int> m, testdata::Job job, Connection& out,
+         Connection& side) {
+  if (!side.Send(std::string("hello")).ok()) return 2;
+  return out.Send(Mixed(n, x, s, v, m, job)).ok() ? 0 : 1;
+}
+MP_REGISTER_TARGET(Echo);
+
+int TakesByte(uint8_t b) { return b; }
+MP_REGISTER_TARGET(TakesByte);
+
+int NotRegistered() { return 0; }
+
+Process Spawned(Process p) {
+  EXPECT_TRUE(p.set_start_method(StartMethod::kSpawn).ok());
+  return p;
+}
+
+TEST(SpawnTest, MixedArgumentsRoundTrip) {
+  auto [mine, theirs] = Pipe().value();
+  auto [side_mine, side_theirs] = Pipe(/*duplex=*/false).value();
+  testdata::Job job;
+  job.set_name("job");
+  job.add_values(1);
+  job.add_values(-2);
+  const Mixed sent(-(int64_t{1} << 40), 2.5, std::string("text\0with nul", 13),
+                   std::vector<int>{1, 2, 3},
+                   std::map<std::string, int>{{"a", 1}, {"b", 2}}, job);
+  Process p = Spawned(Process(Echo, std::get<0>(sent), std::get<1>(sent),
+                              std::get<2>(sent), std::get<3>(sent),
+                              std::get<4>(sent), std::get<5>(sent),
+                              std::move(theirs), std::ref(side_theirs)));
+  absl::Status started = p.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  // A std::ref'd argument stays open in the parent; close our copy.
+  ASSERT_TRUE(side_theirs.Close().ok());
+  EXPECT_EQ(side_mine.Recv<std::string>().value_or("?"), "hello");
+  absl::StatusOr<Mixed> got = mine.Recv<Mixed>();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(std::get<0>(*got), std::get<0>(sent));
+  EXPECT_EQ(std::get<1>(*got), std::get<1>(sent));
+  EXPECT_EQ(std::get<2>(*got), std::get<2>(sent));
+  EXPECT_EQ(std::get<3>(*got), std::get<3>(sent));
+  EXPECT_EQ(std::get<4>(*got), std::get<4>(sent));
+  EXPECT_EQ(std::get<5>(*got).SerializeAsString(), job.SerializeAsString());
+  ASSERT_TRUE(p.Join().ok());
+  EXPECT_EQ(p.exitcode(), 0);
+  // Both of the child's ends are closed everywhere now.
+  EXPECT_TRUE(IsEof(mine.RecvBytes().status()));
+  EXPECT_TRUE(IsEof(side_mine.RecvBytes().status()));
+}
+
+TEST(SpawnTest, UnregisteredTargetsFailClearly) {
+  std::vector<Process> unregistered;
+  unregistered.push_back(Spawned(Process(NotRegistered)));
+  unregistered.push_back(Spawned(Process([] { return 0; })));
+  for (Process& p : unregistered) {
+    absl::Status s = p.Start();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(s.message(), HasSubstr("MP_REGISTER_TARGET"));
+    EXPECT_EQ(p.pid(), std::nullopt);
+  }
+  EXPECT_TRUE(ActiveChildren().empty());
+}
+
+TEST(SpawnTest, AnArgumentWithoutCodecFailsClearly) {
+  struct Byte {
+    operator uint8_t() const { return 1; }  // callable, but not encodable
+  };
+  Process p = Spawned(Process(TakesByte, Byte{}));
+  absl::Status s = p.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("mp::Codec"));
+}
+
+TEST(SpawnTest, ArgumentsThatDoNotDecodeInTheChildFailInTheParent) {
+  Process p = Spawned(Process(TakesByte, 300));  // an int; the child wants 0..255
+  absl::Status s = p.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("arguments of target TakesByte"));
+  EXPECT_TRUE(ActiveChildren().empty());  // the child was reaped
+  Process ok = Spawned(Process(TakesByte, 200));
+  ASSERT_TRUE(ok.Start().ok());
+  ASSERT_TRUE(ok.Join().ok());
+  EXPECT_EQ(ok.exitcode(), 200);
+}
+
+TEST(SpawnTest, AMainWithoutInitIsReportedByStart) {
+  absl::StatusOr<platform::ChildProcess> program =
+      platform::LaunchProgram({"process/spawn_without_init"}, {});
+  ASSERT_TRUE(program.ok()) << program.status();
+  absl::StatusOr<std::optional<int>> code =
+      platform::WaitForExit(*program, absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << "see its stderr above";
+}
+
+TEST(SpawnTest, WorksInAParentThatRunsThreads) {
+  // Threads that hold a lock and allocate all the time: a fork could copy
+  // the lock held; spawn execs, so it cannot.
+  absl::Mutex mu;
+  std::vector<std::string> garbage;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        absl::MutexLock lock(&mu);
+        garbage.assign(100, std::string(1000, 'x'));
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    Process p = Spawned(Process(TakesByte, i));
+    absl::Status s = p.Start();
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_TRUE(p.Join().ok());
+    EXPECT_EQ(p.exitcode(), i);
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+}
+
+TEST(StartMethodsTest, DefaultsAndSetting) {
+  EXPECT_EQ(GetAllStartMethods(),
+            (std::vector<StartMethod>{StartMethod::kFork, StartMethod::kSpawn}));
+  EXPECT_EQ(GetStartMethod(), StartMethod::kFork);  // and now it is fixed
+  absl::Status again = SetStartMethod(StartMethod::kSpawn);
+  EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.message(), HasSubstr("context has already been set"));
+  ASSERT_TRUE(SetStartMethod(StartMethod::kSpawn, /*force=*/true).ok());
+  EXPECT_EQ(GetStartMethod(), StartMethod::kSpawn);
+  EXPECT_EQ(Process(TakesByte, 1).start_method(), StartMethod::kSpawn);
+  EXPECT_EQ(GetContext().value().start_method(), StartMethod::kSpawn);
+  ASSERT_TRUE(SetStartMethod(StartMethod::kFork, /*force=*/true).ok());
+  EXPECT_EQ(GetContext(StartMethod::kSpawn).value().start_method(),
+            StartMethod::kSpawn);
+}
+
+TEST(ModuleFunctionsTest, MainProcess) {
+  EXPECT_EQ(CurrentProcess().name(), "MainProcess");
+  EXPECT_FALSE(CurrentProcess().daemon());
+  EXPECT_EQ(CurrentProcess().authkey().size(), 32u);
+  EXPECT_EQ(CurrentProcess().authkey(), CurrentProcess().authkey());
+  EXPECT_FALSE(ParentProcess().has_value());
+  ASSERT_TRUE(CpuCount().has_value());
+  EXPECT_GE(*CpuCount(), 1);
+}
+
+}  // namespace
+}  // namespace mp

@@ -1,0 +1,174 @@
+// What a child process runs: a target bound to its arguments, and the table
+// of targets registered by name for the spawn start method. Internal to
+// //process, except MP_REGISTER_TARGET (through process/process.h).
+#ifndef MULTIPROCESSING_PROCESS_TARGET_H_
+#define MULTIPROCESSING_PROCESS_TARGET_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ipc/codec.h"
+#include "ipc/inherited_handles.h"
+
+namespace mp::process_internal {
+
+// A function pointer with its type erased (the table's key).
+using ErasedFunction = void (*)();
+
+// What the child runs: the target bound to its arguments.
+class Target {
+ public:
+  virtual ~Target() = default;
+  // Runs the target; its exit code, or the error it returned.
+  virtual absl::StatusOr<int> Run() = 0;
+  // The handles the arguments carry into the child.
+  virtual void AppendHandles(HandleList* out) = 0;
+  // The target when it is a plain function (spawn looks it up in the table),
+  // else nullptr (a lambda or function object: fork only).
+  virtual ErasedFunction function() const = 0;
+  // Appends the arguments, encoded as one tuple (ipc/codec.h), for spawn.
+  virtual absl::Status EncodeArguments(std::string* out) = 0;
+};
+
+// std::ref'd arguments reach the target as the referenced object.
+template <typename T>
+T& Unwrap(T& value) {
+  return value;
+}
+template <typename T>
+T& Unwrap(std::reference_wrapper<T>& ref) {
+  return ref.get();
+}
+template <typename T>
+using Unwrapped = decltype(Unwrap(std::declval<T&>()));
+
+// The exit code for what a target returned: int (the code), void (0) or
+// absl::Status (OK: 0, else the error).
+template <typename Call>
+absl::StatusOr<int> ExitCodeOf(Call&& call) {
+  using R = decltype(call());
+  if constexpr (std::is_void_v<R>) {
+    call();
+    return 0;
+  } else if constexpr (std::is_same_v<std::decay_t<R>, absl::Status>) {
+    absl::Status status = call();
+    if (status.ok()) return 0;
+    return status;
+  } else {
+    static_assert(std::is_integral_v<R> && !std::is_same_v<R, bool>,
+                  "a Process target returns int (the exit code), void or "
+                  "absl::Status (bool is ambiguous: return an int)");
+    return static_cast<int>(call());
+  }
+}
+
+template <typename F, typename... Args>
+class BoundTarget final : public Target {
+ public:
+  template <typename G, typename... A>
+  explicit BoundTarget(G&& f, A&&... args)
+      : f_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
+
+  absl::StatusOr<int> Run() override {
+    return ExitCodeOf([this]() -> decltype(auto) {
+      return std::apply(
+          [this](auto&... a) -> decltype(auto) {
+            return std::invoke(f_, Unwrap(a)...);
+          },
+          args_);
+    });
+  }
+
+  void AppendHandles(HandleList* out) override {
+    AppendInheritedHandles(args_, out);
+  }
+
+  ErasedFunction function() const override {
+    if constexpr (std::is_pointer_v<F> &&
+                  std::is_function_v<std::remove_pointer_t<F>>) {
+      return reinterpret_cast<ErasedFunction>(f_);
+    } else {
+      return nullptr;
+    }
+  }
+
+  absl::Status EncodeArguments(std::string* out) override {
+    if constexpr ((IsEncodable<std::decay_t<Unwrapped<Args>>>::value && ...)) {
+      Encoder encoder(out);
+      std::apply([&](auto&... a) { encoder.EncodeTuple(Unwrap(a)...); },
+                 args_);
+      return absl::OkStatus();
+    } else {
+      return absl::InvalidArgumentError(
+          "an argument of this target has no mp::Codec, so it cannot be "
+          "passed to a spawned process (see ipc/codec.h)");
+    }
+  }
+
+ private:
+  F f_;
+  std::tuple<Args...> args_;
+};
+
+// A registered target: `bind` decodes encoded arguments and binds them to
+// the function.
+struct RegisteredTarget {
+  using Binder = absl::StatusOr<std::unique_ptr<Target>> (*)(
+      ErasedFunction function, absl::string_view encoded_arguments);
+  std::string name;
+  ErasedFunction function = nullptr;
+  Binder bind = nullptr;
+};
+
+// Adds a target to the table. Registering two functions under one name
+// aborts the program at start-up with a message (it is a build mistake).
+bool RegisterTarget(const char* name, ErasedFunction function,
+                    RegisteredTarget::Binder bind);
+const RegisteredTarget* FindTarget(absl::string_view name);
+const RegisteredTarget* FindTarget(ErasedFunction function);
+
+template <typename R, typename... A>
+absl::StatusOr<std::unique_ptr<Target>> Bind(ErasedFunction function,
+                                             absl::string_view encoded) {
+  using Tuple = std::tuple<std::decay_t<A>...>;
+  absl::StatusOr<Tuple> args = Decode<Tuple>(encoded);
+  if (!args.ok()) return args.status();
+  return std::apply(
+      [function](auto&... a) -> std::unique_ptr<Target> {
+        return std::make_unique<BoundTarget<R (*)(A...), std::decay_t<A>...>>(
+            reinterpret_cast<R (*)(A...)>(function), std::move(a)...);
+      },
+      *args);
+}
+
+template <typename R, typename... A>
+bool Register(const char* name, R (*function)(A...)) {
+  return RegisterTarget(name, reinterpret_cast<ErasedFunction>(function),
+                        &Bind<R, A...>);
+}
+
+}  // namespace mp::process_internal
+
+#define MP_INTERNAL_CONCAT2(a, b) a##b
+#define MP_INTERNAL_CONCAT(a, b) MP_INTERNAL_CONCAT2(a, b)
+
+// MP_REGISTER_TARGET(Function): lets a spawned process run Function. Write it
+// at namespace scope, after the function, in a file linked into the binary
+// (a cc_library file needs alwayslink = True, or the linker drops the
+// registration). The name is the spelling given, so register functions of
+// different namespaces under distinct spellings (MP_REGISTER_TARGET(a::Run),
+// MP_REGISTER_TARGET(b::Run)). Every parameter type needs an mp::Codec
+// (ipc/codec.h): Connection and Queue have one, so they can be passed.
+#define MP_REGISTER_TARGET(function)                                    \
+  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT(                \
+      mp_registered_target_, __COUNTER__) =                             \
+      ::mp::process_internal::Register(#function, &function)
+
+#endif  // MULTIPROCESSING_PROCESS_TARGET_H_
