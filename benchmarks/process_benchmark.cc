@@ -3,9 +3,11 @@
 //
 //   start_join_fork   mp: Process(target).Start() + Join()
 //                     raw: fork() + _exit(0) in the child + waitpid()
-//   start_join_spawn  raw: posix_spawn() of this same binary (which exits at
-//                     once when given --exit-now) + waitpid(). The library's
-//                     spawn start method is not written yet.
+//   start_join_spawn  mp: the same with the spawn start method (this binary
+//                     runs again, mp::Init reads the bootstrap message and
+//                     runs the registered target)
+//                     raw: posix_spawn() of this same binary (which exits at
+//                     once when given --exit-now) + waitpid()
 // Times are medians and 99th percentiles in microseconds.
 // benchmarks/process_cpython.py measures CPython's Process on the same.
 #include <spawn.h>
@@ -46,6 +48,17 @@ void ForkMp(benchmark::State& state) {
   });
 }
 
+int ReturnZero() { return 0; }
+MP_REGISTER_TARGET(ReturnZero);
+
+void SpawnMp(benchmark::State& state) {
+  Measure(state, [] {
+    Process p(ReturnZero);
+    return p.set_start_method(StartMethod::kSpawn).ok() && p.Start().ok() &&
+           p.Join().ok() && p.exitcode() == 0;
+  });
+}
+
 void ForkRaw(benchmark::State& state) {
   Measure(state, [] {
     const pid_t pid = ::fork();
@@ -75,12 +88,15 @@ void SpawnRaw(benchmark::State& state) {
 }  // namespace mp::bench
 
 int main(int argc, char** argv) {
+  mp::Init(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "--exit-now") == 0) return 0;
   benchmark::RegisterBenchmark("start_join_fork/raw", mp::bench::ForkRaw)
       ->UseManualTime();
   benchmark::RegisterBenchmark("start_join_fork/mp", mp::bench::ForkMp)
       ->UseManualTime();
   benchmark::RegisterBenchmark("start_join_spawn/raw", mp::bench::SpawnRaw)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("start_join_spawn/mp", mp::bench::SpawnMp)
       ->UseManualTime();
   return mp::bench::RunAll(argc, argv);
 }
