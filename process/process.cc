@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "ipc/exit_hooks.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "process/registry.h"
@@ -112,6 +113,7 @@ int RunChild(Target& target) {
   code = ExitCode(target.Run(), name);
 #endif
   ChildRegistry::Get().RunExitFunction();
+  RunExitHooks();  // flushes Queue feeders
   FlushStdio();
   return code;
 }
@@ -423,6 +425,7 @@ absl::Status Process::set_start_method(StartMethod method) {
 
 void Exit(int code) {
   ChildRegistry::Get().RunExitFunction();
+  RunExitHooks();
   FlushStdio();
   platform::ExitNow(code);
 }

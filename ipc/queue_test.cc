@@ -1,0 +1,91 @@
+// Queue semantics inside one process (threads for the other side); the
+// tests between processes are in tests/queue_test.cc.
+#include "ipc/queue.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "platform/handle.h"
+
+namespace mp {
+namespace {
+
+// One process, threads for the other side.
+TEST(QueueSemanticsTest, TimeoutsEmptyFullAndBlocking) {
+  Queue<int> q = Queue<int>::Create(2).value();
+  EXPECT_TRUE(q.empty());
+  EXPECT_TRUE(IsEmpty(q.GetNowait().status()));
+  absl::Time start = absl::Now();
+  EXPECT_TRUE(IsEmpty(q.Get(true, absl::Milliseconds(100)).status()));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ASSERT_TRUE(q.Put(1).ok());
+  ASSERT_TRUE(q.PutNowait(2).ok());
+  EXPECT_TRUE(q.full());
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_TRUE(IsFull(q.PutNowait(3)));
+  start = absl::Now();
+  EXPECT_TRUE(IsFull(q.Put(3, true, absl::Milliseconds(100))));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  // A blocked Put() returns once a Get() makes room.
+  std::thread getter([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    EXPECT_EQ(q.Get().value_or(-1), 1);
+  });
+  start = absl::Now();
+  ASSERT_TRUE(q.Put(3).ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  getter.join();
+  EXPECT_EQ(q.Get().value_or(-1), 2);
+  EXPECT_EQ(q.Get().value_or(-1), 3);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(QueueSemanticsTest, ClosedQueueIsAClearError) {
+  Queue<int> q = Queue<int>::Create().value();
+  EXPECT_EQ(q.JoinThread().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(q.Put(1).ok());
+  q.Close();
+  ASSERT_TRUE(q.JoinThread().ok());  // the buffered item was written
+  EXPECT_EQ(q.Put(2).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(q.Get().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(q.qsize(), 1u);
+}
+
+TEST(QueueSemanticsTest, WrongTypeIsInvalidArgument) {
+  // A peer that puts another type: a Queue<int> on the same channel and
+  // counters, made the way a spawned child makes one (handles it may claim,
+  // an encoded queue), from duplicates of this queue's handles.
+  Queue<std::string> strings = Queue<std::string>::Create().value();
+  HandleList handles;
+  AppendInheritedHandles(strings, &handles);
+  ASSERT_EQ(handles.size(), 3u);
+  std::vector<platform::ScopedHandle> dups;
+  std::vector<platform::NativeHandle> numbers;
+  for (platform::NativeHandle h : handles) {
+    dups.push_back(platform::Duplicate(h).value());
+    numbers.push_back(dups.back().release());
+  }
+  ipc_internal::SetClaimableHandles(numbers);
+  std::string encoded;
+  Encoder(&encoded).EncodeTuple(0, 0, static_cast<int64_t>(numbers[0]),
+                                static_cast<int64_t>(numbers[1]),
+                                static_cast<int64_t>(numbers[2]));
+  absl::StatusOr<Queue<int>> ints = Decode<Queue<int>>(encoded);
+  ASSERT_TRUE(ints.ok()) << ints.status();
+  ASSERT_TRUE(strings.Put("not a number").ok());
+  EXPECT_EQ(ints->Get(true, absl::Seconds(10)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(ints->Put(7).ok());
+  EXPECT_EQ(strings.Get(true, absl::Seconds(10)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(strings.qsize(), 0u);
+}
+
+}  // namespace
+}  // namespace mp

@@ -1,0 +1,54 @@
+// Message channels: whole messages between any number of writers and
+// readers in any number of processes, with no lock to share.
+//
+// POSIX: socketpair(AF_UNIX, SOCK_SEQPACKET). The kernel queues each message
+// whole and hands it whole to exactly one reader, so writers need no write
+// lock and readers no read lock, and a process killed in the middle of a send
+// or a receive cannot leave a half message or a held lock behind. A message
+// may carry one handle (SCM_RIGHTS), which is how payloads larger than
+// kMaxInlineMessage travel: in shared memory whose handle rides along.
+#ifndef MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
+#define MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
+
+#include <cstddef>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "platform/channel.h"
+#include "platform/handle.h"
+
+namespace mp::platform {
+
+// The largest message SendMessage accepts (the kernel's socket buffer
+// bounds it); larger payloads go in shared memory.
+inline constexpr std::size_t kMaxInlineMessage = 64 * 1024;
+
+// Messages written to `second` are read from `first`; both ends are
+// close-on-exec.
+absl::StatusOr<ChannelPair> CreateMessageChannel();
+
+// Sends one message of at most kMaxInlineMessage bytes (the concatenated
+// parts) and, if valid, a duplicate of `attached`. Blocks while the channel
+// is full; retries after signals.
+absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
+                         NativeHandle attached = kInvalidHandle);
+
+struct ReceivedMessage {
+  std::size_t size = 0;  // bytes written to the buffer
+  ScopedHandle attached;
+};
+
+// Receives one message into `buffer` (at least kMaxInlineMessage bytes).
+// With a deadline: nullopt when none arrived before it (other readers may
+// take a message this reader saw arrive, so it waits again). Without one:
+// blocks. Retries after signals.
+absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
+    NativeHandle h, absl::Span<char> buffer,
+    std::optional<absl::Time> deadline);
+
+}  // namespace mp::platform
+
+#endif  // MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_

@@ -1,0 +1,76 @@
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "platform/error.h"
+#include "platform/shared_memory.h"
+
+namespace mp::platform {
+
+absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
+  const int fd = ::memfd_create("mp-shared", MFD_CLOEXEC);
+  if (fd < 0) return LastNativeError("memfd_create");
+  ScopedHandle handle(fd);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    return LastNativeError("ftruncate");
+  }
+  return handle;
+}
+
+SharedMapping::SharedMapping(SharedMapping&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+SharedMapping::~SharedMapping() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
+                                              std::size_t size) {
+  void* p = ::mmap(nullptr, size == 0 ? 1 : size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED, static_cast<int>(h), 0);
+  if (p == MAP_FAILED) return LastNativeError("mmap");
+  SharedMapping m;
+  m.data_ = p;
+  m.size_ = size == 0 ? 1 : size;
+  return m;
+}
+
+bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
+                std::optional<absl::Time> deadline) {
+  timespec ts;
+  timespec* timeout = nullptr;
+  if (deadline) {
+    const absl::Duration left = *deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    ts = absl::ToTimespec(left);
+    timeout = &ts;
+  }
+  // Not FUTEX_PRIVATE: the word is shared between processes.
+  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout,
+                           nullptr, 0);
+  if (r == 0 || errno == EAGAIN || errno == EINTR) return true;
+  return errno != ETIMEDOUT;
+}
+
+void WakeWord(const std::atomic<uint32_t>* word) {
+  ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace mp::platform
