@@ -29,13 +29,18 @@ TARGETS = [
      ("start_join_fork_median", "mp"), ("start_join_fork_median", "raw"), -1.2),
     ("spawn start+join at most 1.5x raw posix_spawn+waitpid",
      ("start_join_spawn_median", "mp"), ("start_join_spawn_median", "raw"), -1.5),
+    ("Queue 1->1 small ints at least 10x CPython's items/s",
+     ("queue_1to1_int", "mp"), ("queue_1to1_int", "cpython"), 10.0),
+    ("Queue 4->4 small ints at least 0.5x its own 1->1 (no collapse)",
+     ("queue_4to4_int", "mp"), ("queue_1to1_int", "mp"), 0.5),
 ]
 
 
 # Rows in this order (by name prefix); other names follow, sorted.
 ORDER = ["pingpong_0B", "pingpong_64B", "pingpong_1024B", "pingpong_16384B",
          "stream_64B", "typed_small", "stream_1MiB", "message_64MiB",
-         "wait_100", "start_join_fork", "start_join_spawn"]
+         "wait_100", "start_join_fork", "start_join_spawn", "queue_1to1",
+         "queue_4to1", "queue_4to4"]
 
 
 def row_order(name):

@@ -29,6 +29,7 @@ bin=$(bazel info -c opt bazel-bin 2>/dev/null)/benchmarks
 pairs=(
   "connection_benchmark connection_cpython.py"
   "process_benchmark process_cpython.py"
+  "queue_benchmark queue_cpython.py"
 )
 
 {

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""CPython's multiprocessing.Queue on queue_benchmark.cc's workloads (fork
+context): P producers put N items, C consumers get them, items/s from the
+first start to the last join, median of 3, JSON lines with impl "cpython".
+"""
+import argparse
+import json
+import multiprocessing
+import statistics
+import time
+
+
+def consume(q):
+    while True:
+        item = q.get()
+        if item is None:
+            return
+
+
+def produce(q, n, item):
+    for i in range(n):
+        q.put(item if item is not None else i)
+
+
+def items_per_second(ctx, producers, consumers, items, item):
+    q = ctx.Queue()
+    start = time.perf_counter()
+    cs = [ctx.Process(target=consume, args=(q,)) for _ in range(consumers)]
+    ps = [ctx.Process(target=produce, args=(q, items // producers, item))
+          for _ in range(producers)]
+    for p in cs + ps:
+        p.start()
+    for p in ps:
+        p.join()
+    for _ in cs:
+        q.put(None)
+    for p in cs:
+        p.join()
+    return items / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 20000 if args.quick else 400000
+    ctx = multiprocessing.get_context("fork")
+    for p, c in ((1, 1), (4, 1), (4, 4)):
+        for name, item, count in (("int", None, n), ("1KiB", "x" * 1024, n // 4)):
+            runs = [items_per_second(ctx, p, c, count, item) for _ in range(3)]
+            print(json.dumps({"name": f"queue_{p}to{c}_{name}",
+                              "value": round(statistics.median(runs)),
+                              "unit": "items/s", "impl": "cpython"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
