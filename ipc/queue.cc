@@ -50,6 +50,8 @@ struct QueueCore::Impl {
   // a thread the child does not have) and never touches the parent's.
   struct Local {
     explicit Local(platform::ProcessId p) : pid(p) {}
+    // The feeder was joined or detached by then (Flush() runs first).
+    ~Local() { delete feeder; }
     const platform::ProcessId pid;
     absl::Mutex mu;
     std::deque<std::string> buffer ABSL_GUARDED_BY(mu);
