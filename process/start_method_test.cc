@@ -232,7 +232,6 @@ TEST_P(StartMethodTest, AHundredConcurrentChildrenLeaveNothingBehind) {
     absl::Status s = children.back().Start();
     ASSERT_TRUE(s.ok()) << "child " << i << ": " << s;
   }
-  EXPECT_FALSE(ActiveChildren().empty());
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(children[i].Join().ok());
     EXPECT_EQ(children[i].exitcode(), i);
