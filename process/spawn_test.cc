@@ -1,7 +1,9 @@
 // What only the spawn start method does: targets found by registration,
 // arguments that travel encoded, handles passed by number, mp::Init.
 #include <cstdint>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -128,14 +130,14 @@ TEST(SpawnTest, AMainWithoutInitIsReportedByStart) {
 TEST(SpawnTest, WorksInAParentThatRunsThreads) {
   // Threads that hold a lock and allocate all the time: a fork could copy
   // the lock held; spawn execs, so it cannot.
-  absl::Mutex mu;
+  std::mutex mu;
   std::vector<std::string> garbage;
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       while (!stop) {
-        absl::MutexLock lock(&mu);
+        std::lock_guard<std::mutex> lock(mu);
         garbage.assign(100, std::string(1000, 'x'));
       }
     });
