@@ -129,7 +129,8 @@ absl::StatusOr<T> DecodeItem(absl::StatusOr<std::string> bytes) {
 template <typename T, QueueKind kKind>
 class QueueBase {
  public:
-  // An empty handle (no queue): every call fails. Use Create().
+  // No queue: only something to assign to (decoding needs it); calling
+  // any method on it is a bug. Use Create().
   QueueBase() = default;
 
   // qsize(), empty(), full(): see the top of this file.

@@ -84,26 +84,6 @@ TEST(ProcessTest, ArgumentsAreCopiedAndStdRefIsUnwrapped) {
             15);
 }
 
-TEST(ProcessTest, TerminateAndKill) {
-  Process a(Sleep30s);
-  Process b(Sleep30s);
-  ASSERT_TRUE(a.Start().ok());
-  ASSERT_TRUE(b.Start().ok());
-  EXPECT_TRUE(a.IsAlive());
-  EXPECT_EQ(a.exitcode(), std::nullopt);
-  ASSERT_TRUE(a.Terminate().ok());
-  ASSERT_TRUE(b.Kill().ok());
-  ASSERT_TRUE(a.Join().ok());
-  ASSERT_TRUE(b.Join().ok());
-  EXPECT_EQ(a.exitcode(), -platform::kSigTerm);
-  EXPECT_EQ(b.exitcode(), -platform::kSigKill);
-  EXPECT_FALSE(a.IsAlive());
-  // After the exit: no-ops.
-  EXPECT_TRUE(a.Terminate().ok());
-  EXPECT_TRUE(a.Kill().ok());
-  EXPECT_EQ(a.exitcode(), -platform::kSigTerm);
-}
-
 TEST(ProcessTest, StateErrors) {
   Process p([] { absl::SleepFor(absl::Milliseconds(200)); });
   EXPECT_FALSE(p.IsAlive());

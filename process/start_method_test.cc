@@ -166,7 +166,10 @@ TEST_P(StartMethodTest, TerminateAndKill) {
   EXPECT_EQ(a.exitcode(), -platform::kSigTerm);
   EXPECT_EQ(b.exitcode(), -platform::kSigKill);
   EXPECT_FALSE(a.IsAlive());
-  EXPECT_TRUE(a.Terminate().ok());  // after the exit: nothing to do
+  // After the exit: nothing to do, and the exit code stays.
+  EXPECT_TRUE(a.Terminate().ok());
+  EXPECT_TRUE(a.Kill().ok());
+  EXPECT_EQ(a.exitcode(), -platform::kSigTerm);
 }
 
 TEST_P(StartMethodTest, JoinTimeoutAndSentinel) {
