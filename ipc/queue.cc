@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "ipc/exit_hooks.h"
+#include "ipc/shared_ring.h"
 #include "platform/launch.h"
 #include "platform/message_channel.h"
 #include "platform/shared_memory.h"
@@ -22,16 +23,32 @@
 namespace mp::ipc_internal {
 namespace {
 
-// The counters every process using the queue shares (32-bit: futex words).
+// The shared memory of a queue: these counters, then the ring of items.
 struct SharedCounters {
-  std::atomic<uint32_t> count;       // put and not yet got (qsize)
-  std::atomic<uint32_t> unfinished;  // put and not yet TaskDone (Joinable)
-  std::atomic<uint32_t> put_waiters; // Put() calls waiting for room
+  // Futex words (32-bit).
+  std::atomic<uint32_t> count;        // put and not yet got (qsize)
+  std::atomic<uint32_t> unfinished;   // put and not yet TaskDone (Joinable)
+  std::atomic<uint32_t> put_waiters;  // Put() calls waiting for room
+  // Guarded by the ring's lock: the ticket of the next item that travels
+  // through the message channel.
+  uint64_t next_ticket;
 };
+constexpr std::size_t kCountersSize = 64;
+static_assert(sizeof(SharedCounters) <= kCountersSize);
 
-// First byte of every message.
-constexpr char kInline = 0;  // the item follows
-constexpr char kShared = 1;  // 8-byte size; the item is in the attached memory
+// Room for thousands of small items; pages are touched only as it fills.
+constexpr std::size_t kRingCapacity = 512 * 1024;
+constexpr std::size_t kSharedSize =
+    kCountersSize + SharedRing::MemorySize(kRingCapacity);
+
+// Items up to this size are copied through the ring. Larger ones go in
+// their own shared memory, whose handle travels through the message channel
+// as [ticket, size]; the ring holds a record with the ticket.
+constexpr std::size_t kMaxRingItem = 64 * 1024;
+
+// Ring record tags.
+constexpr uint32_t kInline = 1;  // the payload is the item
+constexpr uint32_t kShared = 2;  // the payload is the 8-byte ticket
 
 absl::Status ClosedError() {
   return absl::FailedPreconditionError("Queue is closed");
@@ -59,18 +76,19 @@ struct QueueCore::Impl {
     // with the system's uninstrumented Abseil.
     std::mutex mu;
     std::condition_variable wake_feeder;
-    std::deque<std::string> buffer ;
-    bool closed  = false;
-    bool cancel_join  = false;
-    std::thread* feeder  = nullptr;
-    bool feeder_joined  = false;
+    std::vector<std::string> buffer;
+    bool closed = false;
+    bool cancel_join = false;
+    std::thread* feeder = nullptr;
+    bool feeder_joined = false;
   };
 
-  platform::ScopedHandle reader;
+  platform::ScopedHandle reader;  // the message channel, for large items
   platform::ScopedHandle writer;
   platform::ScopedHandle shared_handle;
   platform::SharedMapping mapping;
   SharedCounters* shared = nullptr;
+  std::optional<SharedRing> ring;
   std::atomic<Local*> local{nullptr};
 
   Local* GetLocal() {
@@ -88,11 +106,31 @@ struct QueueCore::Impl {
     if (l != nullptr && l->pid == platform::CurrentProcessId()) delete l;
   }
 
-  absl::Status Send(const std::string& item) {
-    if (item.size() + 1 <= platform::kMaxInlineMessage) {
-      return platform::SendMessage(writer.get(),
-                                   {{&kInline, 1}, {item.data(), item.size()}});
+  // Writes `items` in order, blocking while the ring (or the channel) is
+  // full. Small items go many to one lock hold.
+  absl::Status Write(absl::Span<const std::string> items) {
+    absl::Status status;
+    std::size_t i = 0;
+    while (i < items.size()) {
+      if (items[i].size() > kMaxRingItem) {
+        status.Update(WriteLarge(items[i++]));
+        continue;
+      }
+      {
+        SharedRing::Locked locked(*ring);
+        while (i < items.size() && items[i].size() <= kMaxRingItem &&
+               locked.TryPush(kInline, {items[i]})) {
+          ++i;
+        }
+      }
+      if (i < items.size() && items[i].size() <= kMaxRingItem) {
+        ring->WaitForRoom(items[i].size(), std::nullopt);
+      }
     }
+    return status;
+  }
+
+  absl::Status WriteLarge(const std::string& item) {
     absl::StatusOr<platform::ScopedHandle> memory =
         platform::CreateSharedMemory(item.size());
     if (!memory.ok()) return memory.status();
@@ -102,17 +140,99 @@ struct QueueCore::Impl {
       if (!m.ok()) return m.status();
       std::memcpy(m->data(), item.data(), item.size());
     }
-    char header[9] = {kShared};
     const uint64_t size = item.size();
-    std::memcpy(header + 1, &size, sizeof size);
-    return platform::SendMessage(writer.get(), {{header, sizeof header}},
-                                 memory->get());
+    for (;;) {
+      {
+        SharedRing::Locked locked(*ring);
+        if (locked.Fits(sizeof(uint64_t))) {
+          // Sent and recorded under one lock hold: the channel holds the
+          // messages in ticket order.
+          const uint64_t ticket = shared->next_ticket;
+          const platform::ConstBuffer parts[] = {{&ticket, sizeof ticket},
+                                                 {&size, sizeof size}};
+          absl::StatusOr<bool> sent =
+              platform::TrySendMessage(writer.get(), parts, memory->get());
+          if (!sent.ok()) return sent.status();
+          if (*sent) {
+            shared->next_ticket = ticket + 1;
+            locked.TryPush(kShared, {absl::string_view(
+                                        reinterpret_cast<const char*>(&ticket),
+                                        sizeof ticket)});
+            return absl::OkStatus();
+          }
+        }
+      }
+      // The ring or the channel is full: wait for consumers to take some.
+      ring->WaitForRoom(sizeof(uint64_t), absl::Now() + absl::Milliseconds(5));
+    }
+  }
+
+  // An item taken off the ring: in `item`, or (large) in `memory`.
+  struct Taken {
+    std::string item;
+    platform::ScopedHandle memory;
+    uint64_t size = 0;
+  };
+
+  // Takes the oldest item; nullopt when there is none.
+  absl::StatusOr<std::optional<Taken>> TakeFront() {
+    SharedRing::Locked locked(*ring);
+    for (;;) {
+      absl::StatusOr<std::optional<SharedRing::Locked::Front>> front =
+          locked.PeekFront();
+      if (!front.ok()) return front.status();
+      if (!front->has_value()) return std::nullopt;
+      Taken taken;
+      const uint32_t tag = (*front)->tag;
+      locked.PopFront(&taken.item);
+      if (tag == kInline) return taken;
+      uint64_t ticket;
+      if (tag != kShared || taken.item.size() != sizeof ticket) {
+        return absl::DataLossError("Queue.get: malformed record");
+      }
+      std::memcpy(&ticket, taken.item.data(), sizeof ticket);
+      absl::StatusOr<bool> found = TakeMessage(ticket, &taken);
+      if (!found.ok()) return found.status();
+      if (*found) return taken;
+      // Its message is gone: a consumer died between taking the message and
+      // removing the record, and the item with it. Go on to the next.
+    }
+  }
+
+  // Under the ring's lock: takes the message with `ticket` off the channel,
+  // dropping older ones (left by producers that died between sending and
+  // recording them). False when the message is not there.
+  absl::StatusOr<bool> TakeMessage(uint64_t ticket, Taken* taken) {
+    for (;;) {
+      uint64_t header[2];
+      const absl::Span<char> buffer(reinterpret_cast<char*>(header),
+                                    sizeof header);
+      absl::StatusOr<std::optional<std::size_t>> peeked =
+          platform::PeekMessage(reader.get(), buffer);
+      if (!peeked.ok()) return peeked.status();
+      if (!peeked->has_value()) return false;
+      if (**peeked == sizeof header && header[0] > ticket) return false;
+      absl::StatusOr<std::optional<platform::ReceivedMessage>> got =
+          platform::ReceiveMessage(reader.get(), buffer, absl::Now());
+      if (!got.ok() && got.status().code() != absl::StatusCode::kDataLoss) {
+        return got.status();
+      }
+      if (got.ok() && !got->has_value()) return false;
+      if (got.ok() && (*got)->size == sizeof header && header[0] == ticket) {
+        if (!(*got)->attached.is_valid()) {
+          return absl::DataLossError("Queue.get: item without its memory");
+        }
+        taken->memory = std::move((*got)->attached);
+        taken->size = header[1];
+        return true;
+      }
+    }
   }
 
   // Writes the buffer until Close() and an empty buffer.
   static void Feed(std::shared_ptr<Impl> self, Local* l) {
     for (;;) {
-      std::deque<std::string> batch;
+      std::vector<std::string> batch;
       {
         std::unique_lock<std::mutex> lock(l->mu);
         l->wake_feeder.wait(lock,
@@ -120,11 +240,9 @@ struct QueueCore::Impl {
         if (l->buffer.empty()) return;  // closed and flushed
         batch.swap(l->buffer);
       }
-      for (const std::string& item : batch) {
-        if (absl::Status s = self->Send(item); !s.ok()) {
-          // Python's feeder prints the traceback and goes on.
-          std::fprintf(stderr, "mp::Queue feeder: %s\n", s.ToString().c_str());
-        }
+      if (absl::Status s = self->Write(batch); !s.ok()) {
+        // Python's feeder prints the traceback and goes on.
+        std::fprintf(stderr, "mp::Queue feeder: %s\n", s.ToString().c_str());
       }
     }
   }
@@ -193,8 +311,17 @@ absl::StatusOr<std::shared_ptr<QueueCore>> QueueCore::Create(QueueKind kind,
       platform::CreateMessageChannel();
   if (!channel.ok()) return channel.status();
   absl::StatusOr<platform::ScopedHandle> memory =
-      platform::CreateSharedMemory(sizeof(SharedCounters));
+      platform::CreateSharedMemory(kSharedSize);
   if (!memory.ok()) return memory.status();
+  {
+    absl::StatusOr<platform::SharedMapping> mapping =
+        platform::MapSharedMemory(memory->get(), kSharedSize);
+    if (!mapping.ok()) return mapping.status();
+    absl::StatusOr<SharedRing> ring = SharedRing::Create(
+        static_cast<char*>(mapping->data()) + kCountersSize,
+        kSharedSize - kCountersSize);
+    if (!ring.ok()) return ring.status();
+  }
   return Adopt(kind, maxsize, std::move(channel->first),
                std::move(channel->second), std::move(*memory));
 }
@@ -204,8 +331,13 @@ absl::StatusOr<std::shared_ptr<QueueCore>> QueueCore::Adopt(
     platform::ScopedHandle writer, platform::ScopedHandle shared) {
   auto impl = std::make_unique<Impl>();
   absl::StatusOr<platform::SharedMapping> mapping =
-      platform::MapSharedMemory(shared.get(), sizeof(SharedCounters));
+      platform::MapSharedMemory(shared.get(), kSharedSize);
   if (!mapping.ok()) return mapping.status();
+  absl::StatusOr<SharedRing> ring = SharedRing::Attach(
+      static_cast<char*>(mapping->data()) + kCountersSize,
+      kSharedSize - kCountersSize);
+  if (!ring.ok()) return ring.status();
+  impl->ring = *ring;
   impl->reader = std::move(reader);
   impl->writer = std::move(writer);
   impl->shared_handle = std::move(shared);
@@ -252,7 +384,7 @@ absl::Status QueueCore::Put(std::string item, bool block,
     c.count.fetch_add(1);
   }
   if (kind_ == QueueKind::kJoinable) c.unfinished.fetch_add(1);
-  if (kind_ == QueueKind::kSimple) return impl.Send(item);
+  if (kind_ == QueueKind::kSimple) return impl.Write({&item, 1});
   std::lock_guard<std::mutex> lock(l->mu);
   l->buffer.push_back(std::move(item));
   l->wake_feeder.notify_one();
@@ -270,35 +402,37 @@ absl::StatusOr<std::string> QueueCore::Get(
     std::lock_guard<std::mutex> lock(l->mu);
     if (l->closed) return ClosedError();
   }
-  thread_local std::unique_ptr<char[]> buffer(
-      new char[platform::kMaxInlineMessage]);
-  absl::StatusOr<std::optional<platform::ReceivedMessage>> got =
-      platform::ReceiveMessage(
-          impl.reader.get(),
-          absl::MakeSpan(buffer.get(), platform::kMaxInlineMessage),
-          DeadlineOf(block, timeout));
-  if (!got.ok()) return got.status();
-  if (!got->has_value()) return EmptyError("Queue.get");
-  SharedCounters& c = *impl.shared;
-  c.count.fetch_sub(1);
-  if (c.put_waiters.load() > 0) platform::WakeWord(&c.count);
-  const platform::ReceivedMessage& m = **got;
-  if (m.size >= 1 && buffer[0] == kInline) {
-    return std::string(buffer.get() + 1, m.size - 1);
+  const std::optional<absl::Time> deadline = DeadlineOf(block, timeout);
+  for (;;) {
+    absl::StatusOr<std::optional<Impl::Taken>> taken = impl.TakeFront();
+    if (!taken.ok()) return taken.status();
+    if (taken->has_value()) {
+      SharedCounters& c = *impl.shared;
+      c.count.fetch_sub(1);
+      if (c.put_waiters.load() > 0) platform::WakeWord(&c.count);
+      Impl::Taken& t = **taken;
+      if (!t.memory.is_valid()) return std::move(t.item);
+      // Copied out of its memory after the ring's lock is released.
+      absl::StatusOr<platform::SharedMapping> mapping =
+          platform::MapSharedMemory(t.memory.get(), t.size);
+      if (!mapping.ok()) return mapping.status();
+      return std::string(static_cast<const char*>(mapping->data()), t.size);
+    }
+    if (!impl.ring->WaitForRecord(deadline)) return EmptyError("Queue.get");
   }
-  uint64_t size = 0;
-  if (m.size != 9 || buffer[0] != kShared || !m.attached.is_valid()) {
-    return absl::DataLossError("Queue.get: malformed message");
-  }
-  std::memcpy(&size, buffer.get() + 1, sizeof size);
-  absl::StatusOr<platform::SharedMapping> mapping =
-      platform::MapSharedMemory(m.attached.get(), size);
-  if (!mapping.ok()) return mapping.status();
-  return std::string(static_cast<const char*>(mapping->data()), size);
+}
+
+void QueueCore::AcquireLockForTesting() {
+  new SharedRing::Locked(*impl_->ring);  // never destroyed: never released
 }
 
 std::size_t QueueCore::qsize() const {
   return impl_->shared->count.load();
+}
+
+bool QueueCore::empty() const {
+  SharedRing::Locked locked(*impl_->ring);
+  return locked.empty();
 }
 
 bool QueueCore::full() const {

@@ -14,25 +14,29 @@
 // get. Each item is delivered exactly once; the items one producer (thread)
 // puts arrive in the order it put them.
 //
-// How it works, and what a process that dies does to the others. Items
-// travel as whole messages through one kernel message channel
-// (platform/message_channel.h: a SOCK_SEQPACKET socketpair on Linux); items
-// over 64 KiB travel in shared memory whose handle rides in the message.
-// There is no lock shared between processes: the kernel hands each message
-// whole to exactly one reader. So a producer or consumer killed at any point
-// cannot wedge the others; the survivors see:
-//   - a consumer killed while receiving: at most the one item it was taking
-//     is lost; the others go on getting every other item;
+// How it works, and what a process that dies does to the others. Items are
+// copied through a ring buffer in shared memory (ipc/shared_ring.h), many
+// per lock hold; items over 64 KiB travel in shared memory of their own,
+// whose handle goes through a kernel message channel
+// (platform/message_channel.h) while the ring holds its ticket. The ring's
+// lock survives its holder's death (platform::SharedLock: a robust mutex on
+// Linux), and a record enters or leaves the ring by one store made last. So
+// a producer or consumer killed at any point, even holding the lock, cannot
+// wedge the others; the survivors see:
+//   - a consumer killed inside Get(): no item is lost, except one over
+//     64 KiB whose message it had taken and whose record it had not yet
+//     removed (that one item is lost);
 //   - a producer killed: items still in its feeder buffer (below) are lost;
-//     items already sent are delivered;
-//   - either killed between its counter update and its send/receive: qsize()
+//     items it had written are delivered whole and in order; an item it was
+//     writing is either delivered whole or not at all;
+//   - either killed between its counter update and its write/read: qsize()
 //     is off by one for good, and a bounded queue has one slot fewer.
 // A JoinableQueue's Join() waits for TaskDone() calls, so a consumer killed
 // after Get() and before TaskDone() makes Join() wait forever (as in Python).
 //
 // Feeder (Queue, JoinableQueue). Put() does not write: it appends the
 // encoded item to this process's buffer, which a background thread writes
-// to the channel, so Put() on an unbounded queue never blocks. The buffer is
+// to the ring, so Put() on an unbounded queue never blocks. The buffer is
 // flushed when the process ends normally (main returning, std::exit, a
 // child's target returning, mp::Exit), when the last copy of the Queue in
 // this process is destroyed, and by Close() + JoinThread(). Items can be
@@ -40,11 +44,11 @@
 // the feeder wrote them; the process is killed or ends with _exit()/abort()
 // or a crash; or a fork child is made while items are buffered (the child
 // does not send the parent's buffer; the parent still does).
-// A flush waits until the channel takes the items, so a process that put
+// A flush waits until the ring takes the items, so a process that put
 // many items and ends while nobody gets them waits at exit (Python's
 // "joining processes that use queues" rule).
 //
-// SimpleQueue writes in Put() itself (no thread), blocking while the channel
+// SimpleQueue writes in Put() itself (no thread), blocking while the ring
 // is full.
 //
 // Errors: Get() with nothing to get before the timeout, or GetNowait() on an
@@ -55,8 +59,10 @@
 // kInvalidArgument (Python's ValueError).
 //
 // qsize(): approximate, as in Python: items put (by any process) and not yet
-// got, including those still in feeders' buffers. empty() is qsize() == 0,
-// full() is qsize() >= maxsize.
+// got, including those still in feeders' buffers. full() is
+// qsize() >= maxsize. empty(), as in Python: no item is in the queue itself
+// right now (items still in a feeder's buffer do not count, so empty() can
+// be true just after a Put()).
 #ifndef MULTIPROCESSING_IPC_QUEUE_H_
 #define MULTIPROCESSING_IPC_QUEUE_H_
 
@@ -97,12 +103,17 @@ class QueueCore {
   absl::StatusOr<std::string> Get(bool block,
                                   std::optional<absl::Duration> timeout);
   std::size_t qsize() const;
+  bool empty() const;
   bool full() const;
   void Close();
   absl::Status JoinThread();
   void CancelJoinThread();
   absl::Status TaskDone();
   absl::Status Join();
+
+  // Takes the lock every process shares and never releases it: for tests
+  // that kill the holder.
+  void AcquireLockForTesting();
 
   QueueKind kind() const { return kind_; }
   int maxsize() const { return maxsize_; }
@@ -135,7 +146,7 @@ class QueueBase {
 
   // qsize(), empty(), full(): see the top of this file.
   std::size_t qsize() const { return core_->qsize(); }
-  bool empty() const { return core_->qsize() == 0; }
+  bool empty() const { return core_->empty(); }
 
   // close(): this process will put no more; the feeder exits once it has
   // written the buffer. Get() and Put() fail afterwards in this process.

@@ -77,7 +77,7 @@ absl::Status Kill(const ChildProcess& child);
 // static destructors, and without flushing C stdio.
 [[noreturn]] void ExitNow(int code);
 
-// This process's id.
+// This process's id (cached; forgotten in fork() children).
 ProcessId CurrentProcessId();
 
 // The id of this process's parent (after the parent died: whoever adopted

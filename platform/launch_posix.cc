@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -205,7 +207,25 @@ absl::Status Kill(const ChildProcess& child) {
 
 void ExitNow(int code) { ::_exit(code); }
 
-ProcessId CurrentProcessId() { return ::getpid(); }
+namespace {
+
+// getpid() is a system call on every call (glibc stopped caching it); the
+// queues ask on every operation. Forgotten in every fork child.
+std::atomic<ProcessId> cached_pid{0};
+
+void ForgetPid() { cached_pid.store(0, std::memory_order_relaxed); }
+
+}  // namespace
+
+ProcessId CurrentProcessId() {
+  ProcessId pid = cached_pid.load(std::memory_order_relaxed);
+  if (pid != 0) return pid;
+  static const int registered = ::pthread_atfork(nullptr, nullptr, ForgetPid);
+  (void)registered;
+  pid = ::getpid();
+  cached_pid.store(pid, std::memory_order_relaxed);
+  return pid;
+}
 
 ProcessId ParentProcessId() { return ::getppid(); }
 

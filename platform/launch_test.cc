@@ -30,6 +30,26 @@ TEST(LaunchTest, ExitCodes) {
   EXPECT_EQ(RunChild([]() -> int { raise(SIGKILL); return 0; }), -kSigKill);
 }
 
+TEST(LaunchTest, CurrentProcessIdIsRightAfterFork) {
+  const ProcessId parent = CurrentProcessId();
+  EXPECT_EQ(parent, ::getpid());
+  ChildProcess child = ForkAndRun({}, [parent] {
+                         const ProcessId self = CurrentProcessId();
+                         return self == ::getpid() && self != parent &&
+                                        ParentProcessId() == parent
+                                    ? 0
+                                    : 1;
+                       }).value();
+  EXPECT_EQ(WaitForExit(child, std::nullopt).value(), 0);
+  // A plain fork() (not ForkAndRun) too.
+  const pid_t pid = ::fork();
+  if (pid == 0) _exit(CurrentProcessId() == ::getpid() ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(CurrentProcessId(), parent);
+}
+
 TEST(LaunchTest, TerminateAndKill) {
   ChildProcess a = ForkAndRun({}, [] { pause(); return 0; }).value();
   ChildProcess b = ForkAndRun({}, [] { pause(); return 0; }).value();

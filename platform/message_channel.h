@@ -36,6 +36,18 @@ absl::StatusOr<ChannelPair> CreateMessageChannel();
 absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
                          NativeHandle attached = kInvalidHandle);
 
+// SendMessage that never blocks: false (and nothing sent) while the channel
+// is full.
+absl::StatusOr<bool> TrySendMessage(NativeHandle h,
+                                    absl::Span<const ConstBuffer> parts,
+                                    NativeHandle attached = kInvalidHandle);
+
+// Copies the start of the next message into `buffer` without taking the
+// message off the channel; returns how many bytes it copied, or nullopt when
+// no message is waiting. Never blocks.
+absl::StatusOr<std::optional<std::size_t>> PeekMessage(NativeHandle h,
+                                                       absl::Span<char> buffer);
+
 struct ReceivedMessage {
   std::size_t size = 0;  // bytes written to the buffer
   ScopedHandle attached;

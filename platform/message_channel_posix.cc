@@ -18,8 +18,11 @@ absl::StatusOr<ChannelPair> CreateMessageChannel() {
   return ChannelPair{ScopedHandle(fds[0]), ScopedHandle(fds[1])};
 }
 
-absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
-                         NativeHandle attached) {
+namespace {
+
+// sendmsg() with `flags`; false when MSG_DONTWAIT found the channel full.
+absl::StatusOr<bool> Send(NativeHandle h, absl::Span<const ConstBuffer> parts,
+                          NativeHandle attached, int flags) {
   iovec iov[8];
   if (parts.size() > 8) {
     return absl::InvalidArgumentError("SendMessage: more than 8 parts");
@@ -49,9 +52,54 @@ absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
     std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
   }
   for (;;) {
-    const ssize_t n = ::sendmsg(static_cast<int>(h), &msg, MSG_NOSIGNAL);
-    if (n >= 0) return absl::OkStatus();  // a seqpacket send is all or none
+    const ssize_t n =
+        ::sendmsg(static_cast<int>(h), &msg, MSG_NOSIGNAL | flags);
+    if (n >= 0) return true;  // a seqpacket send is all or none
+    if (errno == EAGAIN && (flags & MSG_DONTWAIT) != 0) return false;
     if (errno != EINTR) return LastNativeError("sendmsg");
+  }
+}
+
+}  // namespace
+
+absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
+                         NativeHandle attached) {
+  return Send(h, parts, attached, 0).status();
+}
+
+absl::StatusOr<bool> TrySendMessage(NativeHandle h,
+                                    absl::Span<const ConstBuffer> parts,
+                                    NativeHandle attached) {
+  return Send(h, parts, attached, MSG_DONTWAIT);
+}
+
+absl::StatusOr<std::optional<std::size_t>> PeekMessage(
+    NativeHandle h, absl::Span<char> buffer) {
+  iovec iov{buffer.data(), buffer.size()};
+  // A peek duplicates attached handles into this process: close them.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  for (;;) {
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(static_cast<int>(h), &msg,
+                                MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
+      return LastNativeError("recvmsg(MSG_PEEK)");
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+         c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        ScopedHandle close_it(fd);
+      }
+    }
+    return static_cast<std::size_t>(n);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "platform/message_channel.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -63,6 +65,37 @@ TEST(MessageChannelTest, DeadlineAndAttachedHandle) {
   EXPECT_NE((*got)->attached.get(), memory.get());  // a new descriptor
   SharedMapping m = MapSharedMemory((*got)->attached.get(), 4096).value();
   EXPECT_EQ(static_cast<char*>(m.data())[0], 'Q');
+}
+
+TEST(MessageChannelTest, TrySendStopsWhenFullAndPeekLeavesTheMessage) {
+  ChannelPair c = CreateMessageChannel().value();
+  char buffer[8];
+  EXPECT_EQ(PeekMessage(c.first.get(), absl::MakeSpan(buffer)).value(),
+            std::nullopt);
+  ScopedHandle memory = CreateSharedMemory(4096).value();
+  ASSERT_TRUE(SendMessage(c.second.get(), {{"first", 5}}, memory.get()).ok());
+  int sent = 1;
+  const std::string big(4096, 'b');
+  for (;; ++sent) {
+    absl::StatusOr<bool> s = TrySendMessage(c.second.get(),
+                                            {{big.data(), big.size()}});
+    ASSERT_TRUE(s.ok()) << s.status();
+    if (!*s) break;
+    ASSERT_LT(sent, 100000) << "TrySendMessage never found the channel full";
+  }
+  EXPECT_GT(sent, 1);
+  // Peeking copies what fits, takes nothing, and leaks no descriptor.
+  const ScopedHandle probe(::dup(0));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(PeekMessage(c.first.get(), absl::MakeSpan(buffer, 3)).value(),
+              std::optional<std::size_t>(3));
+    EXPECT_EQ(std::string(buffer, 3), "fir");
+  }
+  const ScopedHandle probe_after(::dup(0));
+  EXPECT_EQ(probe_after.get(), probe.get() + 1);
+  EXPECT_EQ(Receive(c.first.get()), "first");
+  EXPECT_EQ(Receive(c.first.get()), big);
+  EXPECT_TRUE(TrySendMessage(c.second.get(), {{"x", 1}}).value());  // room
 }
 
 TEST(MessageChannelTest, ManyWritersManyReadersEachMessageOnce) {

@@ -5,6 +5,12 @@
 // the futex system call on a 32-bit word in the mapping: no lock is held
 // while waiting, so a process that dies while waiting or waking leaves
 // nothing held.
+//
+// SharedLock: a mutual-exclusion lock that lives in shared memory and that
+// survives its holder's death: when a process dies holding it, the next
+// process to lock it gets it, told that the previous owner died (so it can
+// repair what the dead owner was changing). POSIX: a process-shared, robust
+// pthread mutex (the kernel releases it at the holder's death).
 #ifndef MULTIPROCESSING_PLATFORM_SHARED_MEMORY_H_
 #define MULTIPROCESSING_PLATFORM_SHARED_MEMORY_H_
 
@@ -55,6 +61,43 @@ bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
 
 // Wakes every process and thread waiting on `word`.
 void WakeWord(const std::atomic<uint32_t>* word);
+
+// Storage for a SharedLock, placed in shared memory. Not copyable or
+// movable: its address is its identity.
+struct alignas(16) SharedLock {
+  SharedLock() = default;
+  SharedLock(const SharedLock&) = delete;
+  SharedLock& operator=(const SharedLock&) = delete;
+  unsigned char storage[48];
+};
+
+// Makes `lock` (in zeroed shared memory, before any other process maps it)
+// a working, unlocked lock.
+absl::Status InitSharedLock(SharedLock* lock);
+
+// Blocks until this thread holds `lock`. Returns true when the previous
+// holder died holding it: the lock is held and usable, but what it guards
+// may be half-changed. The lock is not re-entrant.
+bool AcquireSharedLock(SharedLock* lock);
+
+void ReleaseSharedLock(SharedLock* lock);
+
+// Holds a SharedLock for its lifetime.
+class SharedLockHolder {
+ public:
+  explicit SharedLockHolder(SharedLock* lock)
+      : lock_(lock), owner_died_(AcquireSharedLock(lock)) {}
+  ~SharedLockHolder() { ReleaseSharedLock(lock_); }
+  SharedLockHolder(const SharedLockHolder&) = delete;
+  SharedLockHolder& operator=(const SharedLockHolder&) = delete;
+
+  // The previous holder died holding the lock.
+  bool owner_died() const { return owner_died_; }
+
+ private:
+  SharedLock* lock_;
+  bool owner_died_;
+};
 
 }  // namespace mp::platform
 

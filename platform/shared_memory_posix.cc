@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -6,6 +7,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -71,6 +75,50 @@ bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
 
 void WakeWord(const std::atomic<uint32_t>* word) {
   ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+static_assert(sizeof(pthread_mutex_t) <= sizeof(SharedLock::storage));
+static_assert(alignof(pthread_mutex_t) <= alignof(SharedLock));
+
+namespace {
+
+pthread_mutex_t* MutexOf(SharedLock* lock) {
+  return reinterpret_cast<pthread_mutex_t*>(lock->storage);
+}
+
+[[noreturn]] void Die(const char* what, int error) {
+  std::fprintf(stderr, "mp: SharedLock: %s: %s\n", what, std::strerror(error));
+  std::abort();
+}
+
+}  // namespace
+
+absl::Status InitSharedLock(SharedLock* lock) {
+  pthread_mutexattr_t attr;
+  int r = pthread_mutexattr_init(&attr);
+  if (r == 0) r = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  if (r == 0) r = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  if (r == 0) r = pthread_mutex_init(MutexOf(lock), &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (r != 0) return NativeError(r, "pthread_mutex_init(robust, shared)");
+  return absl::OkStatus();
+}
+
+bool AcquireSharedLock(SharedLock* lock) {
+  const int r = pthread_mutex_lock(MutexOf(lock));
+  if (r == 0) return false;
+  if (r != EOWNERDEAD) Die("pthread_mutex_lock", r);
+  // The caller repairs what the dead owner left; the lock stays usable.
+  if (const int c = pthread_mutex_consistent(MutexOf(lock)); c != 0) {
+    Die("pthread_mutex_consistent", c);
+  }
+  return true;
+}
+
+void ReleaseSharedLock(SharedLock* lock) {
+  if (const int r = pthread_mutex_unlock(MutexOf(lock)); r != 0) {
+    Die("pthread_mutex_unlock", r);
+  }
 }
 
 }  // namespace mp::platform

@@ -1,5 +1,7 @@
 #include "platform/shared_memory.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -42,6 +44,54 @@ TEST(SharedMemoryTest, WaitTimesOutAndReturnsAtOnceOnAChangedWord) {
   while (word.load() == 5) WaitOnWord(&word, 5, std::nullopt);
   waker.join();
   EXPECT_EQ(word.load(), 6u);
+}
+
+struct LockedCounter {
+  SharedLock lock;
+  uint64_t value;  // plain: only the lock keeps increments whole
+};
+
+TEST(SharedLockTest, ExcludesAcrossProcesses) {
+  ScopedHandle memory = CreateSharedMemory(sizeof(LockedCounter)).value();
+  SharedMapping m = MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
+  auto* shared = static_cast<LockedCounter*>(m.data());
+  ASSERT_TRUE(InitSharedLock(&shared->lock).ok());
+  constexpr int kIncrements = 200000;
+  auto add = [shared] {
+    for (int i = 0; i < kIncrements; ++i) {
+      SharedLockHolder hold(&shared->lock);
+      EXPECT_FALSE(hold.owner_died());
+      shared->value = shared->value + 1;
+    }
+  };
+  ChildProcess child = ForkAndRun({}, [&] {
+                         add();
+                         return 0;
+                       }).value();
+  add();
+  EXPECT_EQ(WaitForExit(child, std::nullopt).value(), 0);
+  EXPECT_EQ(shared->value, 2u * kIncrements);
+}
+
+TEST(SharedLockTest, AHolderThatDiesHandsTheLockOnSayingSo) {
+  ScopedHandle memory = CreateSharedMemory(sizeof(LockedCounter)).value();
+  SharedMapping m = MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
+  auto* shared = static_cast<LockedCounter*>(m.data());
+  ASSERT_TRUE(InitSharedLock(&shared->lock).ok());
+  ChildProcess child = ForkAndRun({}, [&] {
+                         AcquireSharedLock(&shared->lock);
+                         shared->value = 7;
+                         _exit(3);  // dies holding the lock
+                         return 0;
+                       }).value();
+  EXPECT_EQ(WaitForExit(child, std::nullopt).value(), 3);
+  {
+    SharedLockHolder hold(&shared->lock);  // does not hang
+    EXPECT_TRUE(hold.owner_died());
+    EXPECT_EQ(shared->value, 7u);
+  }
+  SharedLockHolder again(&shared->lock);
+  EXPECT_FALSE(again.owner_died());  // repaired: a normal lock from now on
 }
 
 }  // namespace

@@ -1,0 +1,222 @@
+#include "ipc/shared_ring.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "absl/time/clock.h"
+#include "platform/shared_memory.h"
+
+namespace mp::ipc_internal {
+
+struct SharedRing::Header {
+  uint64_t magic;
+  uint64_t capacity;  // bytes of record space after the header
+  platform::SharedLock lock;
+  // Guarded by `lock`. Byte positions that only grow; the record space is
+  // used modulo `capacity`. tail - head bytes hold records.
+  uint64_t head;
+  uint64_t tail;
+  // Futex words: bumped by each push batch / pop batch.
+  std::atomic<uint32_t> pushes;
+  std::atomic<uint32_t> pops;
+  // Sleepers on each word (a process killed asleep leaves one too many,
+  // which costs only a needless wake-up call).
+  std::atomic<uint32_t> record_waiters;
+  std::atomic<uint32_t> room_waiters;
+};
+
+namespace {
+
+constexpr uint64_t kMagic = 0x676e6952504d0001;  // "MPRing" v1
+static_assert(sizeof(SharedRing::Header) <= SharedRing::kHeaderSize);
+
+// Copies between the ring's record space and flat memory, wrapping.
+void CopyIn(char* data, uint64_t capacity, uint64_t pos, const char* from,
+            std::size_t n) {
+  const uint64_t at = pos % capacity;
+  const std::size_t first = std::min<uint64_t>(n, capacity - at);
+  std::memcpy(data + at, from, first);
+  std::memcpy(data, from + first, n - first);
+}
+
+void CopyOut(const char* data, uint64_t capacity, uint64_t pos, char* to,
+             std::size_t n) {
+  const uint64_t at = pos % capacity;
+  const std::size_t first = std::min<uint64_t>(n, capacity - at);
+  std::memcpy(to, data + at, first);
+  std::memcpy(to + first, data, n - first);
+}
+
+struct RecordHeader {
+  uint32_t size;
+  uint32_t tag;
+};
+static_assert(sizeof(RecordHeader) == SharedRing::kRecordOverhead);
+
+}  // namespace
+
+absl::StatusOr<SharedRing> SharedRing::Create(void* memory, std::size_t size) {
+  if (size < kHeaderSize + 2 * kRecordOverhead) {
+    return absl::InvalidArgumentError("SharedRing: memory too small");
+  }
+  auto* header = new (memory) Header;
+  header->capacity = size - kHeaderSize;
+  if (absl::Status s = platform::InitSharedLock(&header->lock); !s.ok()) {
+    return s;
+  }
+  std::atomic_thread_fence(std::memory_order_release);
+  header->magic = kMagic;
+  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize);
+}
+
+absl::StatusOr<SharedRing> SharedRing::Attach(void* memory, std::size_t size) {
+  auto* header = static_cast<Header*>(memory);
+  if (size < kHeaderSize || header->magic != kMagic ||
+      header->capacity != size - kHeaderSize) {
+    return absl::DataLossError("SharedRing: not a ring of this size");
+  }
+  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize);
+}
+
+std::size_t SharedRing::max_payload() const {
+  const uint64_t room = header_->capacity - kRecordOverhead;
+  return static_cast<std::size_t>(std::min<uint64_t>(room, UINT32_MAX));
+}
+
+SharedRing::Locked::Locked(const SharedRing& ring)
+    : header_(ring.header_),
+      data_(ring.data_),
+      owner_died_(platform::AcquireSharedLock(&header_->lock)) {
+  // The dead holder may have pushed or popped without bumping the words.
+  if (owner_died_) pushed_ = popped_ = true;
+}
+
+SharedRing::Locked::~Locked() {
+  // Bumped under the lock: a sleeper reads the word under the lock before
+  // sleeping, so it either sees this change or is woken by it.
+  // Producers waiting for room are woken only once half the ring is free:
+  // waking them at every pop when the ring is full would have each push
+  // one record and sleep again, a system call or two per record.
+  const bool roomy =
+      popped_ && (owner_died_ || 2 * (header_->tail - header_->head) <=
+                                     header_->capacity);
+  if (pushed_) header_->pushes.fetch_add(1);
+  if (roomy) header_->pops.fetch_add(1);
+  platform::ReleaseSharedLock(&header_->lock);
+  if (pushed_ && header_->record_waiters.load() > 0) {
+    platform::WakeWord(&header_->pushes);
+  }
+  if (roomy && header_->room_waiters.load() > 0) {
+    platform::WakeWord(&header_->pops);
+  }
+}
+
+bool SharedRing::Locked::Fits(std::size_t payload_size) const {
+  const uint64_t capacity = header_->capacity;
+  const uint64_t used = header_->tail - header_->head;
+  return payload_size <= UINT32_MAX && used <= capacity &&
+         kRecordOverhead + payload_size <= capacity - used;
+}
+
+bool SharedRing::Locked::TryPush(
+    uint32_t tag, std::initializer_list<absl::string_view> parts) {
+  std::size_t size = 0;
+  for (absl::string_view p : parts) size += p.size();
+  if (!Fits(size)) return false;
+  const uint64_t capacity = header_->capacity;
+  uint64_t pos = header_->tail;
+  const RecordHeader record{static_cast<uint32_t>(size), tag};
+  CopyIn(data_, capacity, pos, reinterpret_cast<const char*>(&record),
+         sizeof record);
+  pos += sizeof record;
+  for (absl::string_view p : parts) {
+    CopyIn(data_, capacity, pos, p.data(), p.size());
+    pos += p.size();
+  }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  header_->tail = pos;  // publishes the record
+  pushed_ = true;
+  return true;
+}
+
+bool SharedRing::Locked::empty() const {
+  return header_->tail == header_->head;
+}
+
+absl::StatusOr<std::optional<SharedRing::Locked::Front>>
+SharedRing::Locked::PeekFront() const {
+  const uint64_t used = header_->tail - header_->head;
+  if (used == 0) return std::nullopt;
+  RecordHeader record;
+  if (used < sizeof record || used > header_->capacity) {
+    return absl::DataLossError("SharedRing: corrupt positions");
+  }
+  CopyOut(data_, header_->capacity, header_->head,
+          reinterpret_cast<char*>(&record), sizeof record);
+  if (record.size > used - sizeof record) {
+    return absl::DataLossError("SharedRing: corrupt record size");
+  }
+  return Front{record.tag, record.size};
+}
+
+void SharedRing::Locked::PopFront(std::string* payload) {
+  RecordHeader record;
+  CopyOut(data_, header_->capacity, header_->head,
+          reinterpret_cast<char*>(&record), sizeof record);
+  if (payload != nullptr) {
+    payload->resize(record.size);
+    CopyOut(data_, header_->capacity, header_->head + sizeof record,
+            payload->data(), record.size);
+  }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  header_->head += sizeof record + record.size;  // removes the record
+  popped_ = true;
+}
+
+namespace {
+
+// A process killed between changing the ring and waking the sleepers (it
+// can die anywhere) leaves them asleep: so they look again at least this
+// often.
+constexpr absl::Duration kRecheckEvery = absl::Milliseconds(100);
+
+// Sleeps on `word` while `still_waiting` holds under the lock. True once it
+// no longer holds or the word changed; false at the deadline.
+template <typename Predicate>
+bool Sleep(const SharedRing& ring, std::atomic<uint32_t>* word,
+           std::atomic<uint32_t>* waiters, std::optional<absl::Time> deadline,
+           Predicate still_waiting) {
+  for (;;) {
+    uint32_t seen;
+    {
+      SharedRing::Locked locked(ring);
+      if (!still_waiting(locked)) return true;
+      seen = word->load();
+      waiters->fetch_add(1);
+    }
+    const absl::Time recheck = absl::Now() + kRecheckEvery;
+    const bool woken = platform::WaitOnWord(
+        word, seen, deadline ? std::min(*deadline, recheck) : recheck);
+    waiters->fetch_sub(1);
+    if (woken) return true;
+    if (deadline && absl::Now() >= *deadline) return false;
+  }
+}
+
+}  // namespace
+
+bool SharedRing::WaitForRecord(std::optional<absl::Time> deadline) const {
+  Header* h = header_;
+  return Sleep(*this, &h->pushes, &h->record_waiters, deadline,
+               [](const Locked& l) { return l.empty(); });
+}
+
+bool SharedRing::WaitForRoom(std::size_t payload_size,
+                             std::optional<absl::Time> deadline) const {
+  Header* h = header_;
+  return Sleep(*this, &h->pops, &h->room_waiters, deadline, 
+               [payload_size](const Locked& l) { return !l.Fits(payload_size); });
+}
+
+}  // namespace mp::ipc_internal

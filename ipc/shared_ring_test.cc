@@ -1,0 +1,207 @@
+#include "ipc/shared_ring.h"
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "platform/launch.h"
+#include "platform/shared_memory.h"
+
+namespace mp::ipc_internal {
+namespace {
+
+struct Memory {
+  explicit Memory(std::size_t capacity)
+      : size(SharedRing::MemorySize(capacity)),
+        handle(platform::CreateSharedMemory(size).value()),
+        mapping(platform::MapSharedMemory(handle.get(), size).value()) {}
+  std::size_t size;
+  platform::ScopedHandle handle;
+  platform::SharedMapping mapping;
+};
+
+// Pops the oldest record; "" with tag 0 when empty.
+std::pair<uint32_t, std::string> Pop(const SharedRing& ring) {
+  SharedRing::Locked locked(ring);
+  auto front = locked.PeekFront();
+  EXPECT_TRUE(front.ok()) << front.status();
+  if (!front.ok() || !front->has_value()) return {0, ""};
+  std::string payload;
+  locked.PopFront(&payload);
+  EXPECT_EQ(payload.size(), (*front)->size);
+  return {(*front)->tag, payload};
+}
+
+TEST(SharedRingTest, RecordsComeOutInOrderAcrossTheWrap) {
+  Memory m(64);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  EXPECT_EQ(ring.max_payload(), 56u);
+  for (int round = 0; round < 50; ++round) {  // positions wrap many times
+    const std::string a = absl::StrCat("a", round), b(round % 20, 'b');
+    {
+      SharedRing::Locked locked(ring);
+      EXPECT_TRUE(locked.TryPush(1, {a}));
+      EXPECT_TRUE(locked.TryPush(2, {b, "", "!"}));
+    }
+    EXPECT_EQ(Pop(ring), std::make_pair(1u, a));
+    EXPECT_EQ(Pop(ring), std::make_pair(2u, b + "!"));
+    EXPECT_EQ(Pop(ring), std::make_pair(0u, std::string()));
+  }
+}
+
+TEST(SharedRingTest, FullRingRefusesAndEmptyRecordsCount) {
+  Memory m(64);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  SharedRing::Locked locked(ring);
+  EXPECT_FALSE(locked.TryPush(1, {std::string(57, 'x')}));  // never fits
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(locked.TryPush(3, {}));  // 8 x 8 B
+  EXPECT_FALSE(locked.TryPush(3, {}));
+  EXPECT_FALSE(locked.empty());
+  locked.PopFront(nullptr);
+  EXPECT_TRUE(locked.TryPush(3, {}));
+}
+
+TEST(SharedRingTest, AttachChecksTheLayoutAndCorruptionIsDataLoss) {
+  Memory m(256);
+  EXPECT_EQ(SharedRing::Attach(m.mapping.data(), m.size).status().code(),
+            absl::StatusCode::kDataLoss);  // nothing laid out yet
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  EXPECT_EQ(SharedRing::Attach(m.mapping.data(), m.size - 1).status().code(),
+            absl::StatusCode::kDataLoss);
+  SharedRing again = SharedRing::Attach(m.mapping.data(), m.size).value();
+  {
+    SharedRing::Locked locked(ring);
+    ASSERT_TRUE(locked.TryPush(9, {"abc"}));
+  }
+  EXPECT_EQ(Pop(again), std::make_pair(9u, std::string("abc")));
+  {
+    SharedRing::Locked locked(ring);
+    ASSERT_TRUE(locked.TryPush(9, {"abc"}));
+  }
+  // A peer scribbles a huge size into the record header.
+  char* data = static_cast<char*>(m.mapping.data()) + (m.size - 256);
+  for (int i = 0; i < 256; i += 8) data[i + 3] = '\x7f';
+  SharedRing::Locked locked(ring);
+  EXPECT_EQ(locked.PeekFront().status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(SharedRingTest, WaitsTimeOutAndWakeAcrossProcesses) {
+  Memory m(64);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(ring.WaitForRecord(absl::Now() + absl::Milliseconds(50)));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  platform::ChildProcess child =
+      platform::ForkAndRun({}, [&] {
+        SharedRing r = SharedRing::Attach(m.mapping.data(), m.size).value();
+        absl::SleepFor(absl::Milliseconds(30));
+        for (int i = 0; i < 100; ++i) {
+          for (;;) {
+            {
+              SharedRing::Locked locked(r);
+              if (locked.TryPush(5, {std::string(20, 'a' + i % 26)})) break;
+            }
+            r.WaitForRoom(20, std::nullopt);
+          }
+        }
+        return 0;
+      }).value();
+  for (int i = 0; i < 100; ++i) {
+    std::pair<uint32_t, std::string> got;
+    while ((got = Pop(ring)).first == 0) {
+      ASSERT_TRUE(ring.WaitForRecord(absl::Now() + absl::Seconds(10)));
+    }
+    EXPECT_EQ(got.second, std::string(20, 'a' + i % 26));
+  }
+  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+}
+
+TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {
+  Memory m(256);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  {
+    SharedRing::Locked locked(ring);
+    ASSERT_TRUE(locked.TryPush(1, {"kept"}));
+  }
+  platform::ChildProcess child =
+      platform::ForkAndRun({}, [&] {
+        SharedRing::Locked locked(ring);
+        ::_exit(0);  // dies holding the lock, before any push
+        return 0;
+      }).value();
+  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+  SharedRing::Locked locked(ring);
+  EXPECT_TRUE(locked.owner_died());
+  auto front = locked.PeekFront();
+  ASSERT_TRUE(front.ok() && front->has_value());
+  std::string payload;
+  locked.PopFront(&payload);
+  EXPECT_EQ(payload, "kept");
+  EXPECT_TRUE(locked.empty());
+}
+
+TEST(SharedRingTest, APusherKilledBeforeWakingDelaysSleepersOnlyBriefly) {
+  Memory m(256);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  platform::ChildProcess child =
+      platform::ForkAndRun({}, [&] {
+        absl::SleepFor(absl::Milliseconds(50));  // the parent sleeps by now
+        SharedRing::Locked locked(ring);
+        locked.TryPush(1, {"x"});
+        ::_exit(0);  // killed before waking anyone (and holding the lock)
+        return 0;
+      }).value();
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(ring.WaitForRecord(absl::Now() + absl::Seconds(20)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(Pop(ring), std::make_pair(1u, std::string("x")));
+  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+}
+
+TEST(SharedRingTest, ManyProducerProcessesEachInOrder) {
+  Memory m(4096);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  constexpr int kProducers = 3, kPerProducer = 20000;
+  std::vector<platform::ChildProcess> children;
+  for (int p = 0; p < kProducers; ++p) {
+    children.push_back(platform::ForkAndRun({}, [&, p] {
+      for (uint32_t i = 0; i < kPerProducer; ++i) {
+        const std::string item = absl::StrCat(i);
+        for (;;) {
+          {
+            SharedRing::Locked locked(ring);
+            if (locked.TryPush(p + 1, {item})) break;
+          }
+          ring.WaitForRoom(item.size(), std::nullopt);
+        }
+      }
+      return 0;
+    }).value());
+  }
+  std::vector<uint32_t> next(kProducers, 0);
+  for (int got = 0; got < kProducers * kPerProducer;) {
+    std::pair<uint32_t, std::string> item = Pop(ring);
+    if (item.first == 0) {
+      ASSERT_TRUE(ring.WaitForRecord(absl::Now() + absl::Seconds(20)));
+      continue;
+    }
+    ASSERT_GE(item.first, 1u);
+    ASSERT_LE(item.first, static_cast<uint32_t>(kProducers));
+    // Each producer's records arrive once each, in the order it pushed.
+    ASSERT_EQ(item.second, absl::StrCat(next[item.first - 1]++));
+    ++got;
+  }
+  for (auto& c : children) {
+    EXPECT_EQ(platform::WaitForExit(c, std::nullopt).value(), 0);
+  }
+  SharedRing::Locked locked(ring);
+  EXPECT_TRUE(locked.empty());
+}
+
+}  // namespace
+}  // namespace mp::ipc_internal
