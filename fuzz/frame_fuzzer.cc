@@ -1,0 +1,38 @@
+// Fuzzes Connection's frame decoder: whatever a peer writes (length headers
+// that lie, truncated payloads, garbage), receiving must end in a clear
+// error or EOF, never a crash, a hang or an allocation above the cap.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "fuzz/fuzz_util.h"
+#include "ipc/connection.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const absl::string_view bytes(reinterpret_cast<const char*>(data + 1),
+                                size - 1);
+  mp::Connection peer;
+  std::optional<mp::Connection> c = mp::fuzz::ConnectionReading(bytes, &peer);
+  if (!c) return 0;
+  // The first byte picks how to read: each entry point has its own checks.
+  const int mode = data[0] % 3;
+  char small[64];
+  for (;;) {  // each frame takes at least 4 bytes: ends in an error or EOF
+    absl::Status s;
+    if (mode == 0) {
+      absl::StatusOr<std::string> m = c->RecvBytes();
+      if (m.ok() && m->size() > mp::fuzz::kMessageCap) std::abort();
+      s = m.status();
+    } else if (mode == 1) {
+      s = c->RecvBytes(std::size_t{100}).status();
+    } else {
+      absl::StatusOr<std::size_t> n = c->RecvBytesInto(absl::MakeSpan(small));
+      if (n.ok() && *n > sizeof small) std::abort();
+      s = n.status();
+    }
+    if (!s.ok()) return 0;
+  }
+}
