@@ -19,18 +19,19 @@ std::atomic<std::int64_t> g_delivered{0};
 void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace
 
-SignalStorm::SignalStorm(int period_us) : start_count_(g_delivered.load()) {
+SignalStorm::SignalStorm(int period_us, int signal_number)
+    : start_count_(g_delivered.load()) {
   struct sigaction sa = {};
   sa.sa_handler = CountSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
-  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(signal_number, &sa, nullptr);
   const pthread_t target = pthread_self();
-  thread_ = std::thread([this, target, period_us] {
+  thread_ = std::thread([this, target, period_us, signal_number] {
     const struct timespec pause = {period_us / 1000000,
                                    (period_us % 1000000) * 1000L};
     while (!stop_.load()) {
-      pthread_kill(target, SIGUSR1);
+      pthread_kill(target, signal_number);
       nanosleep(&pause, nullptr);
     }
   });

@@ -2,6 +2,8 @@
 #ifndef MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 #define MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 
+#include <signal.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -11,14 +13,14 @@
 
 namespace mp::testing {
 
-// While alive, interrupts the thread that created it with a signal (with a
-// counting handler installed without SA_RESTART, so every blocking system
-// call in that thread fails with EINTR) every `period_us` microseconds. The
-// handler stays installed afterwards (a late SIGUSR1 must not kill the test
-// with the default action). One storm at a time.
+// While alive, interrupts the thread that created it with `signal_number`
+// (with a counting handler installed without SA_RESTART, so every blocking
+// system call in that thread fails with EINTR) every `period_us`
+// microseconds. The handler stays installed afterwards (a late SIGUSR1 must
+// not kill the test with the default action). One storm at a time.
 class SignalStorm {
  public:
-  explicit SignalStorm(int period_us = 100);
+  explicit SignalStorm(int period_us = 100, int signal_number = SIGUSR1);
   ~SignalStorm();
   SignalStorm(const SignalStorm&) = delete;
   SignalStorm& operator=(const SignalStorm&) = delete;

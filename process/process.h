@@ -131,6 +131,16 @@ StartMethod GetStartMethod();
 // as is a method this platform lacks.
 absl::Status SetStartMethod(StartMethod method, bool force = false);
 
+// set_executable(path): the program the spawn start method runs. By default
+// this program (the same binary, found through /proc/self/exe); another
+// program must register the same targets (MP_REGISTER_TARGET) and call
+// mp::Init first. An empty path restores the default. A path that cannot be
+// run makes Start() fail with the exec error (kNotFound, kPermissionDenied).
+void SetExecutable(std::string path);
+
+// get_executable(): what the spawn start method runs now.
+absl::StatusOr<std::string> GetExecutable();
+
 // mp::Init(argc, argv): the first statement of main() in every program that
 // uses the spawn start method (Python's `if __name__ == "__main__":`). In a
 // process spawned by this library it runs the child's target and exits; in

@@ -3,7 +3,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "platform/error.h"
 #include "platform/handle.h"
 #include "process/bootstrap.pb.h"
+#include "process/process.h"
 
 namespace mp::process_internal {
 namespace {
@@ -119,7 +122,7 @@ absl::StatusOr<platform::ChildProcess> Spawn(Target& target,
   boot.set_parent_pid(identity.parent_pid);
   boot.set_parent_name(identity.parent_name);
 
-  absl::StatusOr<std::string> exe = platform::ExecutablePath();
+  absl::StatusOr<std::string> exe = GetExecutable();
   if (!exe.ok()) return exe.status();
   absl::StatusOr<std::pair<Connection, Connection>> channel = Pipe();
   if (!channel.ok()) return channel.status();
@@ -195,3 +198,27 @@ bool SpawnedWithoutInit() {
 }
 
 }  // namespace mp::process_internal
+
+namespace mp {
+namespace {
+
+std::mutex executable_mu;
+std::string* executable = nullptr;  // guarded by executable_mu; never freed
+
+}  // namespace
+
+void SetExecutable(std::string path) {
+  std::lock_guard<std::mutex> lock(executable_mu);
+  if (executable == nullptr) executable = new std::string;
+  *executable = std::move(path);
+}
+
+absl::StatusOr<std::string> GetExecutable() {
+  {
+    std::lock_guard<std::mutex> lock(executable_mu);
+    if (executable != nullptr && !executable->empty()) return *executable;
+  }
+  return platform::ExecutablePath();
+}
+
+}  // namespace mp
