@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing this project needs on Debian 12 /
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
-# Google Benchmark, OpenSSL's libcrypto, a C++ compiler and python3 (the interoperability tests
+# Google Benchmark, OpenSSL's libcrypto, g++, clang with libFuzzer (fuzz/) and
+# python3 (the interoperability tests
 # and the benchmarks talk to CPython).
 # Packages already installed are skipped, so a second run takes a second.
 set -euo pipefail
 
 packages=(
   bazel-bootstrap
+  clang-14
+  libclang-rt-14-dev
+  libfuzzer-14-dev
   g++
   libabsl-dev
   libbenchmark-dev
