@@ -2,8 +2,7 @@
 # Installs what building and testing this project needs on Debian 12 /
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
 # Google Benchmark, OpenSSL's libcrypto, g++, clang with libFuzzer (fuzz/) and
-# python3 (the interoperability tests
-# and the benchmarks talk to CPython).
+# python3 (the interoperability tests and the benchmarks talk to CPython).
 # Packages already installed are skipped, so a second run takes a second.
 set -euo pipefail
 
