@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstring>
 
 #include "absl/time/clock.h"
@@ -89,7 +90,10 @@ SharedRing::Locked::Locked(const SharedRing& ring)
       data_(ring.data_),
       owner_died_(platform::AcquireSharedLock(&header_->lock)) {
   // The dead holder may have pushed or popped without bumping the words.
-  if (owner_died_) pushed_ = popped_ = true;
+  if (owner_died_) {
+    pushed_ = INT_MAX;
+    popped_ = true;
+  }
 }
 
 SharedRing::Locked::~Locked() {
@@ -101,11 +105,12 @@ SharedRing::Locked::~Locked() {
   const bool roomy =
       popped_ && (owner_died_ || 2 * (header_->tail - header_->head) <=
                                      header_->capacity);
-  if (pushed_) header_->pushes.fetch_add(1);
+  if (pushed_ > 0) header_->pushes.fetch_add(1);
   if (roomy) header_->pops.fetch_add(1);
   platform::ReleaseSharedLock(&header_->lock);
-  if (pushed_ && header_->record_waiters.load() > 0) {
-    platform::WakeWord(&header_->pushes);
+  // One sleeping consumer per record: more would find nothing to take.
+  if (pushed_ > 0 && header_->record_waiters.load() > 0) {
+    platform::WakeWord(&header_->pushes, pushed_);
   }
   if (roomy && header_->room_waiters.load() > 0) {
     platform::WakeWord(&header_->pops);
@@ -136,7 +141,7 @@ bool SharedRing::Locked::TryPush(
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);
   header_->tail = pos;  // publishes the record
-  pushed_ = true;
+  if (pushed_ < INT_MAX) ++pushed_;
   return true;
 }
 

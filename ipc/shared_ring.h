@@ -97,7 +97,7 @@ class SharedRing {
     Header* header_;
     char* data_;
     bool owner_died_;
-    bool pushed_ = false;
+    int pushed_ = 0;  // records pushed under this hold
     bool popped_ = false;
   };
 

@@ -15,6 +15,7 @@
 #define MULTIPROCESSING_PLATFORM_SHARED_MEMORY_H_
 
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -59,8 +60,9 @@ absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
 bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
                 std::optional<absl::Time> deadline);
 
-// Wakes every process and thread waiting on `word`.
-void WakeWord(const std::atomic<uint32_t>* word);
+// Wakes up to `count` processes and threads waiting on `word` (all of them
+// by default).
+void WakeWord(const std::atomic<uint32_t>* word, int count = INT_MAX);
 
 // Storage for a SharedLock, placed in shared memory. Not copyable or
 // movable: its address is its identity.

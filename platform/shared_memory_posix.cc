@@ -73,8 +73,8 @@ bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
   return errno != ETIMEDOUT;
 }
 
-void WakeWord(const std::atomic<uint32_t>* word) {
-  ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+void WakeWord(const std::atomic<uint32_t>* word, int count) {
+  ::syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
 static_assert(sizeof(pthread_mutex_t) <= sizeof(SharedLock::storage));
