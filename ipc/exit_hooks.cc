@@ -2,21 +2,20 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <vector>
 
-#include "absl/base/const_init.h"
-#include "absl/synchronization/mutex.h"
 
 namespace mp {
 namespace {
 
-absl::Mutex mu(absl::kConstInit);
+std::mutex mu;
 std::vector<void (*)()>* hooks = nullptr;  // never destroyed
 
 }  // namespace
 
 void AddExitHook(void (*hook)()) {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   if (hooks == nullptr) {
     hooks = new std::vector<void (*)()>;
     std::atexit(RunExitHooks);
@@ -29,7 +28,7 @@ void AddExitHook(void (*hook)()) {
 void RunExitHooks() {
   std::vector<void (*)()> copy;
   {
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     if (hooks != nullptr) copy = *hooks;
   }
   for (void (*hook)() : copy) hook();

@@ -1,18 +1,17 @@
 #include "ipc/inherited_handles.h"
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 
-#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 
 namespace mp {
 namespace {
 
-absl::Mutex mu(absl::kConstInit);
+std::mutex mu;
 // Owned by this process, not claimed yet.
 std::vector<platform::NativeHandle>* claimable ABSL_GUARDED_BY(mu) = nullptr;
 
@@ -20,7 +19,7 @@ std::vector<platform::NativeHandle>* claimable ABSL_GUARDED_BY(mu) = nullptr;
 
 absl::StatusOr<platform::ScopedHandle> ClaimInheritedHandle(
     platform::NativeHandle handle) {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   if (claimable != nullptr) {
     auto it = std::find(claimable->begin(), claimable->end(), handle);
     if (it != claimable->end()) {
@@ -37,13 +36,13 @@ absl::StatusOr<platform::ScopedHandle> ClaimInheritedHandle(
 namespace ipc_internal {
 
 void SetClaimableHandles(absl::Span<const platform::NativeHandle> handles) {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   if (claimable == nullptr) claimable = new std::vector<platform::NativeHandle>;
   claimable->assign(handles.begin(), handles.end());
 }
 
 void CloseUnclaimedHandles() {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   if (claimable == nullptr) return;
   for (platform::NativeHandle h : *claimable) {
     platform::ScopedHandle owned(h);  // closes it

@@ -2,17 +2,15 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "ipc/exit_hooks.h"
 #include "ipc/shared_ring.h"
@@ -146,15 +144,16 @@ struct QueueCore::Impl {
         SharedRing::Locked locked(*ring);
         if (locked.Fits(sizeof(uint64_t))) {
           // Sent and recorded under one lock hold: the channel holds the
-          // messages in ticket order.
-          const uint64_t ticket = shared->next_ticket;
+          // messages in ticket order. The ticket is taken before the send,
+          // so one whose sender died after sending is never reused (a
+          // failed send just skips one).
+          const uint64_t ticket = shared->next_ticket++;
           const platform::ConstBuffer parts[] = {{&ticket, sizeof ticket},
                                                  {&size, sizeof size}};
           absl::StatusOr<bool> sent =
               platform::TrySendMessage(writer.get(), parts, memory->get());
           if (!sent.ok()) return sent.status();
           if (*sent) {
-            shared->next_ticket = ticket + 1;
             locked.TryPush(kShared, {absl::string_view(
                                         reinterpret_cast<const char*>(&ticket),
                                         sizeof ticket)});
@@ -250,7 +249,7 @@ struct QueueCore::Impl {
 
 namespace {
 
-absl::Mutex live_mu(absl::kConstInit);
+std::mutex live_mu;
 // The queues alive in this process, flushed at exit. Never destroyed.
 std::vector<std::weak_ptr<QueueCore::Impl>>* live ABSL_GUARDED_BY(live_mu) =
     nullptr;
@@ -279,7 +278,7 @@ void Flush(QueueCore::Impl* impl) {
 void FlushAll() {
   std::vector<std::shared_ptr<QueueCore::Impl>> alive;
   {
-    absl::MutexLock lock(&live_mu);
+    std::lock_guard<std::mutex> lock(live_mu);
     if (live == nullptr) return;
     for (const auto& w : *live) {
       if (auto p = w.lock()) alive.push_back(std::move(p));
@@ -290,7 +289,7 @@ void FlushAll() {
 
 void Track(const std::shared_ptr<QueueCore::Impl>& impl) {
   AddExitHook(FlushAll);
-  absl::MutexLock lock(&live_mu);
+  std::lock_guard<std::mutex> lock(live_mu);
   if (live == nullptr) live = new std::vector<std::weak_ptr<QueueCore::Impl>>;
   live->erase(std::remove_if(live->begin(), live->end(),
                              [](const auto& w) { return w.expired(); }),

@@ -4,12 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <mutex>
 
 #include "absl/base/config.h"
-#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "ipc/exit_hooks.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
@@ -46,7 +45,7 @@ bool Available(StartMethod method) {
 
 // This process: who it is, and the default start method.
 struct State {
-  absl::Mutex mu;
+  std::mutex mu;
   ChildIdentity self ABSL_GUARDED_BY(mu);
   bool is_child ABSL_GUARDED_BY(mu) = false;
   bool authkey_made ABSL_GUARDED_BY(mu) = false;
@@ -56,7 +55,7 @@ struct State {
 State& GetState() {
   static State* const state = [] {
     auto* s = new State;
-    absl::MutexLock lock(&s->mu);
+    std::lock_guard<std::mutex> lock(s->mu);
     s->self.name = "MainProcess";
     return s;
   }();
@@ -92,7 +91,7 @@ namespace process_internal {
 
 void BecomeChild(const ChildIdentity& identity) {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   state.self = identity;
   state.is_child = true;
   state.authkey_made = true;
@@ -137,7 +136,7 @@ std::vector<StartMethod> GetAllStartMethods() {
 
 StartMethod GetStartMethod() {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   if (!state.start_method) state.start_method = GetAllStartMethods().front();
   return *state.start_method;
 }
@@ -145,7 +144,7 @@ StartMethod GetStartMethod() {
 absl::Status SetStartMethod(StartMethod method, bool force) {
   if (!Available(method)) return NotAvailable(method);
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   if (state.start_method && !force) {
     return absl::FailedPreconditionError("context has already been set");
   }
@@ -165,13 +164,13 @@ void Init(int argc, char** argv) {
 
 std::string CurrentProcessInfo::name() const {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   return state.self.name;
 }
 
 void CurrentProcessInfo::set_name(std::string name) {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   state.self.name = std::move(name);
 }
 
@@ -181,19 +180,19 @@ std::int64_t CurrentProcessInfo::pid() const {
 
 bool CurrentProcessInfo::daemon() const {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   return state.self.daemon;
 }
 
 std::string CurrentProcessInfo::authkey() const {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   return AuthkeyLocked(state);
 }
 
 void CurrentProcessInfo::set_authkey(std::string authkey) {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   state.self.authkey = std::move(authkey);
   state.authkey_made = true;
 }
@@ -209,7 +208,7 @@ bool ParentProcessInfo::IsAlive() const {
 
 std::optional<ParentProcessInfo> ParentProcess() {
   State& state = GetState();
-  absl::MutexLock lock(&state.mu);
+  std::lock_guard<std::mutex> lock(state.mu);
   if (!state.is_child) return std::nullopt;
   return ParentProcessInfo{state.self.parent_name, state.self.parent_pid};
 }

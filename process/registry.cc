@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <utility>
 
 #include "platform/poll.h"
@@ -15,7 +16,7 @@ ChildRecord::ChildRecord(platform::ChildProcess child, std::string name,
 absl::StatusOr<std::optional<int>> ChildRecord::Wait(
     std::optional<absl::Duration> timeout) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (exitcode_.has_value()) return exitcode_;
   }
   // Wait without the lock, so other threads can poll meanwhile; the
@@ -25,7 +26,7 @@ absl::StatusOr<std::optional<int>> ChildRecord::Wait(
       platform::WaitReadable({&h, 1}, timeout);
   if (!ready.ok()) return ready.status();
   if (ready->empty()) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!exitcode_.has_value()) {
     absl::StatusOr<std::optional<int>> code =
         platform::WaitForExit(child_, std::nullopt);
@@ -41,7 +42,7 @@ std::optional<int> ChildRecord::Poll() {
 }
 
 absl::Status ChildRecord::Signal(bool kill) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (exitcode_.has_value()) return absl::OkStatus();
   return kill ? platform::Kill(child_) : platform::Terminate(child_);
 }
@@ -56,7 +57,7 @@ ChildRegistry& ChildRegistry::Get() {
 ChildRegistry::ChildRegistry() : owner_(platform::CurrentProcessId()) {}
 
 void ChildRegistry::Add(std::shared_ptr<ChildRecord> child) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ForgetIfForkedLocked();
   children_.push_back(std::move(child));
   if (!exit_function_registered_) {
@@ -66,7 +67,7 @@ void ChildRegistry::Add(std::shared_ptr<ChildRecord> child) {
 }
 
 void ChildRegistry::Remove(const ChildRecord* child) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ForgetIfForkedLocked();
   children_.erase(std::remove_if(children_.begin(), children_.end(),
                                  [child](const std::shared_ptr<ChildRecord>& c) {
@@ -76,7 +77,7 @@ void ChildRegistry::Remove(const ChildRecord* child) {
 }
 
 std::vector<std::shared_ptr<ChildRecord>> ChildRegistry::Active() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ForgetIfForkedLocked();
   // A child that cannot be waited for (someone else reaped it) is dropped
   // too: Poll() reports it as not exited, but Wait() fails.

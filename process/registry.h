@@ -5,6 +5,7 @@
 #define MULTIPROCESSING_PROCESS_REGISTRY_H_
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,7 +13,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "platform/launch.h"
 
@@ -46,7 +46,7 @@ class ChildRecord {
   platform::ChildProcess child_;
   const std::string name_;
   const bool daemon_;
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::optional<int> exitcode_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -79,7 +79,7 @@ class ChildRegistry {
  private:
   void ForgetIfForkedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   platform::ProcessId owner_ ABSL_GUARDED_BY(mu_);
   bool exit_function_registered_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<ChildRecord>> children_ ABSL_GUARDED_BY(mu_);

@@ -3,15 +3,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <mutex>
 
-#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 
 namespace mp::process_internal {
 namespace {
 
-absl::Mutex mu(absl::kConstInit);
+std::mutex mu;
 
 // Filled by static initialisers, read afterwards; never destroyed. A deque:
 // found entries stay where they are while others are added.
@@ -22,7 +21,7 @@ std::deque<RegisteredTarget>& Table() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
 
 template <typename Pred>
 const RegisteredTarget* Find(Pred pred) {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   for (const RegisteredTarget& t : Table()) {
     if (pred(t)) return &t;  // entries are never removed
   }
@@ -33,7 +32,7 @@ const RegisteredTarget* Find(Pred pred) {
 
 bool RegisterTarget(const char* name, ErasedFunction function,
                     RegisteredTarget::Binder bind) {
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   std::deque<RegisteredTarget>& table = Table();
   for (const RegisteredTarget& t : table) {
     if (t.name != name) continue;
