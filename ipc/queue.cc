@@ -230,8 +230,14 @@ struct QueueCore::Impl {
 
   // Writes the buffer until Close() and an empty buffer.
   static void Feed(std::shared_ptr<Impl> self, Local* l) {
+    // Two buffers swap roles, keeping their capacity: Put() appends to one
+    // while this writes the other, and neither is reallocated from empty
+    // each time (which page-faulted in fresh memory at every batch).
+    std::vector<std::string> batch;
     for (;;) {
-      std::vector<std::string> batch;
+      batch.clear();
+      // But a burst's worth of capacity is not kept for good.
+      if (batch.capacity() > 65536) std::vector<std::string>().swap(batch);
       {
         std::unique_lock<std::mutex> lock(l->mu);
         l->wake_feeder.wait(lock,
