@@ -11,18 +11,14 @@
 #include "ipc/connection.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-  if (size < 1) return 0;
-  const absl::string_view bytes(reinterpret_cast<const char*>(data + 1),
-                                size - 1);
-  mp::Connection peer;
-  std::optional<mp::Connection> c = mp::fuzz::ConnectionReading(bytes, &peer);
-  if (!c) return 0;
+  std::optional<mp::fuzz::PeerInput> in = mp::fuzz::ConnectionFor(data, size);
+  if (!in) return 0;
   // The first byte picks the side we play.
-  if (data[0] % 2 == 0) {
+  if (in->selector % 2 == 0) {
     // Our challenge is random, so no fixed input can answer it.
-    if (mp::DeliverChallenge(*c, "fuzz key").ok()) std::abort();
+    if (mp::DeliverChallenge(in->ours, "fuzz key").ok()) std::abort();
   } else {
-    (void)mp::AnswerChallenge(*c, "fuzz key");
+    (void)mp::AnswerChallenge(in->ours, "fuzz key");
   }
   return 0;
 }

@@ -11,14 +11,11 @@
 #include "ipc/connection.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-  if (size < 1) return 0;
-  const absl::string_view bytes(reinterpret_cast<const char*>(data + 1),
-                                size - 1);
-  mp::Connection peer;
-  std::optional<mp::Connection> c = mp::fuzz::ConnectionReading(bytes, &peer);
-  if (!c) return 0;
+  std::optional<mp::fuzz::PeerInput> in = mp::fuzz::ConnectionFor(data, size);
+  if (!in) return 0;
+  mp::Connection* c = &in->ours;
   // The first byte picks how to read: each entry point has its own checks.
-  const int mode = data[0] % 3;
+  const int mode = in->selector % 3;
   char small[64];
   for (;;) {  // each frame takes at least 4 bytes: ends in an error or EOF
     absl::Status s;

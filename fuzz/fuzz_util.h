@@ -23,21 +23,29 @@ inline constexpr std::size_t kMaxInput = 64 * 1024;
 // refused before anything is allocated.
 inline constexpr std::size_t kMessageCap = 1 << 20;
 
-// A Connection whose peer has sent exactly `bytes` and then shut down its
-// writing side; nullopt if `bytes` is too large. The peer's end is kept
-// open (so replies do not fail with EPIPE) in `*peer`.
-inline std::optional<Connection> ConnectionReading(absl::string_view bytes,
-                                                   Connection* peer) {
-  if (bytes.size() > kMaxInput) return std::nullopt;
+// A fuzz input for a Connection: its first byte picks a variant of the
+// target (`selector`), the rest is what the peer sent before shutting down
+// its writing side. `ours` reads it; `peer` stays open, so replies do not
+// fail with EPIPE.
+struct PeerInput {
+  uint8_t selector;
+  Connection ours;
+  Connection peer;
+};
+
+// nullopt for an empty input or one too large for a socket buffer.
+inline std::optional<PeerInput> ConnectionFor(const uint8_t* data,
+                                              std::size_t size) {
+  if (size < 1 || size - 1 > kMaxInput) return std::nullopt;
   absl::StatusOr<platform::ChannelPair> pair = platform::CreateDuplexChannel();
   if (!pair.ok()) std::abort();
-  const platform::ConstBuffer buffer{bytes.data(), bytes.size()};
+  const platform::ConstBuffer buffer{data + 1, size - 1};
   if (!platform::WriteAll(pair->second.get(), {&buffer, 1}).ok()) std::abort();
   ::shutdown(static_cast<int>(pair->second.get()), SHUT_WR);
-  *peer = Connection(std::move(pair->second), true, true);
-  Connection c(std::move(pair->first), true, true);
-  c.set_max_message_size(kMessageCap);
-  return c;
+  PeerInput in{data[0], Connection(std::move(pair->first), true, true),
+               Connection(std::move(pair->second), true, true)};
+  in.ours.set_max_message_size(kMessageCap);
+  return in;
 }
 
 }  // namespace mp::fuzz
