@@ -26,7 +26,8 @@ while (($#)); do
 done
 ((${#names[@]})) || names=(frame codec auth)
 
-base=${MP_FUZZ_OUTPUT_BASE:-$HOME/.cache/mp-fuzz-bazel}
+# One output base per checkout, as Bazel's own are.
+base=${MP_FUZZ_OUTPUT_BASE:-$HOME/.cache/mp-fuzz-bazel/$(pwd | md5sum | cut -c1-12)}
 targets=()
 for name in "${names[@]}"; do targets+=("//fuzz:${name}_fuzzer"); done
 bazel --output_base="$base" build --config=fuzz "${targets[@]}" 2>&1 |
