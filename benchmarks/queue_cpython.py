@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CPython's multiprocessing.Queue on queue_benchmark.cc's workloads (fork
-context): P producers put N items, C consumers get them, items/s from the
-first start to the last join, median of 3, JSON lines with impl "cpython".
+context): P producers put N items, C consumers get them, items/s from "go"
+(once every process runs) to the last join, median of 3, JSON lines with
+impl "cpython".
 """
 import argparse
 import json
@@ -10,26 +11,35 @@ import statistics
 import time
 
 
-def consume(q):
+def consume(q, ready):
+    ready.put(1)
     while True:
         item = q.get()
         if item is None:
             return
 
 
-def produce(q, n, item):
+def produce(q, ready, go, n, item):
+    ready.put(1)
+    go.get()
     for i in range(n):
         q.put(item if item is not None else i)
 
 
 def items_per_second(ctx, producers, consumers, items, item):
     q = ctx.Queue()
-    start = time.perf_counter()
-    cs = [ctx.Process(target=consume, args=(q,)) for _ in range(consumers)]
-    ps = [ctx.Process(target=produce, args=(q, items // producers, item))
+    # Ready/go: the clock starts once every process runs.
+    ready, go = ctx.SimpleQueue(), ctx.SimpleQueue()
+    cs = [ctx.Process(target=consume, args=(q, ready)) for _ in range(consumers)]
+    ps = [ctx.Process(target=produce, args=(q, ready, go, items // producers, item))
           for _ in range(producers)]
     for p in cs + ps:
         p.start()
+    for _ in cs + ps:
+        ready.get()
+    start = time.perf_counter()
+    for _ in ps:
+        go.put(1)
     for p in ps:
         p.join()
     for _ in cs:
