@@ -97,14 +97,14 @@ SharedRing::Locked::Locked(const SharedRing& ring)
 }
 
 SharedRing::Locked::~Locked() {
-  // Bumped under the lock: a sleeper reads the word under the lock before
-  // sleeping, so it either sees this change or is woken by it.
   // Producers waiting for room are woken only once half the ring is free:
   // waking them at every pop when the ring is full would have each push
   // one record and sleep again, a system call or two per record.
   const bool roomy =
       popped_ && (owner_died_ || 2 * (header_->tail - header_->head) <=
                                      header_->capacity);
+  // Bumped under the lock: a sleeper reads the word under the lock before
+  // sleeping, so it either sees this change or is woken by it.
   if (pushed_ > 0) header_->pushes.fetch_add(1);
   if (roomy) header_->pops.fetch_add(1);
   platform::ReleaseSharedLock(&header_->lock);

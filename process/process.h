@@ -135,7 +135,8 @@ absl::Status SetStartMethod(StartMethod method, bool force = false);
 // this program (the same binary, found through /proc/self/exe); another
 // program must register the same targets (MP_REGISTER_TARGET) and call
 // mp::Init first. An empty path restores the default. A path that cannot be
-// run makes Start() fail with the exec error (kNotFound, kPermissionDenied).
+// run makes Start() fail with the exec error (e.g. kNotFound,
+// kPermissionDenied).
 void SetExecutable(std::string path);
 
 // get_executable(): what the spawn start method runs now.
