@@ -35,12 +35,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                                 size - 1);
   // The first byte picks the type.
   switch (data[0] % 10) {
-    case 0: return RoundTrip<int64_t>(bytes), 0;
-    case 1: return RoundTrip<uint8_t>(bytes), 0;
-    case 2: return RoundTrip<bool>(bytes), 0;
-    case 3: return RoundTrip<std::string>(bytes), 0;
-    case 4: return RoundTrip<std::vector<int32_t>>(bytes), 0;
-    case 5: return RoundTrip<std::pair<int64_t, std::string>>(bytes), 0;
+    case 0:
+      return RoundTrip<int64_t>(bytes), 0;
+    case 1:
+      return RoundTrip<uint8_t>(bytes), 0;
+    case 2:
+      return RoundTrip<bool>(bytes), 0;
+    case 3:
+      return RoundTrip<std::string>(bytes), 0;
+    case 4:
+      return RoundTrip<std::vector<int32_t>>(bytes), 0;
+    case 5:
+      return RoundTrip<std::pair<int64_t, std::string>>(bytes), 0;
     case 6:
       return RoundTrip<std::map<std::string, std::vector<std::string>>>(bytes),
              0;

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     Run(Mutate(corpus[rng() % corpus.size()], rng));
     ++mutations;
   }
-  std::printf("%zu corpus inputs and %ld mutations: no crash\n",
-              corpus.size(), mutations);
+  std::printf("%zu corpus inputs and %ld mutations: no crash\n", corpus.size(),
+              mutations);
   return 0;
 }

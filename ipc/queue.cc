@@ -322,9 +322,9 @@ absl::StatusOr<std::shared_ptr<QueueCore>> QueueCore::Create(QueueKind kind,
     absl::StatusOr<platform::SharedMapping> mapping =
         platform::MapSharedMemory(memory->get(), kSharedSize);
     if (!mapping.ok()) return mapping.status();
-    absl::StatusOr<SharedRing> ring = SharedRing::Create(
-        static_cast<char*>(mapping->data()) + kCountersSize,
-        kSharedSize - kCountersSize);
+    absl::StatusOr<SharedRing> ring =
+        SharedRing::Create(static_cast<char*>(mapping->data()) + kCountersSize,
+                           kSharedSize - kCountersSize);
     if (!ring.ok()) return ring.status();
   }
   return Adopt(kind, maxsize, std::move(channel->first),
@@ -338,9 +338,9 @@ absl::StatusOr<std::shared_ptr<QueueCore>> QueueCore::Adopt(
   absl::StatusOr<platform::SharedMapping> mapping =
       platform::MapSharedMemory(shared.get(), kSharedSize);
   if (!mapping.ok()) return mapping.status();
-  absl::StatusOr<SharedRing> ring = SharedRing::Attach(
-      static_cast<char*>(mapping->data()) + kCountersSize,
-      kSharedSize - kCountersSize);
+  absl::StatusOr<SharedRing> ring =
+      SharedRing::Attach(static_cast<char*>(mapping->data()) + kCountersSize,
+                         kSharedSize - kCountersSize);
   if (!ring.ok()) return ring.status();
   impl->ring = *ring;
   impl->reader = std::move(reader);
@@ -431,9 +431,7 @@ void QueueCore::AcquireLockForTesting() {
   new SharedRing::Locked(*impl_->ring);  // never destroyed: never released
 }
 
-std::size_t QueueCore::qsize() const {
-  return impl_->shared->count.load();
-}
+std::size_t QueueCore::qsize() const { return impl_->shared->count.load(); }
 
 bool QueueCore::empty() const {
   SharedRing::Locked locked(*impl_->ring);

@@ -101,8 +101,8 @@ SharedRing::Locked::~Locked() {
   // waking them at every pop when the ring is full would have each push
   // one record and sleep again, a system call or two per record.
   const bool roomy =
-      popped_ && (owner_died_ || 2 * (header_->tail - header_->head) <=
-                                     header_->capacity);
+      popped_ &&
+      (owner_died_ || 2 * (header_->tail - header_->head) <= header_->capacity);
   // Bumped under the lock: a sleeper reads the word under the lock before
   // sleeping, so it either sees this change or is woken by it.
   if (pushed_ > 0) header_->pushes.fetch_add(1);
@@ -220,8 +220,9 @@ bool SharedRing::WaitForRecord(std::optional<absl::Time> deadline) const {
 bool SharedRing::WaitForRoom(std::size_t payload_size,
                              std::optional<absl::Time> deadline) const {
   Header* h = header_;
-  return Sleep(*this, &h->pops, &h->room_waiters, deadline, 
-               [payload_size](const Locked& l) { return !l.Fits(payload_size); });
+  return Sleep(
+      *this, &h->pops, &h->room_waiters, deadline,
+      [payload_size](const Locked& l) { return !l.Fits(payload_size); });
 }
 
 }  // namespace mp::ipc_internal

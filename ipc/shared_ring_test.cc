@@ -58,7 +58,7 @@ TEST(SharedRingTest, FullRingRefusesAndEmptyRecordsCount) {
   Memory m(64);
   SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
   SharedRing::Locked locked(ring);
-  EXPECT_FALSE(locked.TryPush(1, {std::string(57, 'x')}));  // never fits
+  EXPECT_FALSE(locked.TryPush(1, {std::string(57, 'x')}));         // never fits
   for (int i = 0; i < 8; ++i) EXPECT_TRUE(locked.TryPush(3, {}));  // 8 x 8 B
   EXPECT_FALSE(locked.TryPush(3, {}));
   EXPECT_FALSE(locked.empty());
@@ -170,18 +170,18 @@ TEST(SharedRingTest, ManyProducerProcessesEachInOrder) {
   std::vector<platform::ChildProcess> children;
   for (int p = 0; p < kProducers; ++p) {
     children.push_back(platform::ForkAndRun({}, [&, p] {
-      for (uint32_t i = 0; i < kPerProducer; ++i) {
-        const std::string item = absl::StrCat(i);
-        for (;;) {
-          {
-            SharedRing::Locked locked(ring);
-            if (locked.TryPush(p + 1, {item})) break;
-          }
-          ring.WaitForRoom(item.size(), std::nullopt);
-        }
-      }
-      return 0;
-    }).value());
+                         for (uint32_t i = 0; i < kPerProducer; ++i) {
+                           const std::string item = absl::StrCat(i);
+                           for (;;) {
+                             {
+                               SharedRing::Locked locked(ring);
+                               if (locked.TryPush(p + 1, {item})) break;
+                             }
+                             ring.WaitForRoom(item.size(), std::nullopt);
+                           }
+                         }
+                         return 0;
+                       }).value());
   }
   std::vector<uint32_t> next(kProducers, 0);
   for (int got = 0; got < kProducers * kPerProducer;) {

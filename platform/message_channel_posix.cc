@@ -110,9 +110,8 @@ absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   for (;;) {
     if (deadline) {
-      absl::StatusOr<std::vector<std::size_t>> ready =
-          WaitReadable({&h, 1}, std::max(*deadline - absl::Now(),
-                                         absl::ZeroDuration()));
+      absl::StatusOr<std::vector<std::size_t>> ready = WaitReadable(
+          {&h, 1}, std::max(*deadline - absl::Now(), absl::ZeroDuration()));
       if (!ready.ok()) return ready.status();
       if (ready->empty()) return std::nullopt;
     }
@@ -126,7 +125,8 @@ absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
                   MSG_CMSG_CLOEXEC | (deadline ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // taken by another reader
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        continue;  // taken by another reader
       return LastNativeError("recvmsg");
     }
     ReceivedMessage received;

@@ -45,14 +45,13 @@ class SharedMapping {
 
  private:
   friend absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle,
-                                                        std::size_t);
+                                                       std::size_t);
   void* data_ = nullptr;
   std::size_t size_ = 0;
 };
 
 // Maps the first `size` bytes of shared memory `h`.
-absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
-                                              std::size_t size);
+absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h, std::size_t size);
 
 // Blocks while *word == expected, until woken or `deadline` (nullopt: no
 // deadline). Returns false at the deadline, true otherwise (which includes

@@ -1,6 +1,6 @@
 #include <errno.h>
-#include <pthread.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -67,8 +67,8 @@ bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
     timeout = &ts;
   }
   // Not FUTEX_PRIVATE: the word is shared between processes.
-  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout,
-                           nullptr, 0);
+  const long r =
+      ::syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout, nullptr, 0);
   if (r == 0 || errno == EAGAIN || errno == EINTR) return true;
   return errno != ETIMEDOUT;
 }

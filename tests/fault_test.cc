@@ -163,16 +163,17 @@ TEST(SpawnFaultTest, AnExecThatFailsIsAClearErrorAndLeavesNothing) {
   const std::string dir = std::getenv("TEST_TMPDIR");
   const std::string plain = dir + "/plain", garbage = dir + "/garbage";
   std::ofstream(plain) << "not a program\n";
-  std::ofstream(garbage) << "\x7f" "ELF garbage\n";
+  std::ofstream(garbage) << "\x7f"
+                            "ELF garbage\n";
   ASSERT_EQ(::chmod(plain.c_str(), 0644), 0);
   ASSERT_EQ(::chmod(garbage.c_str(), 0755), 0);
   struct Case {
     std::string executable;
     std::string error;
   };
-  for (const Case& c : {Case{"/nonexistent/mp-worker", "No such file"},
-                        Case{plain, "Permission denied"},
-                        Case{garbage, "Exec format error"}}) {
+  for (const Case& c :
+       {Case{"/nonexistent/mp-worker", "No such file"},
+        Case{plain, "Permission denied"}, Case{garbage, "Exec format error"}}) {
     SetExecutable(c.executable);
     EXPECT_EQ(GetExecutable().value_or(""), c.executable);
     Process p = spawn.Process(SleepMs, int64_t{0});
@@ -193,11 +194,11 @@ TEST(SpawnFaultTest, AnExecThatFailsIsAClearErrorAndLeavesNothing) {
   EXPECT_EQ(good.exitcode(), 5);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, FaultTest, ::testing::ValuesIn(GetAllStartMethods()),
-    [](const ::testing::TestParamInfo<StartMethod>& info) {
-      return std::string(StartMethodName(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, FaultTest,
+                         ::testing::ValuesIn(GetAllStartMethods()),
+                         [](const ::testing::TestParamInfo<StartMethod>& info) {
+                           return std::string(StartMethodName(info.param));
+                         });
 
 }  // namespace
 }  // namespace mp

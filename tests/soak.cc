@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
   int64_t processes = 0;
   for (; processes < want_processes && absl::Now() < phase1_end; ++processes) {
     const int64_t code = processes % 200;
-    mp::Process p = (processes % 20 == 19 ? spawn : fork).Process(ExitWith, code);
+    mp::Process p =
+        (processes % 20 == 19 ? spawn : fork).Process(ExitWith, code);
     if (!p.Start().ok() || !p.Join().ok() || p.exitcode() != code) {
       check(false, "a process did not start, join or exit as told");
       break;
@@ -134,21 +135,26 @@ int main(int argc, char** argv) {
     mp::Queue<Item> q = mp::Queue<Item>::Create().value();
     auto results = mp::Queue<std::vector<int64_t>>::Create().value();
     std::vector<mp::Process> ps;
-    for (int c = 0; c < kConsumers; ++c) ps.push_back(fork.Process(Consume, q, results));
+    for (int c = 0; c < kConsumers; ++c)
+      ps.push_back(fork.Process(Consume, q, results));
     for (int64_t p = 0; p < kProducers; ++p) {
-      ps.push_back(fork.Process(Produce, q, p, want_items / kProducers, phase2_end));
+      ps.push_back(
+          fork.Process(Produce, q, p, want_items / kProducers, phase2_end));
     }
     for (mp::Process& p : ps) check(p.Start().ok(), "start");
     for (int i = kConsumers; i < kConsumers + kProducers; ++i) {
       check(ps[i].Join().ok() && ps[i].exitcode() == 0, "producer");
     }
-    for (int c = 0; c < kConsumers; ++c) check(q.Put(Item(-1, -1)).ok(), "stop");
+    for (int c = 0; c < kConsumers; ++c)
+      check(q.Put(Item(-1, -1)).ok(), "stop");
     std::vector<int64_t> total(3 * kProducers, 0);
     for (int c = 0; c < kConsumers; ++c) {
-      absl::StatusOr<std::vector<int64_t>> r = results.Get(true, absl::Minutes(5));
+      absl::StatusOr<std::vector<int64_t>> r =
+          results.Get(true, absl::Minutes(5));
       check(r.ok() && r->size() == total.size(), "consumer report");
       if (!r.ok()) break;
-      for (std::size_t k = 0; k < total.size() && k < r->size(); ++k) total[k] += (*r)[k];
+      for (std::size_t k = 0; k < total.size() && k < r->size(); ++k)
+        total[k] += (*r)[k];
     }
     for (int c = 0; c < kConsumers; ++c) {
       check(ps[c].Join().ok() && ps[c].exitcode() == 0, "consumer");
