@@ -173,9 +173,12 @@ struct QueueCore::Impl {
     uint64_t size = 0;
   };
 
-  // Takes the oldest item; nullopt when there is none.
-  absl::StatusOr<std::optional<Taken>> TakeFront() {
-    SharedRing::Locked locked(*ring);
+  // Takes the oldest item; nullopt when there is none, or when the lock
+  // could not be had by `deadline` (its holder stopped).
+  absl::StatusOr<std::optional<Taken>> TakeFront(
+      std::optional<absl::Time> deadline) {
+    SharedRing::Locked locked(*ring, deadline);
+    if (!locked.held()) return std::nullopt;
     for (;;) {
       absl::StatusOr<std::optional<SharedRing::Locked::Front>> front =
           locked.PeekFront();
@@ -409,7 +412,13 @@ absl::StatusOr<std::string> QueueCore::Get(
   }
   const std::optional<absl::Time> deadline = DeadlineOf(block, timeout);
   for (;;) {
-    absl::StatusOr<std::optional<Impl::Taken>> taken = impl.TakeFront();
+    // The lock is held for microseconds (a feeder's batch included), so a
+    // non-blocking or nearly expired Get() still waits that long for it;
+    // only a stopped holder makes it give up.
+    absl::StatusOr<std::optional<Impl::Taken>> taken = impl.TakeFront(
+        deadline ? std::make_optional(std::max(
+                       *deadline, absl::Now() + absl::Milliseconds(10)))
+                 : std::nullopt);
     if (!taken.ok()) return taken.status();
     if (taken->has_value()) {
       SharedCounters& c = *impl.shared;

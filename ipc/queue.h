@@ -31,6 +31,9 @@
 //     writing is either delivered whole or not at all;
 //   - either killed between its counter update and its write/read: qsize()
 //     is off by one for good, and a bounded queue has one slot fewer.
+// A process stopped (not killed) while holding the lock delays the others
+// until it goes on; a Get() with a timeout still returns Empty at its
+// deadline.
 // A JoinableQueue's Join() waits for TaskDone() calls, so a consumer killed
 // after Get() and before TaskDone() makes Join() wait forever (as in Python).
 //

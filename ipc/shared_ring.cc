@@ -86,9 +86,19 @@ std::size_t SharedRing::max_payload() const {
 }
 
 SharedRing::Locked::Locked(const SharedRing& ring)
-    : header_(ring.header_),
-      data_(ring.data_),
-      owner_died_(platform::AcquireSharedLock(&header_->lock)) {
+    : Locked(ring, std::nullopt) {}
+
+SharedRing::Locked::Locked(const SharedRing& ring,
+                           std::optional<absl::Time> deadline)
+    : header_(ring.header_), data_(ring.data_) {
+  if (deadline) {
+    std::optional<bool> died =
+        platform::AcquireSharedLockUntil(&header_->lock, *deadline);
+    held_ = died.has_value();
+    owner_died_ = died.value_or(false);
+  } else {
+    owner_died_ = platform::AcquireSharedLock(&header_->lock);
+  }
   // The dead holder may have pushed or popped without bumping the words.
   if (owner_died_) {
     pushed_ = INT_MAX;
@@ -97,6 +107,7 @@ SharedRing::Locked::Locked(const SharedRing& ring)
 }
 
 SharedRing::Locked::~Locked() {
+  if (!held_) return;
   // Producers waiting for room are woken only once half the ring is free:
   // waking them at every pop when the ring is full would have each push
   // one record and sleep again, a system call or two per record.
@@ -195,7 +206,8 @@ bool Sleep(const SharedRing& ring, std::atomic<uint32_t>* word,
   for (;;) {
     uint32_t seen;
     {
-      SharedRing::Locked locked(ring);
+      SharedRing::Locked locked(ring, deadline);
+      if (!locked.held()) return false;
       if (!still_waiting(locked)) return true;
       seen = word->load();
       waiters->fetch_add(1);

@@ -66,9 +66,14 @@ class SharedRing {
   class Locked {
    public:
     explicit Locked(const SharedRing& ring);
+    // Gives up at `deadline` (nullopt: never), when held() is false and
+    // nothing else may be called.
+    Locked(const SharedRing& ring, std::optional<absl::Time> deadline);
     ~Locked();
     Locked(const Locked&) = delete;
     Locked& operator=(const Locked&) = delete;
+
+    bool held() const { return held_; }
 
     // The previous holder died holding the lock (the ring is intact).
     bool owner_died() const { return owner_died_; }
@@ -96,13 +101,15 @@ class SharedRing {
    private:
     Header* header_;
     char* data_;
-    bool owner_died_;
+    bool held_ = true;
+    bool owner_died_ = false;
     int pushed_ = 0;  // records pushed under this hold
     bool popped_ = false;
   };
 
   // Blocks without the lock until the ring holds a record (true; another
-  // consumer may take it first) or `deadline` passes (false).
+  // consumer may take it first) or `deadline` passes (false; also when the
+  // lock could not be had by then).
   bool WaitForRecord(std::optional<absl::Time> deadline) const;
 
   // Blocks without the lock until a record with a `payload_size`-byte

@@ -81,6 +81,13 @@ absl::Status InitSharedLock(SharedLock* lock);
 // may be half-changed. The lock is not re-entrant.
 bool AcquireSharedLock(SharedLock* lock);
 
+// AcquireSharedLock that gives up at `deadline` (a holder that is alive but
+// stopped, say): nullopt then, and the lock is not held. Otherwise what
+// AcquireSharedLock returns. Waiting for a held lock polls with a growing
+// pause (up to 1 ms), so it is for callers that have a deadline.
+std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
+                                           absl::Time deadline);
+
 void ReleaseSharedLock(SharedLock* lock);
 
 // Holds a SharedLock for its lifetime.

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -91,6 +92,18 @@ pthread_mutex_t* MutexOf(SharedLock* lock) {
   std::abort();
 }
 
+// What pthread_mutex_lock or _trylock returned (not EBUSY): whether the
+// owner had died (the lock is then made consistent).
+bool Acquired(SharedLock* lock, int r, const char* operation) {
+  if (r == 0) return false;
+  if (r != EOWNERDEAD) Die(operation, r);
+  // The caller repairs what the dead owner left; the lock stays usable.
+  if (const int c = pthread_mutex_consistent(MutexOf(lock)); c != 0) {
+    Die("pthread_mutex_consistent", c);
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::Status InitSharedLock(SharedLock* lock) {
@@ -105,14 +118,23 @@ absl::Status InitSharedLock(SharedLock* lock) {
 }
 
 bool AcquireSharedLock(SharedLock* lock) {
-  const int r = pthread_mutex_lock(MutexOf(lock));
-  if (r == 0) return false;
-  if (r != EOWNERDEAD) Die("pthread_mutex_lock", r);
-  // The caller repairs what the dead owner left; the lock stays usable.
-  if (const int c = pthread_mutex_consistent(MutexOf(lock)); c != 0) {
-    Die("pthread_mutex_consistent", c);
+  return Acquired(lock, pthread_mutex_lock(MutexOf(lock)),
+                  "pthread_mutex_lock");
+}
+
+std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
+                                           absl::Time deadline) {
+  // trylock, not pthread_mutex_timedlock: ThreadSanitizer follows the
+  // former, and the lock is held only briefly unless its holder stopped.
+  absl::Duration pause = absl::Microseconds(5);
+  for (;;) {
+    const int r = pthread_mutex_trylock(MutexOf(lock));
+    if (r != EBUSY) return Acquired(lock, r, "pthread_mutex_trylock");
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    absl::SleepFor(std::min(pause, left));
+    pause = std::min(2 * pause, absl::Milliseconds(1));
   }
-  return true;
 }
 
 void ReleaseSharedLock(SharedLock* lock) {

@@ -53,7 +53,8 @@ struct LockedCounter {
 
 TEST(SharedLockTest, ExcludesAcrossProcesses) {
   ScopedHandle memory = CreateSharedMemory(sizeof(LockedCounter)).value();
-  SharedMapping m = MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
+  SharedMapping m =
+      MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
   auto* shared = static_cast<LockedCounter*>(m.data());
   ASSERT_TRUE(InitSharedLock(&shared->lock).ok());
   constexpr int kIncrements = 200000;
@@ -75,7 +76,8 @@ TEST(SharedLockTest, ExcludesAcrossProcesses) {
 
 TEST(SharedLockTest, AHolderThatDiesHandsTheLockOnSayingSo) {
   ScopedHandle memory = CreateSharedMemory(sizeof(LockedCounter)).value();
-  SharedMapping m = MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
+  SharedMapping m =
+      MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
   auto* shared = static_cast<LockedCounter*>(m.data());
   ASSERT_TRUE(InitSharedLock(&shared->lock).ok());
   ChildProcess child = ForkAndRun({}, [&] {
@@ -92,6 +94,34 @@ TEST(SharedLockTest, AHolderThatDiesHandsTheLockOnSayingSo) {
   }
   SharedLockHolder again(&shared->lock);
   EXPECT_FALSE(again.owner_died());  // repaired: a normal lock from now on
+}
+
+TEST(SharedLockTest, AcquireUntilGivesUpOnAHeldLockAndSeesADeadOne) {
+  ScopedHandle memory = CreateSharedMemory(sizeof(LockedCounter)).value();
+  SharedMapping m =
+      MapSharedMemory(memory.get(), sizeof(LockedCounter)).value();
+  auto* shared = static_cast<LockedCounter*>(m.data());
+  ASSERT_TRUE(InitSharedLock(&shared->lock).ok());
+  EXPECT_EQ(AcquireSharedLockUntil(&shared->lock, absl::Now()),
+            std::optional<bool>(false));  // free: taken at once
+  ReleaseSharedLock(&shared->lock);
+  ChildProcess child = ForkAndRun({}, [&] {
+                         AcquireSharedLock(&shared->lock);
+                         absl::SleepFor(absl::Milliseconds(300));
+                         _exit(0);  // dies holding it
+                         return 0;
+                       }).value();
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(AcquireSharedLockUntil(&shared->lock,
+                                   absl::Now() + absl::Milliseconds(50)),
+            std::nullopt);  // held by a live process
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_EQ(
+      AcquireSharedLockUntil(&shared->lock, absl::Now() + absl::Seconds(20)),
+      std::optional<bool>(true));  // its holder died meanwhile
+  ReleaseSharedLock(&shared->lock);
+  EXPECT_EQ(WaitForExit(child, std::nullopt).value(), 0);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Queue, SimpleQueue and JoinableQueue between processes, under both start
 // methods: Python's semantics, many producers and consumers, and the bad day
 // (a consumer killed in the middle, huge, empty and mistyped items).
+#include "ipc/queue.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -14,7 +16,6 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/queue.h"
 #include "platform/test_util.h"
 #include "process/process.h"
 
@@ -120,7 +121,8 @@ TEST_P(QueueTest, FourProducersFourConsumersEveryItemOnceInOrder) {
         Make(Consume, q, results, static_cast<int64_t>(kProducers)));
   }
   for (int p = 0; p < kProducers; ++p) {
-    processes.push_back(Make(Produce, q, static_cast<int64_t>(p), kPerProducer));
+    processes.push_back(
+        Make(Produce, q, static_cast<int64_t>(p), kPerProducer));
   }
   for (Process& p : processes) ASSERT_TRUE(p.Start().ok());
   for (int p = kConsumers; p < kConsumers + kProducers; ++p) {
@@ -174,6 +176,13 @@ TEST_P(QueueTest, AProcessKilledHoldingTheLockDoesNotWedgeTheOthers) {
   Process holder = Make(HoldTheLockForever, q);
   ASSERT_TRUE(holder.Start().ok());
   absl::SleepFor(absl::Milliseconds(200));  // it holds the lock by now
+  // While it holds the lock (alive, as a stopped process would be), a Get()
+  // with a timeout still returns at its deadline.
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(IsEmpty(q.Get(true, absl::Milliseconds(300)).status()));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(IsEmpty(q.GetNowait().status()));
   ASSERT_TRUE(holder.Kill().ok());
   ASSERT_TRUE(holder.Join().ok());
   // The next process to lock it takes it over: nothing hangs, nothing lost.
@@ -195,8 +204,8 @@ TEST_P(QueueTest, ProducersKilledMidPutLeaveWholeItemsInOrder) {
   for (int round = 0; round < 20; ++round) {
     std::vector<Process> producers;
     for (int p = 0; p < kProducers; ++p) {
-      producers.push_back(
-          Make(PutUntilKilled, q, static_cast<int64_t>(round * kProducers + p)));
+      producers.push_back(Make(PutUntilKilled, q,
+                               static_cast<int64_t>(round * kProducers + p)));
       ASSERT_TRUE(producers.back().Start().ok());
     }
     for (int i = 0; i < 2000; ++i) {
@@ -258,11 +267,11 @@ TEST_P(QueueTest, SimpleQueueAcrossProcesses) {
   EXPECT_TRUE(in.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, QueueTest, ::testing::ValuesIn(GetAllStartMethods()),
-    [](const ::testing::TestParamInfo<StartMethod>& info) {
-      return std::string(StartMethodName(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, QueueTest,
+                         ::testing::ValuesIn(GetAllStartMethods()),
+                         [](const ::testing::TestParamInfo<StartMethod>& info) {
+                           return std::string(StartMethodName(info.param));
+                         });
 
 }  // namespace
 }  // namespace mp
