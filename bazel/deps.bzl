@@ -10,8 +10,12 @@ from and why.
 # Which source the pinned dependencies come from. "upstream" (the default):
 # the release archives below, checked against their sha256. "system": the
 # same versions as installed by Debian 12's -dev packages, wrapped by the
-# overlays in bazel/system/ (no network needed). Set with
-# `--repo_env=MULTIPROCESSING_DEPS=system`.
+# overlays in bazel/system/ (no network needed). "source": the same versions'
+# sources from Debian's source packages (tools/fetch_sources.sh puts them in
+# bazel/source/.trees/; GoogleTest's are in /usr/src/googletest), built by
+# Bazel, with the overlays in bazel/source/ where upstream's BUILD files need
+# rules we do not have; `--config=mingw` uses it, as Windows needs libraries
+# compiled for Windows. Set with `--repo_env=MULTIPROCESSING_DEPS=...`.
 _MODE_ENV = "MULTIPROCESSING_DEPS"
 
 _PINNED = {
@@ -33,6 +37,12 @@ _PINNED = {
         sha256 = "81964fe578e9bd7c94dfdb09c8e4d6e6759e19967e397dbea48d1c10e45d0df2",
         strip_prefix = "googletest-release-1.12.1",
     ),
+    "bazel_skylib": struct(
+        version = "1.0.3",
+        urls = ["https://github.com/bazelbuild/bazel-skylib/releases/download/1.0.3/bazel-skylib-1.0.3.tar.gz"],
+        sha256 = "1c531376ac7e5a180e0237938a2536de0c54d93f5c278634818e0efc952dd56c",
+        strip_prefix = "",
+    ),
     "com_github_google_benchmark": struct(
         version = "1.7.1",
         urls = ["https://github.com/google/benchmark/archive/refs/tags/v1.7.1.tar.gz"],
@@ -53,10 +63,45 @@ def _link_tree(rctx, src):
     for entry in src.readdir():
         rctx.symlink(entry, entry.basename)
 
+# Where the "source" mode finds each tree (default: bazel/source/.trees/NAME),
+# and what the "system" mode links for repositories without an overlay in
+# bazel/system/ (Debian's bazel-skylib package).
+_SOURCE_TREES = {"com_google_googletest": "/usr/src/googletest"}
+_SYSTEM_TREES = {"bazel_skylib": "/usr/share/bazel/tools/skylib"}
+
+def _link_overlay(rctx, overlay, tree):
+    """Links `overlay`'s entries, then those of `tree` it does not replace."""
+    taken = {}
+    if overlay.exists:
+        for entry in overlay.readdir():
+            rctx.symlink(entry, entry.basename)
+            taken[entry.basename] = True
+    for entry in tree.readdir():
+        if entry.basename not in taken:
+            rctx.symlink(entry, entry.basename)
+
+def _system_tree(rctx, name):
+    if name in _SYSTEM_TREES:
+        return rctx.path(_SYSTEM_TREES[name])
+    return _here(rctx, "system", name)
+
 def _pinned_repository_impl(rctx):
     mode = rctx.os.environ.get(_MODE_ENV, "upstream")
+    name = rctx.attr.name
+    if mode == "source" and name in ["bazel_skylib", "com_github_google_benchmark"]:
+        # Not built from source: Skylib is Starlark only, and the benchmarks
+        # are POSIX programs.
+        mode = "system"
     if mode == "system":
-        _link_tree(rctx, _here(rctx, "system", rctx.attr.name))
+        _link_tree(rctx, _system_tree(rctx, name))
+    elif mode == "source":
+        if name in _SOURCE_TREES:
+            tree = rctx.path(_SOURCE_TREES[name])
+        else:
+            tree = _here(rctx, "source", ".trees", name)
+        if not tree.exists:
+            fail("%s: no source tree at %s; run tools/fetch_sources.sh" % (name, tree))
+        _link_overlay(rctx, _here(rctx, "source", name), tree)
     elif mode == "upstream":
         pin = _PINNED[rctx.attr.name]
         rctx.download_and_extract(
@@ -86,7 +131,7 @@ def _maybe(rule, name):
 
 def multiprocessing_dependencies():
     """Declares Abseil, protobuf, GoogleTest, Google Benchmark and Bazel's own offline stand-ins."""
-    for name in ["rules_cc", "rules_java", "remote_coverage_tools"]:
+    for name in ["platforms", "rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_shim_repository, name)
     for name in _PINNED:
         _maybe(_pinned_repository, name)

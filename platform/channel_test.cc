@@ -1,6 +1,5 @@
 #include "platform/channel.h"
 
-#include <fcntl.h>
 
 #include <string>
 #include <thread>
@@ -12,7 +11,7 @@ namespace mp::platform {
 namespace {
 
 bool IsCloseOnExec(const ScopedHandle& h) {
-  return (fcntl(static_cast<int>(h.get()), F_GETFD) & FD_CLOEXEC) != 0;
+  return !IsInheritable(h.get()).value();
 }
 
 std::string ReadN(NativeHandle h, std::size_t n) {
@@ -79,10 +78,13 @@ TEST(ChannelTest, WriteToGonePeerIsAnErrorNotSigpipe) {
   ChannelPair o = CreateOneWayChannel().value();
   o.first.reset();
   s = WriteAll(o.second.get(), {{"x", 1}});
-  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+#if !defined(_WIN32)
   EXPECT_NE(s.message().find("Broken pipe"), absl::string_view::npos) << s;
+#endif
 }
 
+#if !defined(_WIN32)  // no signals on Windows
 TEST(ChannelTest, ReadsAndWritesSurviveASignalStorm) {
   ChannelPair p = CreateDuplexChannel().value();
   const std::size_t n = 16 << 20;
@@ -104,6 +106,7 @@ TEST(ChannelTest, ReadsAndWritesSurviveASignalStorm) {
   EXPECT_TRUE(got == sent);
   EXPECT_GT(signals, 0);
 }
+#endif
 
 }  // namespace
 }  // namespace mp::platform

@@ -55,6 +55,9 @@ absl::StatusOr<ScopedHandle> Duplicate(NativeHandle h);
 // sets HANDLE_FLAG_INHERIT), or not.
 absl::Status SetInheritable(NativeHandle h, bool inheritable);
 
+// Whether a child would inherit `h` (FD_CLOEXEC clear / HANDLE_FLAG_INHERIT).
+absl::StatusOr<bool> IsInheritable(NativeHandle h);
+
 // How many descriptors this process has open (for leak checks in tests).
 absl::StatusOr<int> CountOpenHandles();
 

@@ -40,6 +40,12 @@ absl::Status SetInheritable(NativeHandle h, bool inheritable) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> IsInheritable(NativeHandle h) {
+  const int flags = ::fcntl(static_cast<int>(h), F_GETFD);
+  if (flags < 0) return LastNativeError("fcntl(F_GETFD)");
+  return (flags & FD_CLOEXEC) == 0;
+}
+
 absl::StatusOr<int> CountOpenHandles() {
   DIR* dir = ::opendir("/proc/self/fd");
   if (dir == nullptr) dir = ::opendir("/dev/fd");

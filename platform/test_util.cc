@@ -1,96 +1,17 @@
 #include "platform/test_util.h"
 
-#include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
-
-#include <cerrno>
-
 #include "absl/strings/escaping.h"
-#include "absl/time/clock.h"
 #include "platform/crypto.h"
 
 namespace mp::testing {
 
-using ::mp::platform::RandomBytes;
-namespace {
-std::atomic<std::int64_t> g_delivered{0};
-void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }
-}  // namespace
-
-SignalStorm::SignalStorm(int period_us, int signal_number)
-    : start_count_(g_delivered.load()) {
-  struct sigaction sa = {};
-  sa.sa_handler = CountSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
-  sigaction(signal_number, &sa, nullptr);
-  const pthread_t target = pthread_self();
-  thread_ = std::thread([this, target, period_us, signal_number] {
-    const struct timespec pause = {period_us / 1000000,
-                                   (period_us % 1000000) * 1000L};
-    while (!stop_.load()) {
-      pthread_kill(target, signal_number);
-      nanosleep(&pause, nullptr);
-    }
-  });
-}
-
-SignalStorm::~SignalStorm() {
-  stop_.store(true);
-  thread_.join();
-  // A signal sent just before the join may not have been handled yet (under
-  // ThreadSanitizer, handlers run late, at the next intercepted call). Give
-  // it time to land here, so the next storm does not count it.
-  const struct timespec drain = {0, 20 * 1000 * 1000};
-  nanosleep(&drain, nullptr);
-}
-
-std::int64_t SignalStorm::delivered() const {
-  return g_delivered.load() - start_count_;
-}
-
 const std::string& UniqueToken() {
   static const std::string token = [] {
     std::string random(8, '\0');
-    RandomBytes(absl::MakeSpan(random)).IgnoreError();
+    platform::RandomBytes(absl::MakeSpan(random)).IgnoreError();
     return absl::BytesToHexString(random);
   }();
   return token;
-}
-
-const int kAbortSignal = SIGABRT;
-
-bool IsZombie(std::int64_t pid) {
-  siginfo_t info = {};
-  return waitid(P_PID, static_cast<id_t>(pid), &info,
-                WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid == pid;
-}
-
-bool IsGone(std::int64_t pid) {
-  return waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG) == -1 &&
-         errno == ECHILD;
-}
-
-bool ProcessExists(std::int64_t pid) {
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
-bool WaitUntilGone(std::int64_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (ProcessExists(pid)) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
-bool HasUnwaitedChildren() {
-  siginfo_t info = {};
-  // WNOWAIT: look without reaping. ECHILD: no child at all.
-  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
 }  // namespace mp::testing

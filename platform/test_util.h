@@ -1,8 +1,12 @@
-// Helpers for tests of the bad day: signals during blocking calls.
+// Helpers for tests: names unique to this test process; on POSIX, the bad
+// day of signals during blocking calls and child processes left behind.
 #ifndef MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 #define MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 
+
+#if !defined(_WIN32)
 #include <signal.h>
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -12,6 +16,15 @@
 #include "absl/time/time.h"
 
 namespace mp::testing {
+
+// Random hex, the same for the whole test process: for names that parallel
+// tests must not share (Unix socket paths, abstract names). Bazel's sandbox
+// gives every test the same pid (a PID namespace), so the pid will not do.
+const std::string& UniqueToken();
+
+#if !defined(_WIN32)
+// What follows is POSIX by nature (test_util_posix.cc): Windows has no
+// signals to interrupt a call with and no zombies.
 
 // While alive, interrupts the thread that created it with `signal_number`
 // (with a counting handler installed without SA_RESTART, so every blocking
@@ -34,11 +47,6 @@ class SignalStorm {
   std::thread thread_;
 };
 
-// Random hex, the same for the whole test process: for names that parallel
-// tests must not share (Unix socket paths, abstract names). Bazel's sandbox
-// gives every test the same pid (a PID namespace), so the pid will not do.
-const std::string& UniqueToken();
-
 // The signal abort() raises (SIGABRT), for exit code checks.
 extern const int kAbortSignal;
 
@@ -59,6 +67,8 @@ bool WaitUntilGone(std::int64_t pid, absl::Duration timeout);
 // Whether this process has a child that was not waited for (a running child
 // or a zombie). Does not reap anything.
 bool HasUnwaitedChildren();
+
+#endif  // !defined(_WIN32)
 
 }  // namespace mp::testing
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs a Windows test binary under Wine for `bazel test --config=mingw`.
+# Bazel hands the test absolute Unix paths in its environment; the Windows
+# program sees them as Z: drive paths. The Wine prefix and a persistent
+# wineserver are prepared by tools/wine.sh (never inside the sandbox: a prefix
+# made there is left half-made and tests hang).
+set -euo pipefail
+export WINEDEBUG=-all
+for var in XML_OUTPUT_FILE TEST_TMPDIR TEST_UNDECLARED_OUTPUTS_DIR \
+  TEST_PREMATURE_EXIT_FILE TEST_SHARD_STATUS_FILE TEST_WARNINGS_OUTPUT_FILE \
+  TEST_INFRASTRUCTURE_FAILURE_FILE TEST_UNUSED_RUNFILES_LOG_FILE; do
+  if [[ -n ${!var:-} && ${!var} == /* ]]; then
+    export "$var=Z:${!var//\//\\}"
+  fi
+done
+exec /usr/lib/wine/wine64 "$@"

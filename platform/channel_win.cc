@@ -1,0 +1,182 @@
+// Windows channels: the two ends of a named pipe with a name nobody else can
+// guess, opened for overlapped I/O (so WaitReadable and timeouts can wait on
+// them) and made blocking here, where every call waits for its own I/O.
+#include <windows.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "platform/channel.h"
+#include "platform/crypto.h"
+#include "platform/error.h"
+
+namespace mp::platform {
+namespace {
+
+HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
+
+// Kernel buffer of each direction; a write larger than this completes when
+// the reader has taken the rest.
+constexpr DWORD kPipeBuffer = 64 * 1024;
+
+// Writes of buffers that add up to at most this are joined into one
+// WriteFile, so a small message is one system call.
+constexpr std::size_t kJoinLimit = 64 * 1024;
+
+// An event for this thread's overlapped calls, made once per thread.
+HANDLE ThreadEvent() {
+  struct Event {
+    HANDLE h = CreateEventW(nullptr, /*bManualReset=*/TRUE, FALSE, nullptr);
+    ~Event() {
+      if (h != nullptr) CloseHandle(h);
+    }
+  };
+  thread_local Event event;
+  return event.h;
+}
+
+// Starts an overlapped ReadFile/WriteFile and waits for it. Returns the byte
+// count, or sets `error` to the Win32 error.
+DWORD Transfer(HANDLE h, bool write, void* data, DWORD size, DWORD* error) {
+  OVERLAPPED ov = {};
+  ov.hEvent = ThreadEvent();
+  if (ov.hEvent == nullptr) {
+    *error = GetLastError();
+    return 0;
+  }
+  ResetEvent(ov.hEvent);
+  DWORD n = 0;
+  const BOOL done = write ? WriteFile(h, data, size, &n, &ov)
+                          : ReadFile(h, data, size, &n, &ov);
+  *error = done ? ERROR_SUCCESS : GetLastError();
+  if (*error == ERROR_IO_PENDING) {
+    *error = GetOverlappedResult(h, &ov, &n, /*bWait=*/TRUE) ? ERROR_SUCCESS
+                                                             : GetLastError();
+  } else if (*error == ERROR_SUCCESS) {
+    // Completed at once; the count in `n` is not reliable for a handle
+    // opened for overlapped I/O, the OVERLAPPED's is.
+    GetOverlappedResult(h, &ov, &n, FALSE);
+  }
+  return n;
+}
+
+std::wstring UniquePipeName() {
+  static std::atomic<unsigned> counter{0};
+  char random[8];
+  std::string salt;
+  if (RandomBytes(absl::MakeSpan(random)).ok()) {
+    salt = absl::BytesToHexString(absl::string_view(random, sizeof(random)));
+  }
+  const std::string name = absl::StrCat(
+      "\\\\.\\pipe\\multiprocessing-", GetCurrentProcessId(), "-",
+      counter.fetch_add(1, std::memory_order_relaxed), "-", salt);
+  return std::wstring(name.begin(), name.end());
+}
+
+// Creates the server end (`server_access`: PIPE_ACCESS_DUPLEX or
+// PIPE_ACCESS_INBOUND) and the client end (`client_access`), connected.
+absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
+                                           DWORD client_access) {
+  const std::wstring name = UniquePipeName();
+  // FIRST_PIPE_INSTANCE: fail rather than join a pipe somebody else made
+  // under the same name; REJECT_REMOTE_CLIENTS: local processes only.
+  ScopedHandle server(reinterpret_cast<NativeHandle>(CreateNamedPipeW(
+      name.c_str(),
+      server_access | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+          PIPE_REJECT_REMOTE_CLIENTS,
+      /*nMaxInstances=*/1, kPipeBuffer, kPipeBuffer, 0,
+      /*lpSecurityAttributes=*/nullptr)));
+  if (!server.is_valid()) return LastNativeError("CreateNamedPipeW");
+  // SECURITY_ANONYMOUS: the server end cannot impersonate us.
+  ScopedHandle client(reinterpret_cast<NativeHandle>(CreateFileW(
+      name.c_str(), client_access, 0, nullptr, OPEN_EXISTING,
+      FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS,
+      nullptr)));
+  if (!client.is_valid()) return LastNativeError("CreateFileW(pipe)");
+  OVERLAPPED ov = {};
+  ov.hEvent = ThreadEvent();
+  if (!ConnectNamedPipe(AsHandle(server.get()), &ov)) {
+    const DWORD error = GetLastError();
+    if (error == ERROR_IO_PENDING) {
+      DWORD unused = 0;
+      if (!GetOverlappedResult(AsHandle(server.get()), &ov, &unused, TRUE)) {
+        return LastNativeError("ConnectNamedPipe");
+      }
+    } else if (error != ERROR_PIPE_CONNECTED) {
+      return NativeError(static_cast<int>(error), "ConnectNamedPipe");
+    }
+  }
+  return ChannelPair{std::move(server), std::move(client)};
+}
+
+}  // namespace
+
+absl::StatusOr<ChannelPair> CreateDuplexChannel() {
+  return CreatePipePair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE);
+}
+
+absl::StatusOr<ChannelPair> CreateOneWayChannel() {
+  // The reader is the server end, which can also Peek (WaitReadable); the
+  // writer asks for FILE_READ_ATTRIBUTES only besides writing.
+  return CreatePipePair(PIPE_ACCESS_INBOUND,
+                        GENERIC_WRITE | FILE_READ_ATTRIBUTES);
+}
+
+absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
+  std::size_t total = 0;
+  for (const ConstBuffer& b : buffers) total += b.size;
+  std::string joined;
+  std::vector<ConstBuffer> one;
+  if (buffers.size() > 1 && total <= kJoinLimit) {
+    joined.reserve(total);
+    for (const ConstBuffer& b : buffers) {
+      joined.append(static_cast<const char*>(b.data), b.size);
+    }
+    one.push_back({joined.data(), joined.size()});
+    buffers = one;
+  }
+  for (const ConstBuffer& b : buffers) {
+    const char* p = static_cast<const char*>(b.data);
+    std::size_t left = b.size;
+    while (left > 0) {
+      const DWORD chunk =
+          static_cast<DWORD>(std::min<std::size_t>(left, 1u << 30));
+      DWORD error = ERROR_SUCCESS;
+      const DWORD n =
+          Transfer(AsHandle(h), /*write=*/true, const_cast<char*>(p), chunk,
+                   &error);
+      if (error != ERROR_SUCCESS) {
+        return NativeError(static_cast<int>(error), "WriteFile");
+      }
+      p += n;
+      left -= n;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
+                                     std::size_t size) {
+  if (size == 0) return 0;
+  const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(size, 1u << 30));
+  DWORD error = ERROR_SUCCESS;
+  const DWORD n = Transfer(AsHandle(h), /*write=*/false, buffer, chunk, &error);
+  switch (error) {
+    case ERROR_SUCCESS:
+    case ERROR_MORE_DATA:
+      return n;
+    case ERROR_BROKEN_PIPE:
+    case ERROR_PIPE_NOT_CONNECTED:
+      return 0;  // the peer closed its end
+    default:
+      return NativeError(static_cast<int>(error), "ReadFile");
+  }
+}
+
+}  // namespace mp::platform

@@ -1,0 +1,187 @@
+// WaitReadable on Windows. A pipe is readable when PeekNamedPipe sees bytes
+// or a closed peer; any other handle (a process, an event) when it is
+// signalled. To sleep until one of them changes, every pipe gets a
+// zero-byte overlapped ReadFile (it completes when data arrives or the peer
+// goes, and takes nothing), and the wait covers their events and the other
+// handles. Past the 64 handles WaitForMultipleObjects takes, the thread
+// pool waits on each and signals one shared event.
+#include <windows.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "platform/error.h"
+#include "platform/poll.h"
+
+namespace mp::platform {
+namespace {
+
+HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
+
+struct Entry {
+  HANDLE handle;
+  bool is_pipe;
+  // For pipes: the zero-byte read in flight, if any.
+  OVERLAPPED ov = {};
+  bool pending = false;
+  // What the wait waits on: the read's event, or the handle itself.
+  HANDLE waitable = nullptr;
+};
+
+absl::Status NotOpen(NativeHandle h) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("WaitReadable: handle ", h, " is not open"));
+}
+
+// Whether `e` is readable now.
+absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
+  if (e.is_pipe) {
+    DWORD available = 0;
+    if (PeekNamedPipe(e.handle, nullptr, 0, nullptr, &available, nullptr)) {
+      return available > 0;
+    }
+    const DWORD error = GetLastError();
+    if (error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED) {
+      return true;  // end of stream
+    }
+    if (error == ERROR_INVALID_HANDLE) return NotOpen(h);
+    return NativeError(static_cast<int>(error), "PeekNamedPipe");
+  }
+  switch (WaitForSingleObject(e.handle, 0)) {
+    case WAIT_OBJECT_0:
+    case WAIT_ABANDONED:
+      return true;
+    case WAIT_TIMEOUT:
+      return false;
+    default:
+      if (GetLastError() == ERROR_INVALID_HANDLE) return NotOpen(h);
+      return LastNativeError("WaitForSingleObject");
+  }
+}
+
+// Cancels every zero-byte read still in flight and waits until the system
+// is done with its OVERLAPPED.
+void CancelReads(std::vector<Entry>& entries) {
+  for (Entry& e : entries) {
+    if (!e.pending) continue;
+    CancelIoEx(e.handle, &e.ov);
+    DWORD unused = 0;
+    GetOverlappedResult(e.handle, &e.ov, &unused, /*bWait=*/TRUE);
+    e.pending = false;
+  }
+}
+
+// Sleeps until one of `waitables` is signalled or `ms` passed.
+absl::Status WaitAny(const std::vector<HANDLE>& waitables, DWORD ms) {
+  if (waitables.size() <= MAXIMUM_WAIT_OBJECTS) {
+    const DWORD r = WaitForMultipleObjects(static_cast<DWORD>(waitables.size()),
+                                           waitables.data(), FALSE, ms);
+    if (r == WAIT_FAILED) return LastNativeError("WaitForMultipleObjects");
+    return absl::OkStatus();
+  }
+  HANDLE any = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  if (any == nullptr) return LastNativeError("CreateEventW");
+  std::vector<HANDLE> registered;
+  registered.reserve(waitables.size());
+  absl::Status status;
+  for (HANDLE w : waitables) {
+    HANDLE wait = nullptr;
+    if (!RegisterWaitForSingleObject(
+            &wait, w,
+            [](void* event, BOOLEAN) { SetEvent(static_cast<HANDLE>(event)); },
+            any, INFINITE, WT_EXECUTEONLYONCE)) {
+      status = LastNativeError("RegisterWaitForSingleObject");
+      break;
+    }
+    registered.push_back(wait);
+  }
+  if (status.ok() && WaitForSingleObject(any, ms) == WAIT_FAILED) {
+    status = LastNativeError("WaitForSingleObject");
+  }
+  // INVALID_HANDLE_VALUE: return only when no callback is running, so
+  // `any` can be closed.
+  for (HANDLE wait : registered) UnregisterWaitEx(wait, INVALID_HANDLE_VALUE);
+  CloseHandle(any);
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::size_t>> WaitReadable(
+    absl::Span<const NativeHandle> handles,
+    std::optional<absl::Duration> timeout) {
+  const absl::Time deadline =
+      timeout ? absl::Now() + *timeout : absl::InfiniteFuture();
+  std::vector<Entry> entries(handles.size());
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    Entry& e = entries[i];
+    e.handle = AsHandle(handles[i]);
+    SetLastError(ERROR_SUCCESS);
+    const DWORD type = GetFileType(e.handle);
+    if (type == FILE_TYPE_UNKNOWN && GetLastError() == ERROR_INVALID_HANDLE) {
+      return NotOpen(handles[i]);
+    }
+    e.is_pipe = type == FILE_TYPE_PIPE;
+    e.waitable = e.handle;
+  }
+  struct Events {
+    std::vector<HANDLE> all;
+    ~Events() {
+      for (HANDLE h : all) CloseHandle(h);
+    }
+  } events;
+  for (;;) {
+    std::vector<std::size_t> ready;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      absl::StatusOr<bool> r = IsReadable(entries[i], handles[i]);
+      if (!r.ok()) return r.status();
+      if (*r) ready.push_back(i);
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (!ready.empty() || left <= absl::ZeroDuration()) return ready;
+    // Arm a zero-byte read on every pipe; one that completes at once means
+    // that pipe changed since the check above, so look again.
+    bool changed = false;
+    for (Entry& e : entries) {
+      if (!e.is_pipe) continue;
+      if (e.ov.hEvent == nullptr) {
+        e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+        if (e.ov.hEvent == nullptr) {
+          CancelReads(entries);
+          return LastNativeError("CreateEventW");
+        }
+        events.all.push_back(e.ov.hEvent);
+        e.waitable = e.ov.hEvent;
+      }
+      ResetEvent(e.ov.hEvent);
+      static char unused;
+      if (ReadFile(e.handle, &unused, 0, nullptr, &e.ov)) {
+        changed = true;
+      } else if (GetLastError() == ERROR_IO_PENDING) {
+        e.pending = true;
+      } else {
+        changed = true;  // an error or end of stream: the check reports it
+      }
+    }
+    if (!changed) {
+      std::vector<HANDLE> waitables;
+      waitables.reserve(entries.size());
+      for (const Entry& e : entries) waitables.push_back(e.waitable);
+      DWORD ms = INFINITE;
+      if (timeout) {
+        // Round up, so a wait never ends before its deadline.
+        ms = static_cast<DWORD>(std::min<int64_t>(
+            absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+            INFINITE - 1));
+      }
+      absl::Status s = WaitAny(waitables, ms);
+      CancelReads(entries);
+      if (!s.ok()) return s;
+    } else {
+      CancelReads(entries);
+    }
+  }
+}
+
+}  // namespace mp::platform
