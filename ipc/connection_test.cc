@@ -7,8 +7,10 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "platform/channel.h"
+#if !defined(_WIN32)
 #include "platform/launch.h"
 #include "platform/test_util.h"
+#endif
 
 namespace mp {
 namespace {
@@ -187,6 +189,8 @@ TEST(ConnectionTest, CorruptLengthIsDataLoss) {
   EXPECT_EQ(b.RecvBytes().status().code(), absl::StatusCode::kDataLoss);
 }
 
+#if !defined(_WIN32)
+// POSIX for now: the Windows port of platform/launch (issue 7) is to come.
 // A child that dies in the middle of a frame: the receiver sees kDataLoss,
 // never EOF and never a hang.
 TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
@@ -233,6 +237,7 @@ TEST(ConnectionTest, RecvSurvivesASignalStorm) {
   t.join();
   EXPECT_GT(delivered, 0);
 }
+#endif  // !defined(_WIN32)
 
 TEST(ConnectionTest, TypedSendAndRecv) {
   auto [a, b] = MakePipe();

@@ -14,6 +14,7 @@
 #include "platform/channel.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
+#include "platform/overlapped_win.h"
 
 namespace mp::platform {
 namespace {
@@ -28,39 +29,23 @@ constexpr DWORD kPipeBuffer = 64 * 1024;
 // WriteFile, so a small message is one system call.
 constexpr std::size_t kJoinLimit = 64 * 1024;
 
-// An event for this thread's overlapped calls, made once per thread.
-HANDLE ThreadEvent() {
-  struct Event {
-    HANDLE h = CreateEventW(nullptr, /*bManualReset=*/TRUE, FALSE, nullptr);
-    ~Event() {
-      if (h != nullptr) CloseHandle(h);
-    }
-  };
-  thread_local Event event;
-  return event.h;
-}
-
 // Starts an overlapped ReadFile/WriteFile and waits for it. Returns the byte
 // count, or sets `error` to the Win32 error.
 DWORD Transfer(HANDLE h, bool write, void* data, DWORD size, DWORD* error) {
+  OverlappedEvent event;
   OVERLAPPED ov = {};
-  ov.hEvent = ThreadEvent();
+  ov.hEvent = event.get();
   if (ov.hEvent == nullptr) {
     *error = GetLastError();
     return 0;
   }
-  ResetEvent(ov.hEvent);
   DWORD n = 0;
-  const BOOL done = write ? WriteFile(h, data, size, &n, &ov)
-                          : ReadFile(h, data, size, &n, &ov);
+  const BOOL done = write ? WriteFile(h, data, size, nullptr, &ov)
+                          : ReadFile(h, data, size, nullptr, &ov);
   *error = done ? ERROR_SUCCESS : GetLastError();
-  if (*error == ERROR_IO_PENDING) {
-    *error = GetOverlappedResult(h, &ov, &n, /*bWait=*/TRUE) ? ERROR_SUCCESS
-                                                             : GetLastError();
-  } else if (*error == ERROR_SUCCESS) {
-    // Completed at once; the count in `n` is not reliable for a handle
-    // opened for overlapped I/O, the OVERLAPPED's is.
-    GetOverlappedResult(h, &ov, &n, FALSE);
+  // Done at once or pending, the OVERLAPPED has the outcome.
+  if (*error == ERROR_SUCCESS || *error == ERROR_IO_PENDING) {
+    *error = FinishOverlapped(h, &ov, &n);
   }
   return n;
 }
@@ -99,18 +84,19 @@ absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
       FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS,
       nullptr)));
   if (!client.is_valid()) return LastNativeError("CreateFileW(pipe)");
+  // The client is connected already, so this normally says so at once.
+  OverlappedEvent event;
   OVERLAPPED ov = {};
-  ov.hEvent = ThreadEvent();
-  if (!ConnectNamedPipe(AsHandle(server.get()), &ov)) {
-    const DWORD error = GetLastError();
-    if (error == ERROR_IO_PENDING) {
-      DWORD unused = 0;
-      if (!GetOverlappedResult(AsHandle(server.get()), &ov, &unused, TRUE)) {
-        return LastNativeError("ConnectNamedPipe");
-      }
-    } else if (error != ERROR_PIPE_CONNECTED) {
-      return NativeError(static_cast<int>(error), "ConnectNamedPipe");
-    }
+  ov.hEvent = event.get();
+  DWORD error = ConnectNamedPipe(AsHandle(server.get()), &ov)
+                    ? ERROR_SUCCESS
+                    : GetLastError();
+  if (error == ERROR_SUCCESS || error == ERROR_IO_PENDING) {
+    DWORD unused = 0;
+    error = FinishOverlapped(AsHandle(server.get()), &ov, &unused);
+  }
+  if (error != ERROR_SUCCESS && error != ERROR_PIPE_CONNECTED) {
+    return NativeError(static_cast<int>(error), "ConnectNamedPipe");
   }
   return ChannelPair{std::move(server), std::move(client)};
 }

@@ -23,6 +23,8 @@ TEST(CryptoTest, HmacMatchesKnownVectors) {
             "6322445e8e2240ca5e69e2c78b3239ecfab21649");
   // An empty key is a key.
   EXPECT_EQ(Hex(Hmac("md5", "", "")), "74e6f7298a9c2d168935f58c001bad88");
+  EXPECT_EQ(Hex(Hmac("sha256", "", "m")),
+            "a64092104c76d9ef65599c33c177609ecd49857456eb28133c4daea25bea960a");
 }
 
 // Python's hmac.new(b"k", b"m", "sha3_256"). Windows' BCrypt has SHA-3 only

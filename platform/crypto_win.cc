@@ -68,13 +68,15 @@ absl::StatusOr<std::string> Hmac(absl::string_view digest,
                              reinterpret_cast<PUCHAR>(&size), sizeof(size),
                              &got, 0);
   if (BCRYPT_SUCCESS(status)) {
-    // An empty key must still be a key: give BCrypt a valid pointer.
-    static UCHAR empty = 0;
+    // HMAC pads a short key with zero bytes to the block size, so the empty
+    // key and the key "\0" are the same key; some BCrypt implementations
+    // (Wine's) refuse a secret of length 0.
+    static UCHAR zero = 0;
     status = BCryptCreateHash(
         alg, &hash, nullptr, 0,
-        key.empty() ? &empty
+        key.empty() ? &zero
                     : reinterpret_cast<PUCHAR>(const_cast<char*>(key.data())),
-        static_cast<ULONG>(key.size()), 0);
+        key.empty() ? 1 : static_cast<ULONG>(key.size()), 0);
   }
   if (BCRYPT_SUCCESS(status) && !message.empty()) {
     status = BCryptHashData(

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/error.h"
+#include "platform/overlapped_win.h"
 #include "platform/poll.h"
 
 namespace mp::platform {
@@ -67,7 +68,7 @@ void CancelReads(std::vector<Entry>& entries) {
     if (!e.pending) continue;
     CancelIoEx(e.handle, &e.ov);
     DWORD unused = 0;
-    GetOverlappedResult(e.handle, &e.ov, &unused, /*bWait=*/TRUE);
+    FinishOverlapped(e.handle, &e.ov, &unused);
     e.pending = false;
   }
 }

@@ -3,11 +3,23 @@
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
 # Google Benchmark, OpenSSL's libcrypto, g++, clang with libFuzzer (fuzz/) and
 # python3 (the interoperability tests and the benchmarks talk to CPython).
+# With --windows, also what the Windows build needs (README "Windows"): the
+# mingw-w64 cross compiler, Wine, Skylib, and the sources of Abseil and
+# protobuf (tools/fetch_sources.sh).
 # Packages already installed are skipped, so a second run takes a second.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+windows=false
+for arg in "$@"; do
+  case $arg in
+    --windows) windows=true ;;
+    *) echo "usage: tools/setup.sh [--windows]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   bazel-bootstrap
+  bazel-skylib
   clang-14
   libclang-rt-14-dev
   libfuzzer-14-dev
@@ -21,6 +33,9 @@ packages=(
   protobuf-compiler
   python3
 )
+if $windows; then
+  packages+=(dpkg-dev g++-mingw-w64-x86-64-posix wine64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,4 +49,8 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if $windows; then
+  tools/fetch_sources.sh
 fi

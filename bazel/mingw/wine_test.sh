@@ -5,6 +5,10 @@
 # wineserver are prepared by tools/wine.sh (never inside the sandbox: a prefix
 # made there is left half-made and tests hang).
 set -euo pipefail
+if [[ -z ${WINEPREFIX:-} ]]; then
+  echo "wine_test: WINEPREFIX is not set; run the tests through tools/wine.sh" >&2
+  exit 1
+fi
 export WINEDEBUG=-all
 for var in XML_OUTPUT_FILE TEST_TMPDIR TEST_UNDECLARED_OUTPUTS_DIR \
   TEST_PREMATURE_EXIT_FILE TEST_SHARD_STATUS_FILE TEST_WARNINGS_OUTPUT_FILE \

@@ -1,0 +1,1 @@
+../../system/com_google_protobuf/protoc.sh

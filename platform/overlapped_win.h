@@ -1,0 +1,37 @@
+// Windows only, for the _win.cc files: waiting for overlapped I/O.
+#ifndef MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
+#define MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
+
+#include <windows.h>
+
+namespace mp::platform {
+
+// A manual-reset event for one overlapped operation. Each operation gets its
+// own: a completion signalled late for an earlier operation (Wine does this)
+// must not wake a later one that shares the event.
+class OverlappedEvent {
+ public:
+  OverlappedEvent() : h_(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {}
+  ~OverlappedEvent() {
+    if (h_ != nullptr) CloseHandle(h_);
+  }
+  OverlappedEvent(const OverlappedEvent&) = delete;
+  OverlappedEvent& operator=(const OverlappedEvent&) = delete;
+  HANDLE get() const { return h_; }
+
+ private:
+  HANDLE h_;
+};
+
+// Waits until the operation started on `h` with `ov` (whose hEvent is its
+// own OverlappedEvent) is finished and the system is done with `ov`; returns
+// its Win32 error (ERROR_SUCCESS when it succeeded) and sets `*bytes`.
+// Cancelled operations finish too (ERROR_OPERATION_ABORTED).
+inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
+  return GetOverlappedResult(h, ov, bytes, /*bWait=*/TRUE) ? ERROR_SUCCESS
+                                                            : GetLastError();
+}
+
+}  // namespace mp::platform
+
+#endif  // MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
