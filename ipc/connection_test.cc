@@ -23,7 +23,8 @@ std::pair<Connection, Connection> MakePipe(bool duplex = true) {
 
 // Writes raw bytes to the other end, bypassing the framing.
 void WriteRaw(const Connection& c, absl::string_view bytes) {
-  ASSERT_TRUE(platform::WriteAll(c.fileno(), {{bytes.data(), bytes.size()}}).ok());
+  ASSERT_TRUE(
+      platform::WriteAll(c.fileno(), {{bytes.data(), bytes.size()}}).ok());
 }
 
 TEST(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
@@ -44,9 +45,12 @@ TEST(ConnectionTest, OneWayPipeRejectsTheWrongDirection) {
   EXPECT_FALSE(reader.writable());
   EXPECT_FALSE(writer.readable());
   EXPECT_TRUE(writer.writable());
-  EXPECT_EQ(reader.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(writer.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(writer.Poll().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reader.SendBytes("x").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer.RecvBytes().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer.Poll().status().code(),
+            absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(writer.SendBytes("ok").ok());
   EXPECT_EQ(reader.RecvBytes().value(), "ok");
 }
@@ -60,8 +64,10 @@ TEST(ConnectionTest, SendBytesOffsetAndSize) {
   EXPECT_EQ(b.RecvBytes().value(), "bcd");
   EXPECT_EQ(b.RecvBytes().value(), "");
   EXPECT_EQ(a.SendBytes("abc", 4).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(a.SendBytes("abc", 1, 3).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(a.SendBytes("abc", 0, 4).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.SendBytes("abc", 1, 3).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.SendBytes("abc", 0, 4).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(b.Poll().value());  // nothing was sent by the failed calls
 }
 
@@ -73,7 +79,8 @@ TEST(ConnectionTest, RecvBytesOverMaxlengthFailsAndCloses) {
   absl::StatusOr<std::string> r = b.RecvBytes(5);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(b.closed());
-  EXPECT_EQ(b.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b.RecvBytes().status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ConnectionTest, RecvBytesIntoFitsAtOffset) {
@@ -136,11 +143,13 @@ TEST(ConnectionTest, ClosedConnectionIsAnError) {
   ASSERT_TRUE(a.Close().ok());
   EXPECT_TRUE(a.closed());
   EXPECT_EQ(a.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(a.RecvBytes().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.RecvBytes().status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(a.Poll().status().code(), absl::StatusCode::kFailedPrecondition);
   Connection never_opened;
   EXPECT_TRUE(never_opened.closed());
-  EXPECT_EQ(never_opened.SendBytes("x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(never_opened.SendBytes("x").code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
@@ -155,7 +164,8 @@ TEST(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
 TEST(ConnectionTest, SixteenMebibyteMessage) {
   auto [a, b] = MakePipe();
   std::string big(16 << 20, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i % 251);
+  for (std::size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>(i % 251);
   std::thread t([&a = a, &big] { ASSERT_TRUE(a.SendBytes(big).ok()); });
   std::string got = b.RecvBytes().value();
   t.join();
@@ -174,13 +184,15 @@ TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
   // Claims 2^62 bytes.
   WriteRaw(a, std::string("\xff\xff\xff\xff\x40\0\0\0\0\0\0\0", 12));
   absl::StatusOr<std::string> r = b.RecvBytes();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
+      << r.status();
   EXPECT_TRUE(b.closed());
 
   auto [c, d] = MakePipe();
   d.set_max_message_size(1000);
   WriteRaw(c, std::string("\0\0\x03\xe9", 4));  // 1001
-  EXPECT_EQ(d.RecvBytes().status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(d.RecvBytes().status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(ConnectionTest, CorruptLengthIsDataLoss) {
@@ -198,9 +210,13 @@ TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
     std::string bytes;
     const char* what;
   };
-  for (const Case& c : {Case{std::string("\0\0", 2), "inside the header"},
-                        Case{std::string("\0\0\x03\xe8" "0123456789", 14), "inside the body"},
-                        Case{std::string("\xff\xff\xff\xff\0\0", 6), "inside a long header"}}) {
+  for (const Case& c :
+       {Case{std::string("\0\0", 2), "inside the header"},
+        Case{std::string("\0\0\x03\xe8"
+                         "0123456789",
+                         14),
+             "inside the body"},
+        Case{std::string("\xff\xff\xff\xff\0\0", 6), "inside a long header"}}) {
     auto [parent, child] = MakePipe();
     platform::NativeHandle keep = child.fileno();
     platform::ChildProcess proc =
@@ -211,7 +227,8 @@ TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
         }).value();
     ASSERT_TRUE(child.Close().ok());
     absl::StatusOr<std::string> r = parent.RecvBytes();
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << c.what << ": " << r.status();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss)
+        << c.what << ": " << r.status();
     EXPECT_EQ(platform::WaitForExit(proc, std::nullopt).value(), 0);
   }
 }
@@ -248,14 +265,16 @@ TEST(ConnectionTest, TypedSendAndRecv) {
   EXPECT_EQ(p.first + p.second, 7);
   EXPECT_EQ(b.Recv<std::string>().value(), "hello");
   // The wrong type is a clear error, not undefined behaviour.
-  EXPECT_EQ(b.Recv<std::string>().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(b.Recv<std::string>().status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ConnectionTest, InheritedHandlesFindConnections) {
   auto [a, b] = MakePipe();
   Connection closed;
   HandleList handles;
-  AppendInheritedHandles(std::make_tuple(std::ref(a), 5, std::ref(closed)), &handles);
+  AppendInheritedHandles(std::make_tuple(std::ref(a), 5, std::ref(closed)),
+                         &handles);
   AppendInheritedHandles(&b, &handles);
   EXPECT_EQ(handles, (HandleList{a.fileno(), b.fileno()}));
 }

@@ -70,14 +70,17 @@ absl::StatusOr<ChannelPair> CreateOneWayChannel() {
 absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
   const int fd = static_cast<int>(h);
   iovec iov[kMaxIov];
-  std::size_t next = 0;      // first buffer not yet in iov
-  std::size_t skip = 0;      // bytes of buffers[next] already written
+  std::size_t next = 0;  // first buffer not yet in iov
+  std::size_t skip = 0;  // bytes of buffers[next] already written
   while (next < buffers.size()) {
     int n = 0;
-    for (std::size_t i = next; i < buffers.size() && n < static_cast<int>(kMaxIov); ++i) {
+    for (std::size_t i = next;
+         i < buffers.size() && n < static_cast<int>(kMaxIov); ++i) {
       const std::size_t offset = (i == next) ? skip : 0;
-      iov[n].iov_base = const_cast<char*>(static_cast<const char*>(buffers[i].data) + offset);
-      iov[n].iov_len = std::min<std::size_t>(buffers[i].size - offset, SSIZE_MAX);
+      iov[n].iov_base =
+          const_cast<char*>(static_cast<const char*>(buffers[i].data) + offset);
+      iov[n].iov_len =
+          std::min<std::size_t>(buffers[i].size - offset, SSIZE_MAX);
       ++n;
     }
     ssize_t r = WriteVector(fd, iov, n);
@@ -104,7 +107,8 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
 absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
                                      std::size_t size) {
   for (;;) {
-    ssize_t r = ::read(static_cast<int>(h), buffer, std::min<std::size_t>(size, SSIZE_MAX));
+    ssize_t r = ::read(static_cast<int>(h), buffer,
+                       std::min<std::size_t>(size, SSIZE_MAX));
     if (r >= 0) return static_cast<std::size_t>(r);
     // A peer that closed while data we sent it was unread resets the
     // connection; for the reader that is the end of the stream.

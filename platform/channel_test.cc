@@ -1,6 +1,5 @@
 #include "platform/channel.h"
 
-
 #include <string>
 #include <thread>
 
@@ -51,8 +50,8 @@ TEST(ChannelTest, GatherWriteKeepsOrderAcrossPartialWrites) {
   // Far more than a socket buffer, in many pieces, so the kernel takes it in
   // several partial writes.
   std::string a(3 << 20, 'a'), b = "-", c(5 << 20, 'c');
-  std::vector<ConstBuffer> bufs = {{a.data(), a.size()}, {b.data(), 1},
-                                   {nullptr, 0}, {c.data(), c.size()}};
+  std::vector<ConstBuffer> bufs = {
+      {a.data(), a.size()}, {b.data(), 1}, {nullptr, 0}, {c.data(), c.size()}};
   std::thread writer([&] { ASSERT_TRUE(WriteAll(p.first.get(), bufs).ok()); });
   std::string got = ReadN(p.second.get(), a.size() + 1 + c.size());
   writer.join();

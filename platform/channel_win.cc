@@ -57,9 +57,9 @@ std::wstring UniquePipeName() {
   if (RandomBytes(absl::MakeSpan(random)).ok()) {
     salt = absl::BytesToHexString(absl::string_view(random, sizeof(random)));
   }
-  const std::string name = absl::StrCat(
-      "\\\\.\\pipe\\multiprocessing-", GetCurrentProcessId(), "-",
-      counter.fetch_add(1, std::memory_order_relaxed), "-", salt);
+  const std::string name =
+      absl::StrCat("\\\\.\\pipe\\multiprocessing-", GetCurrentProcessId(), "-",
+                   counter.fetch_add(1, std::memory_order_relaxed), "-", salt);
   return std::wstring(name.begin(), name.end());
 }
 
@@ -88,9 +88,8 @@ absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
   OverlappedEvent event;
   OVERLAPPED ov = {};
   ov.hEvent = event.get();
-  DWORD error = ConnectNamedPipe(AsHandle(server.get()), &ov)
-                    ? ERROR_SUCCESS
-                    : GetLastError();
+  DWORD error = ConnectNamedPipe(AsHandle(server.get()), &ov) ? ERROR_SUCCESS
+                                                              : GetLastError();
   if (error == ERROR_SUCCESS || error == ERROR_IO_PENDING) {
     DWORD unused = 0;
     error = FinishOverlapped(AsHandle(server.get()), &ov, &unused);
@@ -134,9 +133,8 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
       const DWORD chunk =
           static_cast<DWORD>(std::min<std::size_t>(left, 1u << 30));
       DWORD error = ERROR_SUCCESS;
-      const DWORD n =
-          Transfer(AsHandle(h), /*write=*/true, const_cast<char*>(p), chunk,
-                   &error);
+      const DWORD n = Transfer(AsHandle(h), /*write=*/true,
+                               const_cast<char*>(p), chunk, &error);
       if (error != ERROR_SUCCESS) {
         return NativeError(static_cast<int>(error), "WriteFile");
       }

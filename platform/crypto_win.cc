@@ -34,7 +34,8 @@ const wchar_t* AlgorithmFor(absl::string_view digest) {
 absl::Status RandomBytes(absl::Span<char> out) {
   // One call takes at most ULONG bytes.
   while (!out.empty()) {
-    const ULONG n = static_cast<ULONG>(std::min<std::size_t>(out.size(), 1 << 30));
+    const ULONG n =
+        static_cast<ULONG>(std::min<std::size_t>(out.size(), 1 << 30));
     const NTSTATUS status =
         BCryptGenRandom(nullptr, reinterpret_cast<PUCHAR>(out.data()), n,
                         BCRYPT_USE_SYSTEM_PREFERRED_RNG);
@@ -64,9 +65,9 @@ absl::StatusOr<std::string> Hmac(absl::string_view digest,
   DWORD size = 0;
   ULONG got = 0;
   BCRYPT_HASH_HANDLE hash = nullptr;
-  status = BCryptGetProperty(alg, BCRYPT_HASH_LENGTH,
-                             reinterpret_cast<PUCHAR>(&size), sizeof(size),
-                             &got, 0);
+  status =
+      BCryptGetProperty(alg, BCRYPT_HASH_LENGTH,
+                        reinterpret_cast<PUCHAR>(&size), sizeof(size), &got, 0);
   if (BCRYPT_SUCCESS(status)) {
     // HMAC pads a short key with zero bytes to the block size, so the empty
     // key and the key "\0" are the same key; some BCrypt implementations
@@ -85,8 +86,8 @@ absl::StatusOr<std::string> Hmac(absl::string_view digest,
   }
   if (BCRYPT_SUCCESS(status)) {
     out.resize(size);
-    status = BCryptFinishHash(hash, reinterpret_cast<PUCHAR>(out.data()),
-                              size, 0);
+    status =
+        BCryptFinishHash(hash, reinterpret_cast<PUCHAR>(out.data()), size, 0);
   }
   if (hash != nullptr) BCryptDestroyHash(hash);
   BCryptCloseAlgorithmProvider(alg, 0);

@@ -60,12 +60,11 @@ std::string SystemText(DWORD error) {
       nullptr, error, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
   std::string out;
   if (n > 0) {
-    const int size =
-        WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n), nullptr, 0,
-                            nullptr, nullptr);
+    const int size = WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n),
+                                         nullptr, 0, nullptr, nullptr);
     out.resize(size);
-    WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n), out.data(),
-                        size, nullptr, nullptr);
+    WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n), out.data(), size,
+                        nullptr, nullptr);
   }
   if (text != nullptr) LocalFree(text);
   absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(out);

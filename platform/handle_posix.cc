@@ -36,7 +36,8 @@ absl::Status SetInheritable(NativeHandle h, bool inheritable) {
   int flags = ::fcntl(fd, F_GETFD);
   if (flags < 0) return LastNativeError("fcntl(F_GETFD)");
   flags = inheritable ? (flags & ~FD_CLOEXEC) : (flags | FD_CLOEXEC);
-  if (::fcntl(fd, F_SETFD, flags) != 0) return LastNativeError("fcntl(F_SETFD)");
+  if (::fcntl(fd, F_SETFD, flags) != 0)
+    return LastNativeError("fcntl(F_SETFD)");
   return absl::OkStatus();
 }
 

@@ -45,9 +45,9 @@ absl::StatusOr<int> CountHandlesInSystemTable() {
     if (status == 0) break;
     constexpr LONG kInfoLengthMismatch = static_cast<LONG>(0xC0000004);
     if (status != kInfoLengthMismatch || buffer.size() >= (256u << 20)) {
-      return absl::InternalError(absl::StrCat(
-          "NtQuerySystemInformation: NTSTATUS 0x",
-          absl::Hex(static_cast<unsigned long>(status))));
+      return absl::InternalError(
+          absl::StrCat("NtQuerySystemInformation: NTSTATUS 0x",
+                       absl::Hex(static_cast<unsigned long>(status))));
     }
     buffer.resize(std::max<std::size_t>(buffer.size() * 2, needed));
   }

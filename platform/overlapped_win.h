@@ -29,7 +29,7 @@ class OverlappedEvent {
 // Cancelled operations finish too (ERROR_OPERATION_ABORTED).
 inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
   return GetOverlappedResult(h, ov, bytes, /*bWait=*/TRUE) ? ERROR_SUCCESS
-                                                            : GetLastError();
+                                                           : GetLastError();
 }
 
 }  // namespace mp::platform

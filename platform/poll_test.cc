@@ -28,7 +28,8 @@ TEST(PollTest, TimeoutWaitsAboutThatLong) {
   ChannelPair p = CreateDuplexChannel().value();
   NativeHandle h = p.first.get();
   absl::Time start = absl::Now();
-  EXPECT_THAT(WaitReadable({&h, 1}, absl::Milliseconds(200)).value(), IsEmpty());
+  EXPECT_THAT(WaitReadable({&h, 1}, absl::Milliseconds(200)).value(),
+              IsEmpty());
   absl::Duration took = absl::Now() - start;
   EXPECT_GE(took, absl::Milliseconds(200));
   EXPECT_LT(took, absl::Seconds(2));
@@ -41,7 +42,8 @@ TEST(PollTest, DataAndEndOfStreamAreReadable) {
   ASSERT_TRUE(WriteAll(a.second.get(), {{"x", 1}}).ok());
   c.second.reset();  // end of stream on c.first
   NativeHandle hs[] = {a.first.get(), b.first.get(), c.first.get()};
-  EXPECT_THAT(WaitReadable(hs, absl::ZeroDuration()).value(), ElementsAre(0u, 2u));
+  EXPECT_THAT(WaitReadable(hs, absl::ZeroDuration()).value(),
+              ElementsAre(0u, 2u));
 }
 
 TEST(PollTest, NoTimeoutBlocksUntilReady) {
@@ -61,7 +63,8 @@ TEST(PollTest, SignalsDoNotCutTheWaitShort) {
   NativeHandle h = p.first.get();
   mp::testing::SignalStorm storm(200);
   absl::Time start = absl::Now();
-  EXPECT_THAT(WaitReadable({&h, 1}, absl::Milliseconds(300)).value(), IsEmpty());
+  EXPECT_THAT(WaitReadable({&h, 1}, absl::Milliseconds(300)).value(),
+              IsEmpty());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   EXPECT_GT(storm.delivered(), 0);
 }
@@ -74,13 +77,22 @@ TEST(PollTest, ClosedHandleIsAnError) {
   EXPECT_FALSE(WaitReadable({&h, 1}, absl::ZeroDuration()).ok());
 }
 
-TEST(PollTest, HundredsOfHandles) {
-  std::vector<ChannelPair> pairs;
-  std::vector<NativeHandle> hs;
-  for (int i = 0; i < 300; ++i) {
-    pairs.push_back(CreateDuplexChannel().value());
-    hs.push_back(pairs.back().first.get());
+// 300 channels and the reading ends of them, to wait on.
+struct ManyChannels {
+  ManyChannels() {
+    for (int i = 0; i < 300; ++i) {
+      pairs.push_back(CreateDuplexChannel().value());
+      ends.push_back(pairs.back().first.get());
+    }
   }
+  std::vector<ChannelPair> pairs;
+  std::vector<NativeHandle> ends;
+};
+
+TEST(PollTest, HundredsOfHandles) {
+  ManyChannels many;
+  std::vector<ChannelPair>& pairs = many.pairs;
+  std::vector<NativeHandle>& hs = many.ends;
   ASSERT_TRUE(WriteAll(pairs[257].second.get(), {{"x", 1}}).ok());
   EXPECT_THAT(WaitReadable(hs, absl::Seconds(5)).value(), ElementsAre(257u));
 }
@@ -88,12 +100,9 @@ TEST(PollTest, HundredsOfHandles) {
 // Past 64 handles (WaitForMultipleObjects' limit on Windows), a wait that
 // starts with nothing ready still wakes for the one that becomes ready.
 TEST(PollTest, HundredsOfHandlesWakeWhenOneBecomesReady) {
-  std::vector<ChannelPair> pairs;
-  std::vector<NativeHandle> hs;
-  for (int i = 0; i < 300; ++i) {
-    pairs.push_back(CreateDuplexChannel().value());
-    hs.push_back(pairs.back().first.get());
-  }
+  ManyChannels many;
+  std::vector<ChannelPair>& pairs = many.pairs;
+  std::vector<NativeHandle>& hs = many.ends;
   std::thread writer([&] {
     absl::SleepFor(absl::Milliseconds(100));
     ASSERT_TRUE(WriteAll(pairs[281].second.get(), {{"x", 1}}).ok());

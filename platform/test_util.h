@@ -3,7 +3,6 @@
 #ifndef MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 #define MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 
-
 #if !defined(_WIN32)
 #include <signal.h>
 #endif
