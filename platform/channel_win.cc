@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -138,6 +137,8 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
       if (error != ERROR_SUCCESS) {
         return NativeError(static_cast<int>(error), "WriteFile");
       }
+      // A blocking pipe write takes everything or fails; never loop on 0.
+      if (n == 0) return absl::DataLossError("WriteFile: wrote nothing");
       p += n;
       left -= n;
     }

@@ -118,12 +118,10 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
   for (std::size_t i = 0; i < handles.size(); ++i) {
     Entry& e = entries[i];
     e.handle = AsHandle(handles[i]);
-    SetLastError(ERROR_SUCCESS);
-    const DWORD type = GetFileType(e.handle);
-    if (type == FILE_TYPE_UNKNOWN && GetLastError() == ERROR_INVALID_HANDLE) {
-      return NotOpen(handles[i]);
-    }
-    e.is_pipe = type == FILE_TYPE_PIPE;
+    // GetFileType cannot tell a closed handle from a process or an event.
+    DWORD flags = 0;
+    if (!GetHandleInformation(e.handle, &flags)) return NotOpen(handles[i]);
+    e.is_pipe = GetFileType(e.handle) == FILE_TYPE_PIPE;
     e.waitable = e.handle;
   }
   struct Events {

@@ -1,0 +1,286 @@
+// Windows processes: CreateProcessW for the spawn start method (there is no
+// fork), children that inherit exactly the handles they are given
+// (PROC_THREAD_ATTRIBUTE_HANDLE_LIST) and die with their parent (a job
+// object that is closed with it), and TerminateProcess with a code that
+// reads back as -SIGTERM, as in CPython.
+#include <windows.h>
+// After windows.h.
+#include <shellapi.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "platform/error.h"
+#include "platform/exit_status.h"
+#include "platform/launch.h"
+
+namespace mp::platform {
+namespace {
+
+HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
+
+std::wstring Wide(const std::string& s) {
+  if (s.empty()) return std::wstring();
+  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(),
+                                    static_cast<int>(s.size()), nullptr, 0);
+  std::wstring out(n, L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()),
+                      out.data(), n);
+  return out;
+}
+
+std::string Utf8(const wchar_t* s, std::size_t size) {
+  if (size == 0) return std::string();
+  const int n = WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size),
+                                    nullptr, 0, nullptr, nullptr);
+  std::string out(n, '\0');
+  WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size), out.data(), n,
+                      nullptr, nullptr);
+  return out;
+}
+
+// One argument quoted so that CommandLineToArgvW (and the C runtime) gives
+// it back unchanged: backslashes are literal except before a quote.
+void AppendQuoted(const std::wstring& arg, std::wstring* out) {
+  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) {
+    out->append(arg);
+    return;
+  }
+  out->push_back(L'"');
+  std::size_t backslashes = 0;
+  for (wchar_t c : arg) {
+    if (c == L'\\') {
+      ++backslashes;
+      continue;
+    }
+    // Backslashes before a quote are doubled, and the quote escaped.
+    out->append(c == L'"' ? 2 * backslashes + 1 : backslashes, L'\\');
+    backslashes = 0;
+    out->push_back(c);
+  }
+  // Backslashes before the closing quote are doubled.
+  out->append(2 * backslashes, L'\\');
+  out->push_back(L'"');
+}
+
+// The job every child joins: closing its last handle, which happens when this
+// process ends however it ends, kills them (Chromium's and libuv's approach).
+HANDLE ChildrenJob() {
+  static HANDLE job = [] {
+    HANDLE j = CreateJobObjectW(nullptr, nullptr);
+    if (j == nullptr) return j;
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits = {};
+    limits.BasicLimitInformation.LimitFlags =
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE |
+        JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK;
+    SetInformationJobObject(j, JobObjectExtendedLimitInformation, &limits,
+                            sizeof(limits));
+    return j;
+  }();
+  return job;
+}
+
+}  // namespace
+
+bool CanFork() { return false; }
+
+absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
+                                        absl::FunctionRef<int()> child_main) {
+  return absl::UnimplementedError(
+      "fork does not exist on Windows; use the spawn start method");
+}
+
+absl::StatusOr<ChildProcess> LaunchProgram(
+    const std::vector<std::string>& argv,
+    absl::Span<const NativeHandle> inherit) {
+  if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: no argv");
+  std::wstring command_line;
+  for (const std::string& arg : argv) {
+    if (!command_line.empty()) command_line.push_back(L' ');
+    AppendQuoted(Wide(arg), &command_line);
+  }
+  // The handle list names exactly what the child gets, under the same
+  // values. Listed handles must be inheritable, so they are marked so for
+  // the call and put back after; meanwhile only a CreateProcess that asks
+  // to inherit everything without a list (not ours) could take them.
+  std::vector<HANDLE> handles;
+  for (DWORD std_id : {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE}) {
+    HANDLE h = GetStdHandle(std_id);
+    DWORD flags = 0;
+    if (h != nullptr && h != INVALID_HANDLE_VALUE &&
+        GetHandleInformation(h, &flags)) {
+      handles.push_back(h);
+    }
+  }
+  for (NativeHandle h : inherit) handles.push_back(AsHandle(h));
+  std::vector<DWORD> old_flags(handles.size(), 0);
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    GetHandleInformation(handles[i], &old_flags[i]);
+    if (!SetHandleInformation(handles[i], HANDLE_FLAG_INHERIT,
+                              HANDLE_FLAG_INHERIT)) {
+      return LastNativeError("SetHandleInformation");
+    }
+  }
+  struct Restore {
+    std::vector<HANDLE>& handles;
+    std::vector<DWORD>& flags;
+    ~Restore() {
+      for (std::size_t i = 0; i < handles.size(); ++i) {
+        SetHandleInformation(handles[i], HANDLE_FLAG_INHERIT,
+                             flags[i] & HANDLE_FLAG_INHERIT);
+      }
+    }
+  } restore{handles, old_flags};
+
+  SIZE_T size = 0;
+  InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
+  std::unique_ptr<char[]> storage(new char[size]);
+  auto* attributes =
+      reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(storage.get());
+  if (!InitializeProcThreadAttributeList(attributes, 1, 0, &size)) {
+    return LastNativeError("InitializeProcThreadAttributeList");
+  }
+  struct Delete {
+    LPPROC_THREAD_ATTRIBUTE_LIST list;
+    ~Delete() { DeleteProcThreadAttributeList(list); }
+  } delete_list{attributes};
+  if (!handles.empty() &&
+      !UpdateProcThreadAttribute(
+          attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles.data(),
+          handles.size() * sizeof(HANDLE), nullptr, nullptr)) {
+    return LastNativeError("UpdateProcThreadAttribute");
+  }
+  STARTUPINFOEXW startup = {};
+  startup.StartupInfo.cb = sizeof(startup);
+  startup.lpAttributeList = attributes;
+  PROCESS_INFORMATION info = {};
+  // Suspended until it is in the job, so nothing it starts escapes it.
+  if (!CreateProcessW(nullptr, command_line.data(), nullptr, nullptr,
+                      /*bInheritHandles=*/!handles.empty(),
+                      EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED, nullptr,
+                      nullptr, &startup.StartupInfo, &info)) {
+    return LastNativeError(absl::StrCat("CreateProcessW(", argv[0], ")"));
+  }
+  if (HANDLE job = ChildrenJob(); job != nullptr) {
+    AssignProcessToJobObject(job, info.hProcess);
+  }
+  ResumeThread(info.hThread);
+  CloseHandle(info.hThread);
+  ChildProcess child;
+  child.pid = info.dwProcessId;
+  // The process handle is signalled when it exits: WaitReadable takes it.
+  child.sentinel.reset(reinterpret_cast<NativeHandle>(info.hProcess));
+  return child;
+}
+
+absl::StatusOr<std::optional<int>> WaitForExit(
+    const ChildProcess& child, std::optional<absl::Duration> timeout) {
+  DWORD ms = INFINITE;
+  if (timeout) {
+    ms = *timeout <= absl::ZeroDuration()
+             ? 0
+             : static_cast<DWORD>(
+                   std::min<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(
+                                         *timeout, absl::Milliseconds(1))),
+                                     INFINITE - 1));
+  }
+  HANDLE h = AsHandle(child.sentinel.get());
+  switch (WaitForSingleObject(h, ms)) {
+    case WAIT_OBJECT_0:
+      break;
+    case WAIT_TIMEOUT:
+      return std::optional<int>();
+    default:
+      return LastNativeError("WaitForSingleObject(process)");
+  }
+  DWORD code = 0;
+  if (!GetExitCodeProcess(h, &code))
+    return LastNativeError("GetExitCodeProcess");
+  return std::optional<int>(DecodeExitStatus(static_cast<int>(code)));
+}
+
+absl::Status Terminate(const ChildProcess& child) {
+  if (!TerminateProcess(AsHandle(child.sentinel.get()),
+                        static_cast<UINT>(-kSigTerm))) {
+    // Already gone: as on POSIX, ending a finished child is not an error.
+    if (GetLastError() == ERROR_ACCESS_DENIED) return absl::OkStatus();
+    return LastNativeError("TerminateProcess");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Kill(const ChildProcess& child) {
+  if (!TerminateProcess(AsHandle(child.sentinel.get()),
+                        static_cast<UINT>(-kSigKill))) {
+    if (GetLastError() == ERROR_ACCESS_DENIED) return absl::OkStatus();
+    return LastNativeError("TerminateProcess");
+  }
+  return absl::OkStatus();
+}
+
+void ExitNow(int code) {
+  TerminateProcess(GetCurrentProcess(), static_cast<UINT>(code));
+  for (;;) {
+  }
+}
+
+ProcessId CurrentProcessId() { return GetCurrentProcessId(); }
+
+ProcessId ParentProcessId() {
+  // NtQueryInformationProcess(ProcessBasicInformation); the SDKs name the
+  // parent's field differently, so the layout is spelled out here.
+  struct BasicInformation {
+    LONG exit_status;
+    void* peb;
+    ULONG_PTR affinity_mask;
+    LONG base_priority;
+    ULONG_PTR unique_process_id;
+    ULONG_PTR inherited_from_unique_process_id;
+  };
+  using QueryFn = LONG(WINAPI*)(HANDLE, ULONG, void*, ULONG, ULONG*);
+  auto query = reinterpret_cast<QueryFn>(reinterpret_cast<void*>(GetProcAddress(
+      GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess")));
+  BasicInformation info = {};
+  constexpr ULONG kProcessBasicInformation = 0;
+  if (query == nullptr || query(GetCurrentProcess(), kProcessBasicInformation,
+                                &info, sizeof(info), nullptr) != 0) {
+    return 0;
+  }
+  return static_cast<ProcessId>(info.inherited_from_unique_process_id);
+}
+
+absl::StatusOr<std::string> ExecutablePath() {
+  std::wstring path(MAX_PATH, L'\0');
+  for (;;) {
+    const DWORD n = GetModuleFileNameW(nullptr, path.data(),
+                                       static_cast<DWORD>(path.size()));
+    if (n == 0) return LastNativeError("GetModuleFileNameW");
+    if (n < path.size()) return Utf8(path.data(), n);
+    path.resize(path.size() * 2);
+  }
+}
+
+const std::vector<std::string>& ProgramArguments() {
+  static const std::vector<std::string> arguments = [] {
+    std::vector<std::string> out;
+    int argc = 0;
+    wchar_t** argv = CommandLineToArgvW(GetCommandLineW(), &argc);
+    for (int i = 0; argv != nullptr && i < argc; ++i) {
+      out.push_back(Utf8(argv[i], wcslen(argv[i])));
+    }
+    if (argv != nullptr) LocalFree(argv);
+    return out;
+  }();
+  return arguments;
+}
+
+std::optional<int> ProcessorCount() {
+  const DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  if (n == 0) return std::nullopt;
+  return static_cast<int>(n);
+}
+
+}  // namespace mp::platform
