@@ -12,6 +12,8 @@ if [[ ! -f $WINEPREFIX/system.reg ]]; then
   /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1
   "$wineserver" -w
 fi
-"$wineserver" -p
-trap '"$wineserver" -k 2>/dev/null || true' EXIT
+# A server already up for this prefix (another run) is used as it is.
+if "$wineserver" -p 2>/dev/null; then
+  trap '"$wineserver" -k 2>/dev/null || true' EXIT
+fi
 "$@"
