@@ -202,23 +202,28 @@ absl::StatusOr<std::optional<int>> WaitForExit(
   return std::optional<int>(DecodeExitStatus(static_cast<int>(code)));
 }
 
-absl::Status Terminate(const ChildProcess& child) {
+namespace {
+
+// TerminateProcess with the code `exitcode` reads back as -`signal_number`.
+absl::Status EndWith(const ChildProcess& child, int signal_number) {
   if (!TerminateProcess(AsHandle(child.sentinel.get()),
-                        static_cast<UINT>(-kSigTerm))) {
-    // Already gone: as on POSIX, ending a finished child is not an error.
+                        static_cast<UINT>(-signal_number))) {
+    // A child that exited already (its handle still open, like a POSIX
+    // zombie, which kill() also accepts) is not an error.
     if (GetLastError() == ERROR_ACCESS_DENIED) return absl::OkStatus();
     return LastNativeError("TerminateProcess");
   }
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status Terminate(const ChildProcess& child) {
+  return EndWith(child, kSigTerm);
+}
+
 absl::Status Kill(const ChildProcess& child) {
-  if (!TerminateProcess(AsHandle(child.sentinel.get()),
-                        static_cast<UINT>(-kSigKill))) {
-    if (GetLastError() == ERROR_ACCESS_DENIED) return absl::OkStatus();
-    return LastNativeError("TerminateProcess");
-  }
-  return absl::OkStatus();
+  return EndWith(child, kSigKill);
 }
 
 void ExitNow(int code) {
