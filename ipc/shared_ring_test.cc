@@ -1,7 +1,5 @@
 #include "ipc/shared_ring.h"
 
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
@@ -131,7 +129,7 @@ TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {
   platform::ChildProcess child =
       platform::ForkAndRun({}, [&] {
         SharedRing::Locked locked(ring);
-        ::_exit(0);  // dies holding the lock, before any push
+        platform::ExitNow(0);  // dies holding the lock, before any push
         return 0;
       }).value();
   EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
@@ -153,7 +151,8 @@ TEST(SharedRingTest, APusherKilledBeforeWakingDelaysSleepersOnlyBriefly) {
         absl::SleepFor(absl::Milliseconds(50));  // the parent sleeps by now
         SharedRing::Locked locked(ring);
         locked.TryPush(1, {"x"});
-        ::_exit(0);  // killed before waking anyone (and holding the lock)
+        platform::ExitNow(
+            0);  // killed before waking anyone (and holding the lock)
         return 0;
       }).value();
   const absl::Time start = absl::Now();

@@ -21,6 +21,7 @@
 #include "platform/poll.h"
 #include "platform/test_util.h"
 #include "process/process.h"
+#include "process/test_main.h"
 
 namespace mp {
 namespace {
@@ -100,15 +101,8 @@ int ParentOfSleeper(Connection& out) {
 }
 MP_REGISTER_TARGET(ParentOfSleeper);
 
-class StartMethodTest : public ::testing::TestWithParam<StartMethod> {
+class StartMethodTest : public ::mp::testing::EveryStartMethod {
  protected:
-  template <typename F, typename... Args>
-  Process Make(F&& f, Args&&... args) {
-    return GetContext(GetParam())
-        .value()
-        .Process(std::forward<F>(f), std::forward<Args>(args)...);
-  }
-
   // Starts `p`, waits for it and returns its exit code.
   int ExitCodeOf(Process p) {
     absl::Status s = p.Start();
@@ -294,12 +288,7 @@ TEST_P(StartMethodTest, ChildrenDieWithTheirParent) {
       << "the grandchild outlived its parent";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, StartMethodTest,
-    ::testing::ValuesIn(GetAllStartMethods()),
-    [](const ::testing::TestParamInfo<StartMethod>& info) {
-      return std::string(StartMethodName(info.param));
-    });
+MP_INSTANTIATE_FOR_EVERY_START_METHOD(StartMethodTest);
 
 }  // namespace
 }  // namespace mp

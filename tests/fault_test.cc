@@ -24,6 +24,7 @@
 #include "platform/handle.h"
 #include "platform/test_util.h"
 #include "process/process.h"
+#include "process/test_main.h"
 
 namespace mp {
 namespace {
@@ -48,13 +49,7 @@ int SleepMs(int64_t ms) {
 }
 MP_REGISTER_TARGET(SleepMs);
 
-class FaultTest : public ::testing::TestWithParam<StartMethod> {
- protected:
-  template <typename... Args>
-  Process Make(Args&&... args) {
-    return GetContext(GetParam()).value().Process(std::forward<Args>(args)...);
-  }
-};
+using FaultTest = ::mp::testing::EveryStartMethod;
 
 TEST_P(FaultTest, ASenderKilledMidMessageIsDataLossNeverAHang) {
   for (int round = 0; round < 3; ++round) {
@@ -194,11 +189,7 @@ TEST(SpawnFaultTest, AnExecThatFailsIsAClearErrorAndLeavesNothing) {
   EXPECT_EQ(good.exitcode(), 5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, FaultTest,
-                         ::testing::ValuesIn(GetAllStartMethods()),
-                         [](const ::testing::TestParamInfo<StartMethod>& info) {
-                           return std::string(StartMethodName(info.param));
-                         });
+MP_INSTANTIATE_FOR_EVERY_START_METHOD(FaultTest);
 
 }  // namespace
 }  // namespace mp

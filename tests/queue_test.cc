@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "platform/test_util.h"
 #include "process/process.h"
+#include "process/test_main.h"
 
 namespace mp {
 namespace {
@@ -101,13 +102,7 @@ int PutUntilKilled(SimpleQueue<Item>& q, int64_t producer) {
 }
 MP_REGISTER_TARGET(PutUntilKilled);
 
-class QueueTest : public ::testing::TestWithParam<StartMethod> {
- protected:
-  template <typename... Args>
-  Process Make(Args&&... args) {
-    return GetContext(GetParam()).value().Process(std::forward<Args>(args)...);
-  }
-};
+using QueueTest = ::mp::testing::EveryStartMethod;
 
 TEST_P(QueueTest, FourProducersFourConsumersEveryItemOnceInOrder) {
   constexpr int kProducers = 4, kConsumers = 4;
@@ -267,11 +262,7 @@ TEST_P(QueueTest, SimpleQueueAcrossProcesses) {
   EXPECT_TRUE(in.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, QueueTest,
-                         ::testing::ValuesIn(GetAllStartMethods()),
-                         [](const ::testing::TestParamInfo<StartMethod>& info) {
-                           return std::string(StartMethodName(info.param));
-                         });
+MP_INSTANTIATE_FOR_EVERY_START_METHOD(QueueTest);
 
 }  // namespace
 }  // namespace mp
