@@ -16,6 +16,7 @@
 #include "platform/exit_status.h"
 #include "platform/launch.h"
 #include "platform/poll.h"
+#include "platform/test_util.h"
 
 namespace mp::platform {
 namespace {
@@ -42,6 +43,15 @@ TEST(LaunchSelfTest, TerminateAndKillReadBackAsSignals) {
   ChildProcess b = LaunchSelf("--child-sleep");
   ASSERT_TRUE(Kill(b).ok());
   EXPECT_EQ(Wait(b), -kSigKill);
+}
+
+TEST(LaunchSelfTest, ARunningChildIsUnwaitedUntilItEnds) {
+  ASSERT_FALSE(testing::HasUnwaitedChildren());
+  ChildProcess child = LaunchSelf("--child-sleep");
+  EXPECT_TRUE(testing::HasUnwaitedChildren());
+  ASSERT_TRUE(Kill(child).ok());
+  EXPECT_EQ(Wait(child), -kSigKill);
+  EXPECT_FALSE(testing::HasUnwaitedChildren());
 }
 
 TEST(LaunchSelfTest, WaitTimesOutThenTheSentinelFires) {

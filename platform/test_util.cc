@@ -1,6 +1,7 @@
 #include "platform/test_util.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
 #include "platform/crypto.h"
 
 namespace mp::testing {
@@ -12,6 +13,15 @@ const std::string& UniqueToken() {
     return absl::BytesToHexString(random);
   }();
   return token;
+}
+
+bool WaitUntilGone(std::int64_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (ProcessExists(pid)) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 }  // namespace mp::testing

@@ -1,5 +1,5 @@
-// Helpers for tests: names unique to this test process; on POSIX, the bad
-// day of signals during blocking calls and child processes left behind.
+// Helpers for tests: names unique to this test process, child processes left
+// behind; on POSIX, the bad day of signals during blocking calls.
 #ifndef MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 #define MULTIPROCESSING_PLATFORM_TEST_UTIL_H_
 
@@ -20,6 +20,27 @@ namespace mp::testing {
 // tests must not share (Unix socket paths, abstract names). Bazel's sandbox
 // gives every test the same pid (a PID namespace), so the pid will not do.
 const std::string& UniqueToken();
+
+// Whether this process has a child that was not waited for: on POSIX a
+// running child or a zombie (nothing is reaped by looking); on Windows, which
+// has no zombies, a child still running.
+bool HasUnwaitedChildren();
+
+// Whether `pid` is not (or no longer) a child of this process: on POSIX,
+// reaped or never ours; on Windows, not running.
+bool IsGone(std::int64_t pid);
+
+// Whether any process (ours or not) has id `pid`: on POSIX zombies included;
+// on Windows, a running one.
+bool ProcessExists(std::int64_t pid);
+
+// Waits up to `timeout` for process `pid` (any process, not only a child) to
+// disappear; whether it did.
+bool WaitUntilGone(std::int64_t pid, absl::Duration timeout);
+
+// The exit code of a process that called abort(), as Process::exitcode()
+// reports it: -SIGABRT on POSIX, 3 on Windows (as in Python).
+extern const int kAbortExitCode;
 
 #if !defined(_WIN32)
 // What follows is POSIX by nature (test_util_posix.cc): Windows has no
@@ -46,26 +67,9 @@ class SignalStorm {
   std::thread thread_;
 };
 
-// The signal abort() raises (SIGABRT), for exit code checks.
-extern const int kAbortSignal;
-
 // Whether child `pid` has exited and waits to be reaped (checked without
 // reaping it).
 bool IsZombie(std::int64_t pid);
-
-// Whether `pid` is not (or no longer) a child of this process.
-bool IsGone(std::int64_t pid);
-
-// Whether any process (ours or not) has id `pid`, zombies included.
-bool ProcessExists(std::int64_t pid);
-
-// Waits up to `timeout` for process `pid` (any process, not only a child) to
-// disappear; whether it did.
-bool WaitUntilGone(std::int64_t pid, absl::Duration timeout);
-
-// Whether this process has a child that was not waited for (a running child
-// or a zombie). Does not reap anything.
-bool HasUnwaitedChildren();
 
 #endif  // !defined(_WIN32)
 

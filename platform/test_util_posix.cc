@@ -46,7 +46,7 @@ std::int64_t SignalStorm::delivered() const {
   return g_delivered.load() - start_count_;
 }
 
-const int kAbortSignal = SIGABRT;
+const int kAbortExitCode = -SIGABRT;
 
 bool IsZombie(std::int64_t pid) {
   siginfo_t info = {};
@@ -62,15 +62,6 @@ bool IsGone(std::int64_t pid) {
 
 bool ProcessExists(std::int64_t pid) {
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
-bool WaitUntilGone(std::int64_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (ProcessExists(pid)) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 bool HasUnwaitedChildren() {

@@ -1,5 +1,6 @@
 // Processes given Connections: which handles the child keeps, and which the
-// parent closes.
+// parent closes; under every start method, so targets are registered
+// functions.
 #include <functional>
 #include <optional>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "ipc/connection.h"
 #include "process/process.h"
+#include "process/test_main.h"
 
 namespace mp {
 namespace {
@@ -25,6 +27,45 @@ int CountUntilEof(Connection& input) {
   }
 }
 
+MP_REGISTER_TARGET(CountUntilEof);
+
+// Sends back each int it receives, doubled, until end of stream.
+int Double(Connection& c) {
+  for (;;) {
+    absl::StatusOr<int> n = c.Recv<int>();
+    if (IsEof(n.status())) return 0;
+    if (!n.ok() || !c.Send(*n * 2).ok()) return 1;
+  }
+}
+MP_REGISTER_TARGET(Double);
+
+int FailIfClosed(Connection& c) { return c.closed() ? 1 : 0; }
+MP_REGISTER_TARGET(FailIfClosed);
+
+int SendOne(Connection& c) { return c.Send(1).ok() ? 0 : 1; }
+MP_REGISTER_TARGET(SendOne);
+
+// Sends 1 on each of `v`, then 2 on `o`.
+int SendOnEach(std::vector<Connection>& v, std::optional<Connection>& o) {
+  for (Connection& c : v) {
+    if (!c.Send(1).ok()) return 1;
+  }
+  return o->Send(2).ok() ? 0 : 1;
+}
+MP_REGISTER_TARGET(SendOnEach);
+
+// The seed's consumer: closes the end it does not use, then counts.
+int CloseInputAndCount(Connection& output, Connection& input) {
+  if (!input.Close().ok()) return 100;
+  return CountUntilEof(output);
+}
+MP_REGISTER_TARGET(CloseInputAndCount);
+
+void SleepTwoSeconds() { absl::SleepFor(absl::Seconds(2)); }
+MP_REGISTER_TARGET(SleepTwoSeconds);
+
+using ProcessConnectionTest = testing::EveryStartMethod;
+
 // The other end has no writer left anywhere: it reports end of stream soon.
 bool SeesEof(Connection& c) {
   absl::StatusOr<bool> ready = c.Poll(absl::Seconds(5));
@@ -32,17 +73,9 @@ bool SeesEof(Connection& c) {
   return IsEof(c.RecvBytes().status());
 }
 
-TEST(ProcessConnectionTest, ChildOfAMovedEndReceivesAndReplies) {
+TEST_P(ProcessConnectionTest, ChildOfAMovedEndReceivesAndReplies) {
   auto [mine, theirs] = Pipe().value();
-  Process p(
-      [](Connection& c) {
-        for (;;) {
-          absl::StatusOr<int> n = c.Recv<int>();
-          if (IsEof(n.status())) return 0;
-          if (!n.ok() || !c.Send(*n * 2).ok()) return 1;
-        }
-      },
-      std::move(theirs));
+  Process p = Make(Double, std::move(theirs));
   ASSERT_TRUE(p.Start().ok());
   for (int i = 1; i <= 3; ++i) {
     ASSERT_TRUE(mine.Send(i).ok());
@@ -53,10 +86,9 @@ TEST(ProcessConnectionTest, ChildOfAMovedEndReceivesAndReplies) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-TEST(ProcessConnectionTest, ParentClosesItsCopyOfAMovedEndAfterStart) {
+TEST_P(ProcessConnectionTest, ParentClosesItsCopyOfAMovedEndAfterStart) {
   auto [mine, theirs] = Pipe().value();
-  Process p([](Connection& c) { return c.closed() ? 1 : 0; },
-            std::move(theirs));
+  Process p = Make(FailIfClosed, std::move(theirs));
   ASSERT_TRUE(p.Start().ok());
   ASSERT_TRUE(p.Join().ok());
   EXPECT_EQ(p.exitcode(), 0);  // the child had it
@@ -64,10 +96,9 @@ TEST(ProcessConnectionTest, ParentClosesItsCopyOfAMovedEndAfterStart) {
   EXPECT_TRUE(SeesEof(mine));
 }
 
-TEST(ProcessConnectionTest, StdRefConnectionStaysOpenInTheParent) {
+TEST_P(ProcessConnectionTest, StdRefConnectionStaysOpenInTheParent) {
   auto [mine, theirs] = Pipe().value();
-  Process p([](Connection& c) { return c.Send(1).ok() ? 0 : 1; },
-            std::ref(theirs));
+  Process p = Make(SendOne, std::ref(theirs));
   ASSERT_TRUE(p.Start().ok());
   ASSERT_TRUE(p.Join().ok());
   EXPECT_EQ(p.exitcode(), 0);
@@ -77,21 +108,15 @@ TEST(ProcessConnectionTest, StdRefConnectionStaysOpenInTheParent) {
   EXPECT_EQ(mine.Recv<int>().value(), 2);
 }
 
-TEST(ProcessConnectionTest, ConnectionsInsideContainersAreKept) {
+TEST_P(ProcessConnectionTest, ConnectionsInsideContainersAreKept) {
   auto [a_mine, a_theirs] = Pipe().value();
   auto [b_mine, b_theirs] = Pipe().value();
   auto [c_mine, c_theirs] = Pipe().value();
   std::vector<Connection> ends;
   ends.push_back(std::move(a_theirs));
   ends.push_back(std::move(b_theirs));
-  Process p(
-      [](std::vector<Connection>& v, std::optional<Connection>& o) {
-        for (Connection& c : v) {
-          if (!c.Send(1).ok()) return 1;
-        }
-        return o->Send(2).ok() ? 0 : 1;
-      },
-      std::move(ends), std::optional<Connection>(std::move(c_theirs)));
+  Process p = Make(SendOnEach, std::move(ends),
+                   std::optional<Connection>(std::move(c_theirs)));
   ASSERT_TRUE(p.Start().ok());
   EXPECT_EQ(a_mine.Recv<int>().value(), 1);
   EXPECT_EQ(b_mine.Recv<int>().value(), 1);
@@ -100,9 +125,9 @@ TEST(ProcessConnectionTest, ConnectionsInsideContainersAreKept) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-TEST(ProcessConnectionTest, ProducerConsumerWithAMovedEnd) {
+TEST_P(ProcessConnectionTest, ProducerConsumerWithAMovedEnd) {
   auto [receiver, sender] = Pipe(/*duplex=*/false).value();
-  Process consumer(CountUntilEof, std::move(receiver));
+  Process consumer = Make(CountUntilEof, std::move(receiver));
   ASSERT_TRUE(consumer.Start().ok());
   for (int i = 1; i <= 10; ++i) ASSERT_TRUE(sender.Send(i).ok());
   ASSERT_TRUE(sender.Close().ok());
@@ -112,14 +137,10 @@ TEST(ProcessConnectionTest, ProducerConsumerWithAMovedEnd) {
 
 // The seed as Python writes it: the child gets both ends and closes the one
 // it does not use; the parent closes its receiving end.
-TEST(ProcessConnectionTest, ProducerConsumerSeedPattern) {
+TEST_P(ProcessConnectionTest, ProducerConsumerSeedPattern) {
   auto [output_p, input_p] = Pipe().value();
-  Process consumer(
-      [](Connection& output, Connection& input) {
-        if (!input.Close().ok()) return 100;
-        return CountUntilEof(output);
-      },
-      std::ref(output_p), std::ref(input_p));
+  Process consumer =
+      Make(CloseInputAndCount, std::ref(output_p), std::ref(input_p));
   ASSERT_TRUE(consumer.Start().ok());
   ASSERT_TRUE(output_p.Close().ok());
   for (int i = 1; i <= 10; ++i) ASSERT_TRUE(input_p.Send(i).ok());
@@ -128,9 +149,9 @@ TEST(ProcessConnectionTest, ProducerConsumerSeedPattern) {
   EXPECT_EQ(consumer.exitcode(), 10);
 }
 
-TEST(ProcessConnectionTest, UnrelatedChildDoesNotHoldAPipeOpen) {
+TEST_P(ProcessConnectionTest, UnrelatedChildDoesNotHoldAPipeOpen) {
   auto [receiver, sender] = Pipe(/*duplex=*/false).value();
-  Process unrelated([] { absl::SleepFor(absl::Seconds(2)); });
+  Process unrelated = Make(SleepTwoSeconds);
   ASSERT_TRUE(unrelated.Start().ok());
   ASSERT_TRUE(sender.Close().ok());
   const absl::Time start = absl::Now();
@@ -142,6 +163,8 @@ TEST(ProcessConnectionTest, UnrelatedChildDoesNotHoldAPipeOpen) {
   ASSERT_TRUE(unrelated.Kill().ok());
   ASSERT_TRUE(unrelated.Join().ok());
 }
+
+MP_INSTANTIATE_FOR_EVERY_START_METHOD(ProcessConnectionTest);
 
 }  // namespace
 }  // namespace mp

@@ -48,7 +48,7 @@ TEST(ProcessTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(Process([] {})), 0);
   EXPECT_EQ(ExitCodeOf(Process([] { return absl::OkStatus(); })), 0);
   EXPECT_EQ(ExitCodeOf(Process([]() -> int { std::abort(); })),
-            -testing::kAbortSignal);
+            testing::kAbortExitCode);
 }
 
 TEST(ProcessTest, FailedStatusIsExitCodeOneAndPrinted) {

@@ -1,7 +1,15 @@
+// The registry's children are this test binary run again: started with
+// --child-exit=N --child-sleep-ms=M, main() sleeps and exits with N instead
+// of running the tests.
 #include "process/registry.h"
 
 #include <memory>
+#include <optional>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "platform/exit_status.h"
@@ -13,11 +21,10 @@ namespace {
 
 std::shared_ptr<ChildRecord> Start(int code, absl::Duration sleep,
                                    bool daemon) {
-  absl::StatusOr<platform::ChildProcess> child =
-      platform::ForkAndRun({}, [&] {
-        absl::SleepFor(sleep);
-        return code;
-      });
+  absl::StatusOr<platform::ChildProcess> child = platform::LaunchProgram(
+      {platform::ExecutablePath().value(), absl::StrCat("--child-exit=", code),
+       absl::StrCat("--child-sleep-ms=", absl::ToInt64Milliseconds(sleep))},
+      {});
   EXPECT_TRUE(child.ok()) << child.status();
   auto record = std::make_shared<ChildRecord>(std::move(*child), "c", daemon);
   ChildRegistry::Get().Add(record);
@@ -56,5 +63,30 @@ TEST(RegistryTest, RemoveForgetsAChild) {
   EXPECT_EQ(child->Wait(absl::Seconds(10)).value(), 0);
 }
 
+// What a child started by Start() does; nullopt: run the tests.
+std::optional<int> ChildMain() {
+  const std::vector<std::string>& args = platform::ProgramArguments();
+  int code = 0;
+  int64_t sleep_ms = 0;
+  if (args.size() != 3) return std::nullopt;
+  absl::string_view exit_arg = args[1], sleep_arg = args[2];
+  if (!absl::ConsumePrefix(&exit_arg, "--child-exit=") ||
+      !absl::SimpleAtoi(exit_arg, &code) ||
+      !absl::ConsumePrefix(&sleep_arg, "--child-sleep-ms=") ||
+      !absl::SimpleAtoi(sleep_arg, &sleep_ms)) {
+    return std::nullopt;
+  }
+  absl::SleepFor(absl::Milliseconds(sleep_ms));
+  return code;
+}
+
 }  // namespace
 }  // namespace mp::process_internal
+
+int main(int argc, char** argv) {
+  if (std::optional<int> code = mp::process_internal::ChildMain()) {
+    return *code;
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

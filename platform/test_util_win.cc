@@ -1,0 +1,37 @@
+#include <windows.h>
+// After windows.h.
+#include <tlhelp32.h>
+
+#include "platform/test_util.h"
+
+namespace mp::testing {
+
+bool HasUnwaitedChildren() {
+  HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snapshot == INVALID_HANDLE_VALUE) return false;
+  const DWORD self = GetCurrentProcessId();
+  PROCESSENTRY32W entry = {};
+  entry.dwSize = sizeof(entry);
+  bool found = false;
+  for (BOOL more = Process32FirstW(snapshot, &entry); more && !found;
+       more = Process32NextW(snapshot, &entry)) {
+    found = entry.th32ParentProcessID == self;
+  }
+  CloseHandle(snapshot);
+  return found;
+}
+
+bool ProcessExists(std::int64_t pid) {
+  HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(pid));
+  if (h == nullptr) return GetLastError() == ERROR_ACCESS_DENIED;
+  const bool running = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+  CloseHandle(h);
+  return running;
+}
+
+bool IsGone(std::int64_t pid) { return !ProcessExists(pid); }
+
+// abort() ends the process with exit code 3 (the C runtime's).
+const int kAbortExitCode = 3;
+
+}  // namespace mp::testing
