@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Runs each example and checks its whole output.
+# Runs each example and checks its whole output. Under --config=mingw the
+# examples are Windows programs: $WINE (set by bazel/mingw/wine_test.sh) runs
+# them, and their text-mode CRLF line ends are read as LF.
 set -euo pipefail
+out_file=${TEST_TMPDIR:-/tmp}/example.out
+run() {
+  local rc=0
+  if [[ -n ${WINE:-} ]]; then
+    timeout 30 "$WINE" "examples/$1.exe" >"$out_file" 2>&1 || rc=$?
+  else
+    timeout 30 "examples/$1" >"$out_file" 2>&1 || rc=$?
+  fi
+  tr -d '\r' <"$out_file"
+  return $rc
+}
 fail=0
 check() {
   local name=$1 expected=$2 actual
-  actual=$(timeout 30 "examples/$name" 2>&1) || { echo "FAIL: $name exited $?"; echo "$actual"; fail=1; return; }
+  actual=$(run "$name") || { echo "FAIL: $name exited $?"; echo "$actual"; fail=1; return; }
   if [[ "$actual" != "$expected" ]]; then
     echo "FAIL: $name printed:"; echo "$actual"; echo "expected:"; echo "$expected"; fail=1
   else
@@ -14,7 +27,7 @@ check() {
 
 # The consumer's lines interleave with the producer's, so compare sorted.
 sorted() { sort <<<"$1"; }
-out=$(timeout 30 examples/pipe_producer_consumer 2>&1) || { echo "FAIL: pipe_producer_consumer exited $?"; fail=1; }
+out=$(run pipe_producer_consumer) || { echo "FAIL: pipe_producer_consumer exited $?"; fail=1; }
 expected="produced 1
 produced 2
 produced 3

@@ -5,6 +5,11 @@
 // 7 and "helloworld". The client closing its end is the server's signal to
 // stop: its receive reports end of stream, it prints "Server done" and exits.
 //
+// It runs with the platform's default start method: fork on Linux, spawn on
+// Windows. For spawn the target is registered (MP_REGISTER_TARGET) and main()
+// calls mp::Init first, where a spawned child runs its target: Python's
+// `if __name__ == "__main__":`.
+//
 // Python original:
 //   def add(pipe):
 //       server_p, client_p = pipe
@@ -39,16 +44,16 @@ void Check(const absl::Status& s, const char* what) {
   }
 }
 
-int Adder(std::pair<mp::Connection*, mp::Connection*> pipe) {
-  auto [server_p, client_p] = pipe;
-  Check(client_p->Close(), "server: close the client's end");
+int Adder(std::pair<mp::Connection, mp::Connection>& pipe) {
+  auto& [server_p, client_p] = pipe;
+  Check(client_p.Close(), "server: close the client's end");
   for (;;) {
-    absl::StatusOr<Request> request = server_p->Recv<Request>();
+    absl::StatusOr<Request> request = server_p.Recv<Request>();
     if (mp::IsEof(request.status())) break;
     Check(request.status(), "server: recv");
     Reply sum = std::visit(
         [](const auto& xy) -> Reply { return xy.first + xy.second; }, *request);
-    Check(server_p->Send(sum), "server: send");
+    Check(server_p.Send(sum), "server: send");
   }
   std::cout << "Server done" << std::endl;
   return 0;
@@ -60,9 +65,13 @@ void Print(const Reply& r) {
 
 }  // namespace
 
-int main() {
-  auto [server_p, client_p] = mp::Pipe().value();
-  mp::Process adder(Adder, std::make_pair(&server_p, &client_p));
+MP_REGISTER_TARGET(Adder);
+
+int main(int argc, char** argv) {
+  mp::Init(argc, argv);
+  std::pair<mp::Connection, mp::Connection> pipe = mp::Pipe().value();
+  auto& [server_p, client_p] = pipe;
+  mp::Process adder(Adder, std::ref(pipe));
   Check(adder.Start(), "start server");
   Check(server_p.Close(), "client: close the server's end");
 

@@ -8,6 +8,10 @@
 // and the consumer exits. Forget one of those closes and the consumer waits
 // forever: that is what this example shows.
 //
+// It runs with the platform's default start method (fork on Linux, spawn on
+// Windows), so the target is registered and main() calls mp::Init first, as
+// pipe_adder_server.cc explains.
+//
 // Python original:
 //   def consumer(output_p, input_p):
 //       input_p.close()
@@ -20,7 +24,8 @@
 #include <functional>
 #include <iostream>
 
-#include "multiprocessing.h"  // the whole API: Pipe, Process, IsEof
+#include "ipc/connection.h"
+#include "process/process.h"
 
 namespace {
 
@@ -45,7 +50,10 @@ int Consumer(mp::Connection& output_p, mp::Connection& input_p) {
 
 }  // namespace
 
-int main() {
+MP_REGISTER_TARGET(Consumer);
+
+int main(int argc, char** argv) {
+  mp::Init(argc, argv);
   auto [output_p, input_p] = mp::Pipe().value();
   mp::Process consumer(Consumer, std::ref(output_p), std::ref(input_p));
   Check(consumer.Start(), "start consumer");
