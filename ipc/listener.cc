@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "ipc/auth.h"
+#include "platform/channel.h"
 #include "platform/socket.h"
 
 namespace mp {
@@ -32,8 +33,7 @@ absl::StatusOr<Listener> Listener::Create(absl::string_view address,
       platform::Listen(address, backlog);
   if (!bound.ok()) return bound.status();
   Listener listener;
-  listener.handle_ = std::move(bound->handle);
-  listener.address_ = std::move(bound->address);
+  listener.socket_ = *std::move(bound);
   listener.authkey_ = std::move(authkey);
   return listener;
 }
@@ -43,8 +43,8 @@ Listener::Listener(Listener&& other) noexcept { *this = std::move(other); }
 Listener& Listener::operator=(Listener&& other) noexcept {
   if (this != &other) {
     Close().IgnoreError();
-    handle_ = std::move(other.handle_);
-    address_ = std::exchange(other.address_, std::string());
+    socket_.handle = std::move(other.socket_.handle);
+    socket_.address = std::exchange(other.socket_.address, std::string());
     authkey_ = std::move(other.authkey_);
     last_accepted_ = std::move(other.last_accepted_);
     handshake_timeout_ = other.handshake_timeout_;
@@ -56,7 +56,7 @@ Listener::~Listener() { Close().IgnoreError(); }
 
 absl::StatusOr<Connection> Listener::Accept() {
   if (closed()) return absl::FailedPreconditionError("listener is closed");
-  absl::StatusOr<platform::BoundSocket> peer = platform::Accept(handle_.get());
+  absl::StatusOr<platform::BoundSocket> peer = platform::Accept(socket_);
   if (!peer.ok()) return peer.status();
   last_accepted_ = std::move(peer->address);
   Connection c(std::move(peer->handle), /*readable=*/true, /*writable=*/true);
@@ -72,9 +72,9 @@ absl::StatusOr<Connection> Listener::Accept() {
 
 absl::Status Listener::Close() {
   if (closed()) return absl::OkStatus();
-  absl::Status closed = handle_.Close();
-  absl::Status removed = platform::RemoveSocketFile(address_);
-  address_.clear();
+  absl::Status closed = socket_.handle.Close();
+  absl::Status removed = platform::RemoveSocketFile(socket_.address);
+  socket_.address.clear();
   return closed.ok() ? removed : closed;
 }
 

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "ipc/connection.h"
 #include "platform/handle.h"
+#include "platform/socket.h"
 
 namespace mp {
 
@@ -58,21 +59,21 @@ class Listener {
   absl::Status Close();
 
   // The bound address (TCP: with the real port); "" once closed.
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return socket_.address; }
   // The peer of the last accepted connection ("" for Unix sockets), or
   // nullopt before the first.
   const std::optional<std::string>& last_accepted() const {
     return last_accepted_;
   }
-  platform::NativeHandle fileno() const { return handle_.get(); }
-  bool closed() const { return !handle_.is_valid(); }
+  // The handle to wait on (Wait). On Windows each Accept() changes it.
+  platform::NativeHandle fileno() const { return socket_.handle.get(); }
+  bool closed() const { return !socket_.handle.is_valid(); }
 
   absl::Duration handshake_timeout() const { return handshake_timeout_; }
   void set_handshake_timeout(absl::Duration d) { handshake_timeout_ = d; }
 
  private:
-  platform::ScopedHandle handle_;
-  std::string address_;
+  platform::BoundSocket socket_;
   std::optional<std::string> authkey_;
   std::optional<std::string> last_accepted_;
   absl::Duration handshake_timeout_ = kDefaultHandshakeTimeout;

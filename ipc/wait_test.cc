@@ -1,5 +1,6 @@
 #include "ipc/wait.h"
 
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "platform/launch.h"
+#include "platform/test_util.h"
 
 namespace mp {
 namespace {
@@ -39,9 +41,12 @@ TEST(WaitTest, Timeouts) {
 }
 
 TEST(WaitTest, ListenersAndProcessSentinels) {
-  Listener listener = Listener::Create("127.0.0.1:0").value();
+  Listener listener = Listener::Create(testing::LocalAddress("wait")).value();
+  // This binary again, as a child that exits at once (see main()).
   platform::ChildProcess child =
-      platform::ForkAndRun({}, [] { return 0; }).value();
+      platform::LaunchProgram(
+          {platform::ExecutablePath().value(), "--child-exit"}, {})
+          .value();
   std::vector<Waitable> objects = {listener, child.sentinel.get()};
   EXPECT_EQ(Wait(objects, absl::Seconds(30)).value(),
             std::vector<std::size_t>{1});
@@ -59,3 +64,10 @@ TEST(WaitTest, ClosedObjectIsAnError) {
 
 }  // namespace
 }  // namespace mp
+
+int main(int argc, char** argv) {
+  const std::vector<std::string>& args = mp::platform::ProgramArguments();
+  if (args.size() == 2 && args[1] == "--child-exit") return 0;
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

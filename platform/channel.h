@@ -7,9 +7,11 @@
 #define MULTIPROCESSING_PLATFORM_CHANNEL_H_
 
 #include <cstddef>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "platform/handle.h"
 
@@ -40,6 +42,13 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers);
 // reset the connection counts as ended). Retries after signals.
 absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
                                      std::size_t size);
+
+// Reads from `h` (a duplex channel end or a connected Listener socket) fail
+// with a timeout error (mp::IsTimeout) once `timeout` passes without data;
+// nullopt: block forever again. On Windows the timeout is kept by handle
+// value: set nullopt before closing the handle.
+absl::Status SetReceiveTimeout(NativeHandle h,
+                               std::optional<absl::Duration> timeout);
 
 // Reads until `size` bytes arrived or the stream ended; returns how many
 // bytes were read (less than `size` only at end of stream).

@@ -121,4 +121,17 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
   }
 }
 
+absl::Status SetReceiveTimeout(NativeHandle h,
+                               std::optional<absl::Duration> timeout) {
+  timeval tv = {};  // zero: block forever
+  if (timeout) {
+    tv = absl::ToTimeval(std::max(*timeout, absl::Microseconds(1)));
+  }
+  if (::setsockopt(static_cast<int>(h), SOL_SOCKET, SO_RCVTIMEO, &tv,
+                   sizeof tv) != 0) {
+    return LastNativeError("setsockopt(SO_RCVTIMEO)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mp::platform

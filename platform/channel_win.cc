@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,9 @@ constexpr DWORD kPipeBuffer = 64 * 1024;
 // WriteFile, so a small message is one system call.
 constexpr std::size_t kJoinLimit = 64 * 1024;
 
-// Starts an overlapped ReadFile/WriteFile and waits for it. Returns the byte
-// count, or sets `error` to the Win32 error.
+// Starts an overlapped ReadFile/WriteFile and waits for it (a read no longer
+// than the handle's receive timeout: then it is cancelled, ERROR_TIMEOUT).
+// Returns the byte count, or sets `error` to the Win32 error.
 DWORD Transfer(HANDLE h, bool write, void* data, DWORD size, DWORD* error) {
   OverlappedEvent event;
   OVERLAPPED ov = {};
@@ -42,10 +44,19 @@ DWORD Transfer(HANDLE h, bool write, void* data, DWORD size, DWORD* error) {
   const BOOL done = write ? WriteFile(h, data, size, nullptr, &ov)
                           : ReadFile(h, data, size, nullptr, &ov);
   *error = done ? ERROR_SUCCESS : GetLastError();
+  bool timed_out = false;
+  if (*error == ERROR_IO_PENDING && !write) {
+    const DWORD ms = ReadTimeout(h);
+    if (ms != INFINITE && WaitForSingleObject(ov.hEvent, ms) == WAIT_TIMEOUT) {
+      timed_out = CancelIoEx(h, &ov);
+    }
+  }
   // Done at once or pending, the OVERLAPPED has the outcome.
   if (*error == ERROR_SUCCESS || *error == ERROR_IO_PENDING) {
     *error = FinishOverlapped(h, &ov, &n);
   }
+  // A read that completed while being cancelled keeps its bytes.
+  if (timed_out && *error == ERROR_OPERATION_ABORTED) *error = ERROR_TIMEOUT;
   return n;
 }
 
@@ -143,6 +154,20 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
       left -= n;
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status SetReceiveTimeout(NativeHandle h,
+                               std::optional<absl::Duration> timeout) {
+  DWORD ms = INFINITE;
+  if (timeout) {
+    // Rounded up, and at least 1 ms: a receive timeout never means "do not
+    // wait at all".
+    ms = static_cast<DWORD>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(absl::Ceil(*timeout, absl::Milliseconds(1))),
+        1, INFINITE - 1));
+  }
+  SetReadTimeout(AsHandle(h), ms);
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "platform/error.h"
 #include "platform/handle.h"
+#include "platform/overlapped_win.h"
 
 namespace mp::platform {
 namespace {
@@ -62,14 +63,20 @@ absl::StatusOr<int> CountHandlesInSystemTable() {
 
 }  // namespace
 
+// CloseHandle, after forgetting the handle's receive timeout.
+BOOL CloseOwned(HANDLE h) {
+  SetReadTimeout(h, INFINITE);
+  return CloseHandle(h);
+}
+
 void ScopedHandle::reset(NativeHandle h) {
-  if (is_valid()) CloseHandle(AsHandle(handle_));
+  if (is_valid()) CloseOwned(AsHandle(handle_));
   handle_ = h;
 }
 
 absl::Status ScopedHandle::Close() {
   if (!is_valid()) return absl::FailedPreconditionError("close: not open");
-  if (!CloseHandle(AsHandle(release()))) return LastNativeError("CloseHandle");
+  if (!CloseOwned(AsHandle(release()))) return LastNativeError("CloseHandle");
   return absl::OkStatus();
 }
 

@@ -1,4 +1,5 @@
-// Windows only, for the _win.cc files: waiting for overlapped I/O.
+// Windows only, for the _win.cc files: waiting for overlapped I/O, and the
+// receive timeouts of pipe handles.
 #ifndef MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
 #define MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
 
@@ -31,6 +32,13 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
   return GetOverlappedResult(h, ov, bytes, /*bWait=*/TRUE) ? ERROR_SUCCESS
                                                            : GetLastError();
 }
+
+// Pipes have no SO_RCVTIMEO, so SetReceiveTimeout keeps the timeout of a
+// handle here, by value, for reads to look up: milliseconds, or INFINITE for
+// none (setting INFINITE forgets the handle). ScopedHandle forgets a handle
+// when it closes it, so a later handle with the same value starts without.
+void SetReadTimeout(HANDLE h, DWORD ms);
+DWORD ReadTimeout(HANDLE h);
 
 }  // namespace mp::platform
 

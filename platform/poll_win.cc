@@ -3,8 +3,10 @@
 // signalled. To sleep until one of them changes, every pipe gets a
 // zero-byte overlapped ReadFile (it completes when data arrives or the peer
 // goes, and takes nothing), and the wait covers their events and the other
-// handles. Past the 64 handles WaitForMultipleObjects takes, the thread
-// pool waits on each and signals one shared event.
+// handles. A listener's pipe instance (socket_win.cc) is readable when a
+// client has connected: an overlapped ConnectNamedPipe says when. Past the
+// 64 handles WaitForMultipleObjects takes, the thread pool waits on each and
+// signals one shared event.
 #include <windows.h>
 
 #include <algorithm>
@@ -23,7 +25,11 @@ HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 struct Entry {
   HANDLE handle;
   bool is_pipe;
-  // For pipes: the zero-byte read in flight, if any.
+  // A listener's instance waiting for a client, and whether one came.
+  bool is_listener = false;
+  bool connected = false;
+  // For pipes: the zero-byte read (listeners: the ConnectNamedPipe) in
+  // flight, if any.
   OVERLAPPED ov = {};
   bool pending = false;
   // What the wait waits on: the read's event, or the handle itself.
@@ -35,8 +41,40 @@ absl::Status NotOpen(NativeHandle h) {
       absl::StrCat("WaitReadable: handle ", h, " is not open"));
 }
 
+// Whether `h` is a listener's pipe instance: the server end of a pipe with
+// unlimited instances (channels have one).
+bool IsListener(HANDLE h) {
+  DWORD flags = 0, max_instances = 0;
+  return GetNamedPipeInfo(h, &flags, nullptr, nullptr, &max_instances) &&
+         (flags & PIPE_SERVER_END) != 0 &&
+         max_instances == PIPE_UNLIMITED_INSTANCES;
+}
+
+// Whether a client has connected to listener entry `e`; otherwise leaves an
+// overlapped ConnectNamedPipe in flight (e.pending) to wait on.
+absl::StatusOr<bool> ListenerReady(Entry& e) {
+  if (e.connected || e.pending) return e.connected;
+  ResetEvent(e.ov.hEvent);
+  if (ConnectNamedPipe(e.handle, &e.ov)) {
+    e.connected = true;
+    return true;
+  }
+  switch (const DWORD error = GetLastError()) {
+    case ERROR_IO_PENDING:
+      e.pending = true;
+      return false;
+    case ERROR_PIPE_CONNECTED:  // connected before the call
+    case ERROR_NO_DATA:         // connected, and closed already
+      e.connected = true;
+      return true;
+    default:
+      return NativeError(static_cast<int>(error), "ConnectNamedPipe");
+  }
+}
+
 // Whether `e` is readable now.
-absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
+absl::StatusOr<bool> IsReadable(Entry& e, NativeHandle h) {
+  if (e.is_listener) return ListenerReady(e);
   if (e.is_pipe) {
     DWORD available = 0;
     if (PeekNamedPipe(e.handle, nullptr, 0, nullptr, &available, nullptr)) {
@@ -68,7 +106,11 @@ void CancelReads(std::vector<Entry>& entries) {
     if (!e.pending) continue;
     CancelIoEx(e.handle, &e.ov);
     DWORD unused = 0;
-    FinishOverlapped(e.handle, &e.ov, &unused);
+    // A ConnectNamedPipe that finished before the cancel connected a client.
+    if (FinishOverlapped(e.handle, &e.ov, &unused) == ERROR_SUCCESS &&
+        e.is_listener) {
+      e.connected = true;
+    }
     e.pending = false;
   }
 }
@@ -122,6 +164,7 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     DWORD flags = 0;
     if (!GetHandleInformation(e.handle, &flags)) return NotOpen(handles[i]);
     e.is_pipe = GetFileType(e.handle) == FILE_TYPE_PIPE;
+    e.is_listener = e.is_pipe && IsListener(e.handle);
     e.waitable = e.handle;
   }
   struct Events {
@@ -130,28 +173,41 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
       for (HANDLE h : all) CloseHandle(h);
     }
   } events;
+  // Pipes wait on an event of their own, made when first needed.
+  auto make_event = [&events](Entry& e) {
+    if (e.ov.hEvent != nullptr) return true;
+    e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    if (e.ov.hEvent == nullptr) return false;
+    events.all.push_back(e.ov.hEvent);
+    e.waitable = e.ov.hEvent;
+    return true;
+  };
+  for (Entry& e : entries) {
+    if (e.is_listener && !make_event(e)) return LastNativeError("CreateEventW");
+  }
   for (;;) {
     std::vector<std::size_t> ready;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       absl::StatusOr<bool> r = IsReadable(entries[i], handles[i]);
-      if (!r.ok()) return r.status();
+      if (!r.ok()) {
+        CancelReads(entries);
+        return r.status();
+      }
       if (*r) ready.push_back(i);
     }
     const absl::Duration left = deadline - absl::Now();
-    if (!ready.empty() || left <= absl::ZeroDuration()) return ready;
+    if (!ready.empty() || left <= absl::ZeroDuration()) {
+      CancelReads(entries);
+      return ready;
+    }
     // Arm a zero-byte read on every pipe; one that completes at once means
     // that pipe changed since the check above, so look again.
     bool changed = false;
     for (Entry& e : entries) {
-      if (!e.is_pipe) continue;
-      if (e.ov.hEvent == nullptr) {
-        e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
-        if (e.ov.hEvent == nullptr) {
-          CancelReads(entries);
-          return LastNativeError("CreateEventW");
-        }
-        events.all.push_back(e.ov.hEvent);
-        e.waitable = e.ov.hEvent;
+      if (!e.is_pipe || e.is_listener) continue;  // listeners armed above
+      if (!make_event(e)) {
+        CancelReads(entries);
+        return LastNativeError("CreateEventW");
       }
       ResetEvent(e.ov.hEvent);
       static char unused;

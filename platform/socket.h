@@ -6,7 +6,9 @@
 //   "127.0.0.1:6000", "[::1]:0", "localhost:6000"
 //                                      TCP over IPv4 or IPv6; port 0 picks a
 //                                      free port (see the bound address)
-// (Windows named pipes, "\\.\pipe\name", come with the Windows port.)
+//   "\\.\pipe\name"                    a Windows named pipe (Python's
+//                                      AF_PIPE): on Windows, the only
+//                                      family so far
 #ifndef MULTIPROCESSING_PLATFORM_SOCKET_H_
 #define MULTIPROCESSING_PLATFORM_SOCKET_H_
 
@@ -32,15 +34,12 @@ struct BoundSocket {
 absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog);
 
 // Waits for the next connection; `address` is the peer's ("" for an
-// unnamed Unix peer).
-absl::StatusOr<BoundSocket> Accept(NativeHandle listener);
+// unnamed Unix peer and for a pipe). On Windows the connected pipe instance
+// is the one `listener` held, and `listener` gets the next instance (a new
+// handle).
+absl::StatusOr<BoundSocket> Accept(BoundSocket& listener);
 
 absl::StatusOr<ScopedHandle> Connect(absl::string_view address);
-
-// Reads from `socket` fail with a timeout error (mp::IsTimeout) once
-// `timeout` passes without data; nullopt: block forever again.
-absl::Status SetReceiveTimeout(NativeHandle socket,
-                               std::optional<absl::Duration> timeout);
 
 // Removes the file of a Unix socket path; nothing for other addresses.
 absl::Status RemoveSocketFile(absl::string_view address);

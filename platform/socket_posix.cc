@@ -145,12 +145,12 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
   return BoundSocket{std::move(s), std::string(address)};
 }
 
-absl::StatusOr<BoundSocket> Accept(NativeHandle listener) {
+absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
   sockaddr_storage peer = {};
   for (;;) {
     socklen_t len = sizeof peer;
     const int fd =
-        ::accept4(static_cast<int>(listener),
+        ::accept4(static_cast<int>(listener.handle.get()),
                   reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd >= 0) {
       std::string address;
@@ -197,19 +197,6 @@ absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
   if (!sun.ok()) return sun.status();
   return connect(ScopedHandle(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)),
                  reinterpret_cast<sockaddr*>(&*sun), len);
-}
-
-absl::Status SetReceiveTimeout(NativeHandle socket,
-                               std::optional<absl::Duration> timeout) {
-  timeval tv = {};  // zero: block forever
-  if (timeout) {
-    tv = absl::ToTimeval(std::max(*timeout, absl::Microseconds(1)));
-  }
-  if (::setsockopt(static_cast<int>(socket), SOL_SOCKET, SO_RCVTIMEO, &tv,
-                   sizeof tv) != 0) {
-    return LastNativeError("setsockopt(SO_RCVTIMEO)");
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RemoveSocketFile(absl::string_view address) {

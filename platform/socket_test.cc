@@ -27,7 +27,7 @@ void RoundTrip(const std::string& address) {
   ASSERT_TRUE(listener.ok()) << listener.status();
   absl::StatusOr<ScopedHandle> client = Connect(listener->address);
   ASSERT_TRUE(client.ok()) << client.status();
-  absl::StatusOr<BoundSocket> server = Accept(listener->handle.get());
+  absl::StatusOr<BoundSocket> server = Accept(*listener);
   ASSERT_TRUE(server.ok()) << server.status();
   const ConstBuffer hello[] = {{"hello", 5}};
   ASSERT_TRUE(WriteAll(client->get(), hello).ok());
@@ -66,7 +66,7 @@ TEST(SocketTest, TcpIpv6) {
 TEST(SocketTest, PeerAddressOfTcp) {
   BoundSocket listener = Listen("127.0.0.1:0", 1).value();
   ScopedHandle client = Connect(listener.address).value();
-  BoundSocket server = Accept(listener.handle.get()).value();
+  BoundSocket server = Accept(listener).value();
   EXPECT_EQ(server.address.rfind("127.0.0.1:", 0), 0u) << server.address;
 }
 
@@ -85,7 +85,7 @@ TEST(SocketTest, Errors) {
 TEST(SocketTest, ReceiveTimeout) {
   BoundSocket listener = Listen("127.0.0.1:0", 1).value();
   ScopedHandle client = Connect(listener.address).value();
-  BoundSocket server = Accept(listener.handle.get()).value();
+  BoundSocket server = Accept(listener).value();
   ASSERT_TRUE(
       SetReceiveTimeout(server.handle.get(), absl::Milliseconds(100)).ok());
   const absl::Time start = absl::Now();

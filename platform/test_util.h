@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace mp::testing {
@@ -20,6 +21,11 @@ namespace mp::testing {
 // tests must not share (Unix socket paths, abstract names). Bazel's sandbox
 // gives every test the same pid (a PID namespace), so the pid will not do.
 const std::string& UniqueToken();
+
+// An address a Listener can bind, on this machine only and unique to this
+// test process and `name`: a Unix socket path under /tmp on POSIX, a named
+// pipe on Windows.
+std::string LocalAddress(absl::string_view name);
 
 // Whether this process has a child that was not waited for: on POSIX a
 // running child or a zombie (nothing is reaped by looking); on Windows, which

@@ -5,10 +5,16 @@
 
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "platform/test_util.h"
 
 namespace mp::testing {
+
+std::string LocalAddress(absl::string_view name) {
+  return absl::StrCat("/tmp/mp-test-", UniqueToken(), "-", name);
+}
+
 namespace {
 std::atomic<std::int64_t> g_delivered{0};
 void CountSignal(int) { g_delivered.fetch_add(1, std::memory_order_relaxed); }

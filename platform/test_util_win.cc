@@ -2,9 +2,14 @@
 // After windows.h.
 #include <tlhelp32.h>
 
+#include "absl/strings/str_cat.h"
 #include "platform/test_util.h"
 
 namespace mp::testing {
+
+std::string LocalAddress(absl::string_view name) {
+  return absl::StrCat("\\\\.\\pipe\\mp-test-", UniqueToken(), "-", name);
+}
 
 bool HasUnwaitedChildren() {
   HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);

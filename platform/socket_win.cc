@@ -1,0 +1,130 @@
+// Listener and Client on Windows: named pipes, as Python's AF_PIPE. A
+// listener holds one pipe instance waiting for a client; Accept() connects
+// it, hands it over and creates the next. TCP and Unix sockets are not
+// ported yet.
+#include <windows.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "platform/error.h"
+#include "platform/overlapped_win.h"
+#include "platform/socket.h"
+
+namespace mp::platform {
+namespace {
+
+HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
+
+constexpr DWORD kPipeBuffer = 64 * 1024;
+
+// How long Connect() waits for a busy listener (every instance taken) to
+// offer a new one: Python's default connection timeout.
+constexpr absl::Duration kConnectTimeout = absl::Seconds(20);
+
+absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
+  if (!absl::StartsWith(address, "\\\\.\\pipe\\") ||
+      address.size() == sizeof("\\\\.\\pipe\\") - 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "address ", address,
+        ": on Windows, Listener and Client take named pipes "
+        "(\\\\.\\pipe\\name); TCP and Unix sockets are not ported yet"));
+  }
+  const int n = MultiByteToWideChar(CP_UTF8, 0, address.data(),
+                                    static_cast<int>(address.size()), nullptr,
+                                    0);
+  std::wstring wide(n, L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, address.data(),
+                      static_cast<int>(address.size()), wide.data(), n);
+  return wide;
+}
+
+// A new instance of pipe `name`, waiting for a client. Unlimited instances
+// mark a listener's pipe (WaitReadable tells it from a channel by that).
+absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name,
+                                         bool first) {
+  ScopedHandle h(reinterpret_cast<NativeHandle>(CreateNamedPipeW(
+      name.c_str(),
+      PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
+          (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0),
+      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+          PIPE_REJECT_REMOTE_CLIENTS,
+      PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
+      /*lpSecurityAttributes=*/nullptr)));
+  if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
+  return h;
+}
+
+}  // namespace
+
+absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
+  absl::StatusOr<std::wstring> name = PipeName(address);
+  if (!name.ok()) return name.status();
+  // The first instance: a name somebody already listens on is an error, as
+  // a bound address is on POSIX.
+  absl::StatusOr<ScopedHandle> h = NewInstance(*name, /*first=*/true);
+  if (!h.ok()) return h.status();
+  return BoundSocket{*std::move(h), std::string(address)};
+}
+
+absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
+  HANDLE h = AsHandle(listener.handle.get());
+  OverlappedEvent event;
+  OVERLAPPED ov = {};
+  ov.hEvent = event.get();
+  DWORD error = ConnectNamedPipe(h, &ov) ? ERROR_SUCCESS : GetLastError();
+  if (error == ERROR_SUCCESS || error == ERROR_IO_PENDING) {
+    DWORD unused = 0;
+    error = FinishOverlapped(h, &ov, &unused);
+  }
+  // PIPE_CONNECTED: the client came before this call. NO_DATA: it came and
+  // closed already; its connection reads as end of stream (as in Python).
+  if (error != ERROR_SUCCESS && error != ERROR_PIPE_CONNECTED &&
+      error != ERROR_NO_DATA) {
+    return NativeError(static_cast<int>(error), "ConnectNamedPipe");
+  }
+  absl::StatusOr<std::wstring> name = PipeName(listener.address);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<ScopedHandle> next = NewInstance(*name, /*first=*/false);
+  if (!next.ok()) return next.status();
+  BoundSocket connected{std::move(listener.handle), ""};
+  listener.handle = *std::move(next);
+  return connected;
+}
+
+absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
+  absl::StatusOr<std::wstring> name = PipeName(address);
+  if (!name.ok()) return name.status();
+  const absl::Time deadline = absl::Now() + kConnectTimeout;
+  for (;;) {
+    // SECURITY_ANONYMOUS: the listener cannot impersonate us.
+    ScopedHandle h(reinterpret_cast<NativeHandle>(CreateFileW(
+        name->c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS,
+        nullptr)));
+    if (h.is_valid()) return h;
+    if (GetLastError() != ERROR_PIPE_BUSY) {
+      return LastNativeError(absl::StrCat("connect to ", address));
+    }
+    // Every instance is taken: wait for the listener's next one.
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return TimeoutError(absl::StrCat("connect to ", address,
+                                       ": the listener stayed busy"));
+    }
+    WaitNamedPipeW(name->c_str(),
+                   static_cast<DWORD>(std::max<int64_t>(
+                       1, absl::ToInt64Milliseconds(
+                              std::min(left, absl::Seconds(1))))));
+  }
+}
+
+absl::Status RemoveSocketFile(absl::string_view address) {
+  return absl::OkStatus();  // a pipe name goes with its last handle
+}
+
+}  // namespace mp::platform
