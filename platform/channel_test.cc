@@ -3,6 +3,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "platform/test_util.h"
 
@@ -65,6 +66,29 @@ TEST(ChannelTest, ReadFullStopsShortAtEndOfStream) {
   char buf[10];
   EXPECT_EQ(ReadFull(p.second.get(), buf, sizeof buf).value(), 3u);
   EXPECT_EQ(ReadFull(p.second.get(), buf, sizeof buf).value(), 0u);
+}
+
+TEST(ChannelTest, ReceiveTimeoutEndsAReadUntilCleared) {
+  ChannelPair p = CreateDuplexChannel().value();
+  ASSERT_TRUE(SetReceiveTimeout(p.second.get(), absl::Milliseconds(100)).ok());
+  char c = 0;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::size_t> n = ReadSome(p.second.get(), &c, 1);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << n.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(90));
+  // Data that arrives in time is read.
+  ASSERT_TRUE(WriteAll(p.first.get(), {{"a", 1}}).ok());
+  EXPECT_EQ(ReadSome(p.second.get(), &c, 1).value(), 1u);
+  // Cleared: a read waits as long as it takes.
+  ASSERT_TRUE(SetReceiveTimeout(p.second.get(), std::nullopt).ok());
+  std::thread late([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    WriteAll(p.first.get(), {{"b", 1}}).IgnoreError();
+  });
+  EXPECT_EQ(ReadSome(p.second.get(), &c, 1).value(), 1u);
+  EXPECT_EQ(c, 'b');
+  late.join();
 }
 
 // With SIGPIPE at its default action, a write that raised it would kill the

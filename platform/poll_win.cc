@@ -3,10 +3,12 @@
 // signalled. To sleep until one of them changes, every pipe gets a
 // zero-byte overlapped ReadFile (it completes when data arrives or the peer
 // goes, and takes nothing), and the wait covers their events and the other
-// handles. A listener's pipe instance (socket_win.cc) is readable when a
-// client has connected: an overlapped ConnectNamedPipe says when. Past the
-// 64 handles WaitForMultipleObjects takes, the thread pool waits on each and
-// signals one shared event.
+// handles. A listener's pipe instance (socket_win.cc) is readable once a
+// client has connected to it; nothing signals that without a ConnectNamedPipe
+// that would have to be cancelled (which leaves the instance unusable under
+// Wine), so a wait that includes a listener looks again every 10 ms. Past
+// the 64 handles WaitForMultipleObjects takes, the thread pool waits on each
+// and signals one shared event.
 #include <windows.h>
 
 #include <algorithm>
@@ -25,16 +27,17 @@ HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 struct Entry {
   HANDLE handle;
   bool is_pipe;
-  // A listener's instance waiting for a client, and whether one came.
+  // A listener's instance (readable when a client has connected).
   bool is_listener = false;
-  bool connected = false;
-  // For pipes: the zero-byte read (listeners: the ConnectNamedPipe) in
-  // flight, if any.
+  // For pipes: the zero-byte read in flight, if any.
   OVERLAPPED ov = {};
   bool pending = false;
   // What the wait waits on: the read's event, or the handle itself.
   HANDLE waitable = nullptr;
 };
+
+// How often a wait that includes a listener looks at it again.
+constexpr DWORD kListenerPollMs = 10;
 
 absl::Status NotOpen(NativeHandle h) {
   return absl::FailedPreconditionError(
@@ -42,45 +45,24 @@ absl::Status NotOpen(NativeHandle h) {
 }
 
 // Whether `h` is a listener's pipe instance: the server end of a pipe with
-// unlimited instances (channels have one).
+// more than one instance allowed (channels allow one).
 bool IsListener(HANDLE h) {
   DWORD flags = 0, max_instances = 0;
   return GetNamedPipeInfo(h, &flags, nullptr, nullptr, &max_instances) &&
-         (flags & PIPE_SERVER_END) != 0 &&
-         max_instances == PIPE_UNLIMITED_INSTANCES;
-}
-
-// Whether a client has connected to listener entry `e`; otherwise leaves an
-// overlapped ConnectNamedPipe in flight (e.pending) to wait on.
-absl::StatusOr<bool> ListenerReady(Entry& e) {
-  if (e.connected || e.pending) return e.connected;
-  ResetEvent(e.ov.hEvent);
-  if (ConnectNamedPipe(e.handle, &e.ov)) {
-    e.connected = true;
-    return true;
-  }
-  switch (const DWORD error = GetLastError()) {
-    case ERROR_IO_PENDING:
-      e.pending = true;
-      return false;
-    case ERROR_PIPE_CONNECTED:  // connected before the call
-    case ERROR_NO_DATA:         // connected, and closed already
-      e.connected = true;
-      return true;
-    default:
-      return NativeError(static_cast<int>(error), "ConnectNamedPipe");
-  }
+         (flags & PIPE_SERVER_END) != 0 && max_instances > 1;
 }
 
 // Whether `e` is readable now.
-absl::StatusOr<bool> IsReadable(Entry& e, NativeHandle h) {
-  if (e.is_listener) return ListenerReady(e);
+absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
   if (e.is_pipe) {
     DWORD available = 0;
     if (PeekNamedPipe(e.handle, nullptr, 0, nullptr, &available, nullptr)) {
-      return available > 0;
+      return available > 0 || e.is_listener;  // a listener: a client came
     }
     const DWORD error = GetLastError();
+    if (e.is_listener && (error == ERROR_BAD_PIPE || error == ERROR_PIPE_LISTENING)) {
+      return false;  // no client yet
+    }
     if (error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED) {
       return true;  // end of stream
     }
@@ -106,11 +88,7 @@ void CancelReads(std::vector<Entry>& entries) {
     if (!e.pending) continue;
     CancelIoEx(e.handle, &e.ov);
     DWORD unused = 0;
-    // A ConnectNamedPipe that finished before the cancel connected a client.
-    if (FinishOverlapped(e.handle, &e.ov, &unused) == ERROR_SUCCESS &&
-        e.is_listener) {
-      e.connected = true;
-    }
+    FinishOverlapped(e.handle, &e.ov, &unused);
     e.pending = false;
   }
 }
@@ -182,29 +160,23 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     e.waitable = e.ov.hEvent;
     return true;
   };
-  for (Entry& e : entries) {
-    if (e.is_listener && !make_event(e)) return LastNativeError("CreateEventW");
-  }
+  const bool any_listener =
+      std::any_of(entries.begin(), entries.end(),
+                  [](const Entry& e) { return e.is_listener; });
   for (;;) {
     std::vector<std::size_t> ready;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       absl::StatusOr<bool> r = IsReadable(entries[i], handles[i]);
-      if (!r.ok()) {
-        CancelReads(entries);
-        return r.status();
-      }
+      if (!r.ok()) return r.status();
       if (*r) ready.push_back(i);
     }
     const absl::Duration left = deadline - absl::Now();
-    if (!ready.empty() || left <= absl::ZeroDuration()) {
-      CancelReads(entries);
-      return ready;
-    }
+    if (!ready.empty() || left <= absl::ZeroDuration()) return ready;
     // Arm a zero-byte read on every pipe; one that completes at once means
     // that pipe changed since the check above, so look again.
     bool changed = false;
     for (Entry& e : entries) {
-      if (!e.is_pipe || e.is_listener) continue;  // listeners armed above
+      if (!e.is_pipe || e.is_listener) continue;
       if (!make_event(e)) {
         CancelReads(entries);
         return LastNativeError("CreateEventW");
@@ -222,7 +194,9 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     if (!changed) {
       std::vector<HANDLE> waitables;
       waitables.reserve(entries.size());
-      for (const Entry& e : entries) waitables.push_back(e.waitable);
+      for (const Entry& e : entries) {
+        if (!e.is_listener) waitables.push_back(e.waitable);
+      }
       DWORD ms = INFINITE;
       if (timeout) {
         // Round up, so a wait never ends before its deadline.
@@ -230,7 +204,13 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
             absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
             INFINITE - 1));
       }
-      absl::Status s = WaitAny(waitables, ms);
+      if (any_listener) ms = std::min(ms, kListenerPollMs);
+      absl::Status s = absl::OkStatus();
+      if (waitables.empty()) {
+        Sleep(ms);  // listeners only
+      } else {
+        s = WaitAny(waitables, ms);
+      }
       CancelReads(entries);
       if (!s.ok()) return s;
     } else {

@@ -44,7 +44,8 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
 }
 
 // A new instance of pipe `name`, waiting for a client. Unlimited instances
-// mark a listener's pipe (WaitReadable tells it from a channel by that).
+// mark a listener's pipe: WaitReadable tells it from a channel (one
+// instance) by that.
 absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name,
                                          bool first) {
   ScopedHandle h(reinterpret_cast<NativeHandle>(CreateNamedPipeW(
@@ -64,8 +65,14 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name,
 absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
   absl::StatusOr<std::wstring> name = PipeName(address);
   if (!name.ok()) return name.status();
-  // The first instance: a name somebody already listens on is an error, as
-  // a bound address is on POSIX.
+  // A name somebody already listens on is an error, as a bound address is
+  // on POSIX. FIRST_PIPE_INSTANCE says so on Windows; Wine ignores it, so
+  // look first too.
+  if (WaitNamedPipeW(name->c_str(), 1) ||
+      GetLastError() != ERROR_FILE_NOT_FOUND) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("listen on ", address, ": the pipe exists already"));
+  }
   absl::StatusOr<ScopedHandle> h = NewInstance(*name, /*first=*/true);
   if (!h.ok()) return h.status();
   return BoundSocket{*std::move(h), std::string(address)};
