@@ -30,7 +30,8 @@ TEST_P(ProcessStressTest, AThousandProcessesInARow) {
     auto pipe = Pipe();
     ASSERT_TRUE(pipe.ok()) << pipe.status();
     Process p = Make(Answer, std::move(pipe->second), i);
-    ASSERT_TRUE(p.Start().ok()) << "process " << i;
+    absl::Status started = p.Start();
+    ASSERT_TRUE(started.ok()) << "process " << i << ": " << started;
     absl::StatusOr<int64_t> answer = pipe->first.Recv<int64_t>();
     ASSERT_TRUE(answer.ok()) << "process " << i << ": " << answer.status();
     EXPECT_EQ(*answer, i * i);
