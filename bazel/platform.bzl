@@ -7,6 +7,13 @@ def os_srcs(concept):
         "//conditions:default": [concept + "_posix.cc"],
     })
 
+# local_defines of every target with Windows sources: <windows.h> without
+# the min/max macros that MSVC's would define (they break std::min/max).
+WINDOWS_DEFINES = select({
+    "@platforms//os:windows": ["NOMINMAX"],
+    "//conditions:default": [],
+})
+
 def _windows_incompatible():
     return select({
         "@platforms//os:windows": ["@platforms//:incompatible"],
