@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
 
   Check(client_p.Send(Request(std::make_pair<int64_t, int64_t>(3, 4))), "send");
   Print(client_p.Recv<Reply>().value());
-  Check(client_p.Send(Request(std::make_pair(std::string("hello"), std::string("world")))),
+  Check(client_p.Send(Request(
+            std::make_pair(std::string("hello"), std::string("world")))),
         "send");
   Print(client_p.Recv<Reply>().value());
   Check(client_p.Close(), "client: close");  // the server sees EOF and stops

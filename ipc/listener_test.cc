@@ -51,7 +51,8 @@ TEST(ListenerTest, NoKeyMeansNoHandshakeAndEmptyKeyIsAKey) {
     EXPECT_EQ(server.RecvBytes().value(), "raw");
   }
   {
-    Listener listener = Listener::Create(LocalAddress("empty.sock"), 1, "").value();
+    Listener listener =
+        Listener::Create(LocalAddress("empty.sock"), 1, "").value();
     EchoClient without(listener.address(), "x");
     EXPECT_EQ(listener.Accept().status().code(),
               absl::StatusCode::kPermissionDenied);
@@ -64,7 +65,8 @@ void SurvivesBadClient(absl::string_view name,
                        void (*misbehave)(platform::NativeHandle),
                        absl::StatusCode expected) {
   SCOPED_TRACE(name);
-  Listener listener = Listener::Create(LocalAddress("bad.sock"), 4, "key").value();
+  Listener listener =
+      Listener::Create(LocalAddress("bad.sock"), 4, "key").value();
   listener.set_handshake_timeout(absl::Milliseconds(300));
   platform::ScopedHandle bad = platform::Connect(listener.address()).value();
   misbehave(bad.get());

@@ -60,7 +60,8 @@ absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
       return available > 0 || e.is_listener;  // a listener: a client came
     }
     const DWORD error = GetLastError();
-    if (e.is_listener && (error == ERROR_BAD_PIPE || error == ERROR_PIPE_LISTENING)) {
+    if (e.is_listener &&
+        (error == ERROR_BAD_PIPE || error == ERROR_PIPE_LISTENING)) {
       return false;  // no client yet
     }
     if (error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED) {

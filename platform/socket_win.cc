@@ -34,9 +34,8 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
         ": on Windows, Listener and Client take named pipes "
         "(\\\\.\\pipe\\name); TCP and Unix sockets are not ported yet"));
   }
-  const int n = MultiByteToWideChar(CP_UTF8, 0, address.data(),
-                                    static_cast<int>(address.size()), nullptr,
-                                    0);
+  const int n = MultiByteToWideChar(
+      CP_UTF8, 0, address.data(), static_cast<int>(address.size()), nullptr, 0);
   std::wstring wide(n, L'\0');
   MultiByteToWideChar(CP_UTF8, 0, address.data(),
                       static_cast<int>(address.size()), wide.data(), n);
@@ -46,16 +45,15 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
 // A new instance of pipe `name`, waiting for a client. Unlimited instances
 // mark a listener's pipe: WaitReadable tells it from a channel (one
 // instance) by that.
-absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name,
-                                         bool first) {
-  ScopedHandle h(reinterpret_cast<NativeHandle>(CreateNamedPipeW(
-      name.c_str(),
-      PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
-          (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0),
-      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
-          PIPE_REJECT_REMOTE_CLIENTS,
-      PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
-      /*lpSecurityAttributes=*/nullptr)));
+absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
+  ScopedHandle h(reinterpret_cast<NativeHandle>(
+      CreateNamedPipeW(name.c_str(),
+                       PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
+                           (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0),
+                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                           PIPE_REJECT_REMOTE_CLIENTS,
+                       PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
+                       /*lpSecurityAttributes=*/nullptr)));
   if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
   return h;
 }
@@ -120,13 +118,13 @@ absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
     // Every instance is taken: wait for the listener's next one.
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return TimeoutError(absl::StrCat("connect to ", address,
-                                       ": the listener stayed busy"));
+      return TimeoutError(
+          absl::StrCat("connect to ", address, ": the listener stayed busy"));
     }
-    WaitNamedPipeW(name->c_str(),
-                   static_cast<DWORD>(std::max<int64_t>(
-                       1, absl::ToInt64Milliseconds(
-                              std::min(left, absl::Seconds(1))))));
+    WaitNamedPipeW(
+        name->c_str(),
+        static_cast<DWORD>(std::max<int64_t>(
+            1, absl::ToInt64Milliseconds(std::min(left, absl::Seconds(1))))));
   }
 }
 

@@ -1,7 +1,7 @@
 // What only the spawn start method does: targets found by registration,
 // arguments that travel encoded, handles passed by number, mp::Init.
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -106,7 +106,8 @@ TEST(SpawnTest, AnArgumentWithoutCodecFailsClearly) {
 }
 
 TEST(SpawnTest, ArgumentsThatDoNotDecodeInTheChildFailInTheParent) {
-  Process p = Spawned(Process(TakesByte, 300));  // an int; the child wants 0..255
+  Process p =
+      Spawned(Process(TakesByte, 300));  // an int; the child wants 0..255
   absl::Status s = p.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(s.message(), HasSubstr("arguments of target TakesByte"));
