@@ -1,46 +1,14 @@
-// Connection cases that need fork or signals (POSIX by nature; on Windows
-// a dying peer will be a spawned child once process/ is ported there).
+// Connection cases that need signals (POSIX by nature).
 #include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
 #include "ipc/connection.h"
 #include "ipc/connection_test_util.h"
-#include "platform/launch.h"
 #include "platform/test_util.h"
 
 namespace mp {
 namespace {
-
-// A child that dies in the middle of a frame: the receiver sees kDataLoss,
-// never EOF and never a hang.
-TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
-  struct Case {
-    std::string bytes;
-    const char* what;
-  };
-  for (const Case& c :
-       {Case{std::string("\0\0", 2), "inside the header"},
-        Case{std::string("\0\0\x03\xe8"
-                         "0123456789",
-                         14),
-             "inside the body"},
-        Case{std::string("\xff\xff\xff\xff\0\0", 6), "inside a long header"}}) {
-    auto [parent, child] = MakePipe();
-    platform::NativeHandle keep = child.fileno();
-    platform::ChildProcess proc =
-        platform::ForkAndRun({&keep, 1}, [&] {
-          WriteRaw(child, c.bytes);
-          platform::ExitNow(0);  // dies with the frame unfinished
-          return 0;
-        }).value();
-    ASSERT_TRUE(child.Close().ok());
-    absl::StatusOr<std::string> r = parent.RecvBytes();
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss)
-        << c.what << ": " << r.status();
-    EXPECT_EQ(platform::WaitForExit(proc, std::nullopt).value(), 0);
-  }
-}
 
 TEST(ConnectionTest, RecvSurvivesASignalStorm) {
   auto [a, b] = MakePipe();

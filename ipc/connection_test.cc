@@ -1,16 +1,61 @@
+// Connection on every OS. The test binary is also the peer that dies in
+// the middle of a message: started with --child-die-mid-frame=<case>
+// <handle>, main() writes that case's bytes and exits.
 #include "ipc/connection.h"
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "ipc/connection_test_util.h"
 #include "platform/channel.h"
+#include "platform/launch.h"
 
 namespace mp {
 namespace {
+
+// What a dying peer wrote before it died.
+struct Unfinished {
+  std::string bytes;
+  const char* where;
+};
+const std::vector<Unfinished>& UnfinishedFrames() {
+  static const auto* frames = new std::vector<Unfinished>{
+      {std::string("\0\0", 2), "inside the header"},
+      {std::string("\0\0\x03\xe8"
+                   "0123456789",
+                   14),
+       "inside the body"},
+      {std::string("\xff\xff\xff\xff\0\0", 6), "inside a long header"}};
+  return *frames;
+}
+
+// A child process that dies in the middle of a frame: the receiver sees
+// kDataLoss, never EOF and never a hang.
+TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
+  for (std::size_t i = 0; i < UnfinishedFrames().size(); ++i) {
+    auto [parent, child] = MakePipe();
+    const platform::NativeHandle keep = child.fileno();
+    platform::ChildProcess proc =
+        platform::LaunchProgram(
+            {platform::ExecutablePath().value(),
+             absl::StrCat("--child-die-mid-frame=", i), absl::StrCat(keep)},
+            {&keep, 1})
+            .value();
+    ASSERT_TRUE(child.Close().ok());
+    absl::StatusOr<std::string> r = parent.RecvBytes();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss)
+        << UnfinishedFrames()[i].where << ": " << r.status();
+    EXPECT_EQ(platform::WaitForExit(proc, std::nullopt).value(), 0);
+  }
+}
 
 TEST(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
   auto [a, b] = MakePipe();
@@ -211,3 +256,21 @@ TEST(ConnectionTest, InheritedHandlesFindConnections) {
 
 }  // namespace
 }  // namespace mp
+
+int main(int argc, char** argv) {
+  const std::vector<std::string>& args = mp::platform::ProgramArguments();
+  absl::string_view which;
+  if (args.size() == 3) which = args[1];
+  std::size_t i = 0;
+  int64_t handle = 0;
+  if (absl::ConsumePrefix(&which, "--child-die-mid-frame=") &&
+      absl::SimpleAtoi(which, &i) && i < mp::UnfinishedFrames().size() &&
+      absl::SimpleAtoi(args[2], &handle)) {
+    const std::string& bytes = mp::UnfinishedFrames()[i].bytes;
+    const bool wrote =
+        mp::platform::WriteAll(handle, {{bytes.data(), bytes.size()}}).ok();
+    mp::platform::ExitNow(wrote ? 0 : 1);  // dies with the frame unfinished
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
