@@ -2,8 +2,6 @@
 #ifndef MULTIPROCESSING_FUZZ_FUZZ_UTIL_H_
 #define MULTIPROCESSING_FUZZ_FUZZ_UTIL_H_
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,9 +22,10 @@ inline constexpr std::size_t kMaxInput = 64 * 1024;
 inline constexpr std::size_t kMessageCap = 1 << 20;
 
 // A fuzz input for a Connection: its first byte picks a variant of the
-// target (`selector`), the rest is what the peer sent before shutting down
-// its writing side. `ours` reads it; `peer` stays open, so replies do not
-// fail with EPIPE.
+// target (`selector`), the rest is what the peer sent before it ended its
+// writing side. `ours` reads it. On POSIX `peer` stays open, so replies do
+// not fail with EPIPE; on Windows, where a pipe cannot half-close, `peer` is
+// closed and replies fail (an error the targets handle like any other).
 struct PeerInput {
   uint8_t selector;
   Connection ours;
@@ -41,7 +40,7 @@ inline std::optional<PeerInput> ConnectionFor(const uint8_t* data,
   if (!pair.ok()) std::abort();
   const platform::ConstBuffer buffer{data + 1, size - 1};
   if (!platform::WriteAll(pair->second.get(), {&buffer, 1}).ok()) std::abort();
-  ::shutdown(static_cast<int>(pair->second.get()), SHUT_WR);
+  if (!platform::CloseForWriting(pair->second).ok()) std::abort();
   PeerInput in{data[0], Connection(std::move(pair->first), true, true),
                Connection(std::move(pair->second), true, true)};
   in.ours.set_max_message_size(kMessageCap);

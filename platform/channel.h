@@ -43,6 +43,12 @@ absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers);
 absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
                                      std::size_t size);
 
+// Ends what `h` (an end of a duplex channel) sends: the other end reads end
+// of stream once it has read what was written. POSIX: shutdown(SHUT_WR),
+// and `h` stays open for reading. Windows pipes cannot half-close: `h` is
+// closed, so what the other end writes afterwards fails.
+absl::Status CloseForWriting(ScopedHandle& h);
+
 // Reads from `h` (a duplex channel end or a connected Listener socket) fail
 // with a timeout error (mp::IsTimeout) once `timeout` passes without data;
 // nullopt: block forever again. On Windows the timeout is kept by handle

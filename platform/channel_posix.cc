@@ -134,4 +134,11 @@ absl::Status SetReceiveTimeout(NativeHandle h,
   return absl::OkStatus();
 }
 
+absl::Status CloseForWriting(ScopedHandle& h) {
+  if (::shutdown(static_cast<int>(h.get()), SHUT_WR) != 0) {
+    return LastNativeError("shutdown");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mp::platform

@@ -68,6 +68,21 @@ TEST(ChannelTest, ReadFullStopsShortAtEndOfStream) {
   EXPECT_EQ(ReadFull(p.second.get(), buf, sizeof buf).value(), 0u);
 }
 
+TEST(ChannelTest, CloseForWritingEndsTheStreamAfterWhatWasWritten) {
+  ChannelPair p = CreateDuplexChannel().value();
+  ASSERT_TRUE(WriteAll(p.second.get(), {{"abc", 3}}).ok());
+  ASSERT_TRUE(CloseForWriting(p.second).ok());
+  char buf[8];
+  EXPECT_EQ(ReadFull(p.first.get(), buf, sizeof buf).value(), 3u);
+  EXPECT_EQ(ReadSome(p.first.get(), buf, sizeof buf).value(), 0u);
+#if !defined(_WIN32)  // a half-close: the other direction still works
+  ASSERT_TRUE(WriteAll(p.first.get(), {{"x", 1}}).ok());
+  EXPECT_EQ(ReadSome(p.second.get(), buf, 1).value(), 1u);
+#else  // Windows pipes cannot half-close: the end is gone
+  EXPECT_FALSE(p.second.is_valid());
+#endif
+}
+
 TEST(ChannelTest, ReceiveTimeoutEndsAReadUntilCleared) {
   ChannelPair p = CreateDuplexChannel().value();
   ASSERT_TRUE(SetReceiveTimeout(p.second.get(), absl::Milliseconds(100)).ok());

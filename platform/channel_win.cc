@@ -189,4 +189,6 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
   }
 }
 
+absl::Status CloseForWriting(ScopedHandle& h) { return h.Close(); }
+
 }  // namespace mp::platform
