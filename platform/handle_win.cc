@@ -61,13 +61,13 @@ absl::StatusOr<int> CountHandlesInSystemTable() {
   return count;
 }
 
-}  // namespace
-
 // CloseHandle, after forgetting the handle's receive timeout.
 BOOL CloseOwned(HANDLE h) {
   SetReadTimeout(h, INFINITE);
   return CloseHandle(h);
 }
+
+}  // namespace
 
 void ScopedHandle::reset(NativeHandle h) {
   if (is_valid()) CloseOwned(AsHandle(handle_));

@@ -65,9 +65,8 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
   if (!name.ok()) return name.status();
   // A name somebody already listens on is an error, as a bound address is
   // on POSIX. FIRST_PIPE_INSTANCE says so on Windows; Wine ignores it, so
-  // look first too.
-  if (WaitNamedPipeW(name->c_str(), 1) ||
-      GetLastError() != ERROR_FILE_NOT_FOUND) {
+  // look first too (an instance free, or all of them busy).
+  if (WaitNamedPipeW(name->c_str(), 1) || GetLastError() == ERROR_SEM_TIMEOUT) {
     return absl::AlreadyExistsError(
         absl::StrCat("listen on ", address, ": the pipe exists already"));
   }
