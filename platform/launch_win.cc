@@ -158,11 +158,20 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   startup.lpAttributeList = attributes;
   PROCESS_INFORMATION info = {};
   // Suspended until it is in the job, so nothing it starts escapes it.
-  if (!CreateProcessW(nullptr, command_line.data(), nullptr, nullptr,
-                      /*bInheritHandles=*/!handles.empty(),
-                      EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED, nullptr,
-                      nullptr, &startup.StartupInfo, &info)) {
-    return LastNativeError(absl::StrCat("CreateProcessW(", argv[0], ")"));
+  // Under load, Wine now and then fails a CreateProcessW that succeeds when
+  // tried again, with ERROR_INTERNAL_ERROR (seen about once in a few
+  // thousand starts); that error alone is tried again, twice at most.
+  for (int attempt = 1;; ++attempt) {
+    if (CreateProcessW(nullptr, command_line.data(), nullptr, nullptr,
+                       /*bInheritHandles=*/!handles.empty(),
+                       EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED, nullptr,
+                       nullptr, &startup.StartupInfo, &info)) {
+      break;
+    }
+    if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == 3) {
+      return LastNativeError(absl::StrCat("CreateProcessW(", argv[0], ")"));
+    }
+    Sleep(10);
   }
   if (HANDLE job = ChildrenJob(); job != nullptr) {
     AssignProcessToJobObject(job, info.hProcess);
