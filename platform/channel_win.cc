@@ -14,12 +14,10 @@
 #include "platform/channel.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
-#include "platform/overlapped_win.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 
 // Kernel buffer of each direction; a write larger than this completes when
 // the reader has taken the rest.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "platform/error.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
@@ -58,14 +59,7 @@ std::string SystemText(DWORD error) {
       FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
           FORMAT_MESSAGE_IGNORE_INSERTS,
       nullptr, error, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
-  std::string out;
-  if (n > 0) {
-    const int size = WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n),
-                                         nullptr, 0, nullptr, nullptr);
-    out.resize(size);
-    WideCharToMultiByte(CP_UTF8, 0, text, static_cast<int>(n), out.data(), size,
-                        nullptr, nullptr);
-  }
+  const std::string out = n > 0 ? WideToUtf8(text, n) : std::string();
   if (text != nullptr) LocalFree(text);
   absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(out);
   trimmed = absl::StripSuffix(trimmed, ".");

@@ -6,12 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "platform/error.h"
 #include "platform/handle.h"
-#include "platform/overlapped_win.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 
 // NtQuerySystemInformation(SystemExtendedHandleInformation): every open
 // handle of every process. The layout is ntdll's, not in the SDK headers.

@@ -16,31 +16,10 @@
 #include "platform/error.h"
 #include "platform/exit_status.h"
 #include "platform/launch.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
-
-std::wstring Wide(const std::string& s) {
-  if (s.empty()) return std::wstring();
-  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(),
-                                    static_cast<int>(s.size()), nullptr, 0);
-  std::wstring out(n, L'\0');
-  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()),
-                      out.data(), n);
-  return out;
-}
-
-std::string Utf8(const wchar_t* s, std::size_t size) {
-  if (size == 0) return std::string();
-  const int n = WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size),
-                                    nullptr, 0, nullptr, nullptr);
-  std::string out(n, '\0');
-  WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size), out.data(), n,
-                      nullptr, nullptr);
-  return out;
-}
 
 // One argument quoted so that CommandLineToArgvW (and the C runtime) gives
 // it back unchanged: backslashes are literal except before a quote.
@@ -100,7 +79,7 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   std::wstring command_line;
   for (const std::string& arg : argv) {
     if (!command_line.empty()) command_line.push_back(L' ');
-    AppendQuoted(Wide(arg), &command_line);
+    AppendQuoted(Utf8ToWide(arg), &command_line);
   }
   // The handle list names exactly what the child gets, under the same
   // values. Listed handles must be inheritable, so they are marked so for
@@ -272,7 +251,7 @@ absl::StatusOr<std::string> ExecutablePath() {
     const DWORD n = GetModuleFileNameW(nullptr, path.data(),
                                        static_cast<DWORD>(path.size()));
     if (n == 0) return LastNativeError("GetModuleFileNameW");
-    if (n < path.size()) return Utf8(path.data(), n);
+    if (n < path.size()) return WideToUtf8(path.data(), n);
     path.resize(path.size() * 2);
   }
 }
@@ -283,7 +262,7 @@ const std::vector<std::string>& ProgramArguments() {
     int argc = 0;
     wchar_t** argv = CommandLineToArgvW(GetCommandLineW(), &argc);
     for (int i = 0; argv != nullptr && i < argc; ++i) {
-      out.push_back(Utf8(argv[i], wcslen(argv[i])));
+      out.push_back(WideToUtf8(argv[i], wcslen(argv[i])));
     }
     if (argv != nullptr) LocalFree(argv);
     return out;

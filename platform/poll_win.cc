@@ -16,13 +16,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/error.h"
-#include "platform/overlapped_win.h"
 #include "platform/poll.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 
 struct Entry {
   HANDLE handle;
@@ -152,15 +150,6 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
       for (HANDLE h : all) CloseHandle(h);
     }
   } events;
-  // Pipes wait on an event of their own, made when first needed.
-  auto make_event = [&events](Entry& e) {
-    if (e.ov.hEvent != nullptr) return true;
-    e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
-    if (e.ov.hEvent == nullptr) return false;
-    events.all.push_back(e.ov.hEvent);
-    e.waitable = e.ov.hEvent;
-    return true;
-  };
   const bool any_listener =
       std::any_of(entries.begin(), entries.end(),
                   [](const Entry& e) { return e.is_listener; });
@@ -178,9 +167,14 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     bool changed = false;
     for (Entry& e : entries) {
       if (!e.is_pipe || e.is_listener) continue;
-      if (!make_event(e)) {
-        CancelReads(entries);
-        return LastNativeError("CreateEventW");
+      if (e.ov.hEvent == nullptr) {
+        e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+        if (e.ov.hEvent == nullptr) {
+          CancelReads(entries);
+          return LastNativeError("CreateEventW");
+        }
+        events.all.push_back(e.ov.hEvent);
+        e.waitable = e.ov.hEvent;
       }
       ResetEvent(e.ov.hEvent);
       static char unused;

@@ -12,13 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "platform/error.h"
-#include "platform/overlapped_win.h"
 #include "platform/socket.h"
+#include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-HANDLE AsHandle(NativeHandle h) { return reinterpret_cast<HANDLE>(h); }
 
 constexpr DWORD kPipeBuffer = 64 * 1024;
 
@@ -34,12 +32,7 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
         ": on Windows, Listener and Client take named pipes "
         "(\\\\.\\pipe\\name); TCP and Unix sockets are not ported yet"));
   }
-  const int n = MultiByteToWideChar(
-      CP_UTF8, 0, address.data(), static_cast<int>(address.size()), nullptr, 0);
-  std::wstring wide(n, L'\0');
-  MultiByteToWideChar(CP_UTF8, 0, address.data(),
-                      static_cast<int>(address.size()), wide.data(), n);
-  return wide;
+  return Utf8ToWide(address);
 }
 
 // A new instance of pipe `name`, waiting for a client. Unlimited instances

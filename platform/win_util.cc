@@ -1,4 +1,4 @@
-#include "platform/overlapped_win.h"
+#include "platform/win_util.h"
 
 #include <atomic>
 #include <mutex>
@@ -17,6 +17,26 @@ absl::flat_hash_map<HANDLE, DWORD>& Timeouts() {
 std::atomic<int> count{0};
 
 }  // namespace
+
+std::wstring Utf8ToWide(absl::string_view s) {
+  if (s.empty()) return std::wstring();
+  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(),
+                                    static_cast<int>(s.size()), nullptr, 0);
+  std::wstring out(n, L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()),
+                      out.data(), n);
+  return out;
+}
+
+std::string WideToUtf8(const wchar_t* s, std::size_t size) {
+  if (size == 0) return std::string();
+  const int n = WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size),
+                                    nullptr, 0, nullptr, nullptr);
+  std::string out(n, '\0');
+  WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size), out.data(), n,
+                      nullptr, nullptr);
+  return out;
+}
 
 void SetReadTimeout(HANDLE h, DWORD ms) {
   if (ms == INFINITE && count.load(std::memory_order_acquire) == 0) return;

@@ -1,11 +1,24 @@
-// Windows only, for the _win.cc files: waiting for overlapped I/O, and the
-// receive timeouts of pipe handles.
-#ifndef MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
-#define MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
+// Windows only, shared by the _win.cc files: handles as HANDLEs, UTF-8 and
+// UTF-16 text, waiting for overlapped I/O, and the receive timeouts of pipe
+// handles.
+#ifndef MULTIPROCESSING_PLATFORM_WIN_UTIL_H_
+#define MULTIPROCESSING_PLATFORM_WIN_UTIL_H_
 
 #include <windows.h>
 
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
 namespace mp::platform {
+
+// A NativeHandle (platform/handle.h) as the HANDLE it holds.
+inline HANDLE AsHandle(std::intptr_t h) { return reinterpret_cast<HANDLE>(h); }
+
+// UTF-8 to UTF-16 (the W functions' text) and back.
+std::wstring Utf8ToWide(absl::string_view s);
+std::string WideToUtf8(const wchar_t* s, std::size_t size);
 
 // A manual-reset event for one overlapped operation. Each operation gets its
 // own: a completion signalled late for an earlier operation (Wine does this)
@@ -42,4 +55,4 @@ DWORD ReadTimeout(HANDLE h);
 
 }  // namespace mp::platform
 
-#endif  // MULTIPROCESSING_PLATFORM_OVERLAPPED_WIN_H_
+#endif  // MULTIPROCESSING_PLATFORM_WIN_UTIL_H_
