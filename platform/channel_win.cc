@@ -14,10 +14,13 @@
 #include "platform/channel.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
+#include "platform/pipe_win.h"
 #include "platform/win_util.h"
 
 namespace mp::platform {
 namespace {
+
+constexpr DWORD kBytePipe = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT;
 
 // Kernel buffer of each direction; a write larger than this completes when
 // the reader has taken the rest.
@@ -71,26 +74,24 @@ std::wstring UniquePipeName() {
   return std::wstring(name.begin(), name.end());
 }
 
-// Creates the server end (`server_access`: PIPE_ACCESS_DUPLEX or
-// PIPE_ACCESS_INBOUND) and the client end (`client_access`), connected.
+}  // namespace
+
 absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
-                                           DWORD client_access) {
+                                           DWORD client_access, DWORD pipe_mode,
+                                           DWORD flags, DWORD buffer_size) {
   const std::wstring name = UniquePipeName();
   // FIRST_PIPE_INSTANCE: fail rather than join a pipe somebody else made
   // under the same name; REJECT_REMOTE_CLIENTS: local processes only.
   ScopedHandle server(reinterpret_cast<NativeHandle>(CreateNamedPipeW(
-      name.c_str(),
-      server_access | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
-          PIPE_REJECT_REMOTE_CLIENTS,
-      /*nMaxInstances=*/1, kPipeBuffer, kPipeBuffer, 0,
+      name.c_str(), server_access | flags | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      pipe_mode | PIPE_REJECT_REMOTE_CLIENTS,
+      /*nMaxInstances=*/1, buffer_size, buffer_size, 0,
       /*lpSecurityAttributes=*/nullptr)));
   if (!server.is_valid()) return LastNativeError("CreateNamedPipeW");
   // SECURITY_ANONYMOUS: the server end cannot impersonate us.
   ScopedHandle client(reinterpret_cast<NativeHandle>(CreateFileW(
       name.c_str(), client_access, 0, nullptr, OPEN_EXISTING,
-      FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS,
-      nullptr)));
+      flags | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS, nullptr)));
   if (!client.is_valid()) return LastNativeError("CreateFileW(pipe)");
   // The client is connected already, so this normally says so at once.
   OverlappedEvent event;
@@ -108,17 +109,17 @@ absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
   return ChannelPair{std::move(server), std::move(client)};
 }
 
-}  // namespace
-
 absl::StatusOr<ChannelPair> CreateDuplexChannel() {
-  return CreatePipePair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE);
+  return CreatePipePair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE,
+                        kBytePipe, FILE_FLAG_OVERLAPPED, kPipeBuffer);
 }
 
 absl::StatusOr<ChannelPair> CreateOneWayChannel() {
   // The reader is the server end, which can also Peek (WaitReadable); the
   // writer asks for FILE_READ_ATTRIBUTES only besides writing.
   return CreatePipePair(PIPE_ACCESS_INBOUND,
-                        GENERIC_WRITE | FILE_READ_ATTRIBUTES);
+                        GENERIC_WRITE | FILE_READ_ATTRIBUTES, kBytePipe,
+                        FILE_FLAG_OVERLAPPED, kPipeBuffer);
 }
 
 absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {

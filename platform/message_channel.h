@@ -7,6 +7,12 @@
 // or a receive cannot leave a half message or a held lock behind. A message
 // may carry one handle (SCM_RIGHTS), which is how payloads larger than
 // kMaxInlineMessage travel: in shared memory whose handle rides along.
+//
+// Windows (message_channel_win.cc): a message-mode named pipe. Messages stay
+// whole, but a handle cannot travel in a pipe: the sender keeps a duplicate
+// that the receiver takes out of it, so an attached handle can be received
+// only while its sender is alive (AttachmentsOutliveSender() is false).
+// Waiting to send or receive polls every millisecond.
 #ifndef MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
 #define MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
 
@@ -51,7 +57,14 @@ absl::StatusOr<std::optional<std::size_t>> PeekMessage(NativeHandle h,
 struct ReceivedMessage {
   std::size_t size = 0;  // bytes written to the buffer
   ScopedHandle attached;
+  // A handle was attached, but its sender exited before it was received
+  // (never on POSIX).
+  bool attachment_lost = false;
 };
+
+// Whether a handle attached to a message can still be received after its
+// sender exits (POSIX: yes, the kernel holds it in the channel; Windows: no).
+bool AttachmentsOutliveSender();
 
 // Receives one message into `buffer` (at least kMaxInlineMessage bytes).
 // With a deadline: nullopt when none arrived before it (other readers may

@@ -10,6 +10,8 @@
 
 namespace mp::platform {
 
+bool AttachmentsOutliveSender() { return true; }
+
 absl::StatusOr<ChannelPair> CreateMessageChannel() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {

@@ -1,0 +1,292 @@
+// Shared memory, waiting on a word in it, and SharedLock on Windows.
+//
+// Memory: a section backed by the paging file (CreateFileMapping with no
+// file), zero-filled; it lives while a handle or a view of it does. Each
+// section carries, past the `size` bytes its user asked for, a trailer: a
+// random key and a count of the threads waiting on words in it.
+//
+// Waiting: Windows has no futex across processes (WaitOnAddress is within
+// one), so every section has a semaphore named after its key. A waiter
+// counts itself in the trailer, checks the word, and waits on the semaphore;
+// a waker tops the semaphore up to the number counted, so every waiter of
+// the section wakes (waiters on other words of it wake spuriously and look
+// again). Counting before checking, and changing the word before reading
+// the count, means a wake-up is never lost. A waiter killed while waiting
+// stays counted: later wake-ups then make each waiter of the section wake
+// spuriously up to that many more times, no worse.
+//
+// SharedLock: a named mutex. The 48 bytes in shared memory hold its random
+// name; each process opens it at first use and keeps the handle. The system
+// releases a mutex whose owner died (WAIT_ABANDONED): exactly the robust
+// lock's contract.
+#include <windows.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "platform/crypto.h"
+#include "platform/error.h"
+#include "platform/shared_memory.h"
+#include "platform/win_util.h"
+
+namespace mp::platform {
+namespace {
+
+constexpr std::size_t kKeySize = 16;
+
+struct Trailer {
+  char key[kKeySize];
+  std::atomic<uint32_t> waiters;
+};
+
+// Where the trailer starts in a section of `size` usable bytes.
+std::size_t TrailerOffset(std::size_t size) {
+  return (std::max<std::size_t>(size, 1) + 63) / 64 * 64;
+}
+
+std::size_t SectionSize(std::size_t size) {
+  return TrailerOffset(size) + sizeof(Trailer);
+}
+
+std::wstring ObjectName(absl::string_view kind, absl::string_view key) {
+  return Utf8ToWide(absl::StrCat("Local\\multiprocessing-", kind, "-",
+                                 absl::BytesToHexString(key)));
+}
+
+absl::Status RandomKey(char* key) {
+  return RandomBytes(absl::MakeSpan(key, kKeySize));
+}
+
+// The views this process has mapped, by start address, with each section's
+// trailer and semaphore (opened at the first wait or wake).
+struct View {
+  std::size_t size;  // to the end of the trailer
+  Trailer* trailer;
+  HANDLE semaphore = nullptr;
+};
+std::mutex views_mu;
+std::map<const char*, View>& Views() {
+  static auto* views = new std::map<const char*, View>;
+  return *views;
+}
+
+// The trailer and semaphore of the section `word` is in; false when it is
+// in none of this process's views (or the semaphore cannot be had).
+bool FindSection(const void* word, Trailer** trailer, HANDLE* semaphore) {
+  const char* p = static_cast<const char*>(word);
+  std::lock_guard<std::mutex> lock(views_mu);
+  auto it = Views().upper_bound(p);
+  if (it == Views().begin()) return false;
+  --it;
+  View& view = it->second;
+  if (p >= it->first + view.size) return false;
+  if (view.semaphore == nullptr) {
+    view.semaphore = CreateSemaphoreW(
+        nullptr, 0, LONG_MAX,
+        ObjectName("wake", absl::string_view(view.trailer->key, kKeySize))
+            .c_str());
+    if (view.semaphore == nullptr) return false;
+  }
+  *trailer = view.trailer;
+  *semaphore = view.semaphore;
+  return true;
+}
+
+DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
+  if (!deadline) return INFINITE;
+  const absl::Duration left = *deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<DWORD>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+      INFINITE - 1));
+}
+
+}  // namespace
+
+absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
+  const uint64_t total = SectionSize(size);
+  ScopedHandle section(reinterpret_cast<NativeHandle>(CreateFileMappingW(
+      INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE,
+      static_cast<DWORD>(total >> 32), static_cast<DWORD>(total), nullptr)));
+  if (section.get() == 0) {
+    section.release();  // CreateFileMapping fails with NULL
+    return LastNativeError("CreateFileMappingW");
+  }
+  void* view =
+      MapViewOfFile(AsHandle(section.get()), FILE_MAP_ALL_ACCESS, 0, 0, total);
+  if (view == nullptr) return LastNativeError("MapViewOfFile");
+  auto* trailer = reinterpret_cast<Trailer*>(static_cast<char*>(view) +
+                                             TrailerOffset(size));
+  const absl::Status keyed = RandomKey(trailer->key);
+  UnmapViewOfFile(view);
+  if (!keyed.ok()) return keyed;
+  return section;
+}
+
+SharedMapping::SharedMapping(SharedMapping&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
+  if (this != &other) {
+    SharedMapping old(std::move(*this));
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+SharedMapping::~SharedMapping() {
+  if (data_ == nullptr) return;
+  HANDLE semaphore = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(views_mu);
+    auto it = Views().find(static_cast<const char*>(data_));
+    if (it != Views().end()) {
+      semaphore = it->second.semaphore;
+      Views().erase(it);
+    }
+  }
+  if (semaphore != nullptr) CloseHandle(semaphore);
+  UnmapViewOfFile(data_);
+}
+
+absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
+                                              std::size_t size) {
+  const std::size_t total = SectionSize(size);
+  void* p = MapViewOfFile(AsHandle(h), FILE_MAP_ALL_ACCESS, 0, 0, total);
+  if (p == nullptr) return LastNativeError("MapViewOfFile");
+  SharedMapping m;
+  m.data_ = p;
+  m.size_ = std::max<std::size_t>(size, 1);
+  std::lock_guard<std::mutex> lock(views_mu);
+  Views()[static_cast<const char*>(p)] = View{
+      total,
+      reinterpret_cast<Trailer*>(static_cast<char*>(p) + TrailerOffset(size))};
+  return m;
+}
+
+bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
+                std::optional<absl::Time> deadline) {
+  Trailer* trailer;
+  HANDLE semaphore;
+  if (!FindSection(word, &trailer, &semaphore)) {
+    // Not in shared memory of ours: look again in a millisecond.
+    if (word->load() != expected) return true;
+    const DWORD ms = MillisecondsUntil(deadline);
+    if (ms == 0) return false;
+    Sleep(std::min<DWORD>(ms, 1));
+    return true;
+  }
+  trailer->waiters.fetch_add(1);
+  bool woken = true;
+  if (word->load() == expected) {
+    const DWORD ms = MillisecondsUntil(deadline);
+    woken = ms != 0 && WaitForSingleObject(semaphore, ms) == WAIT_OBJECT_0;
+  }
+  trailer->waiters.fetch_sub(1);
+  return woken;
+}
+
+void WakeWord(const std::atomic<uint32_t>* word, int /*count*/) {
+  Trailer* trailer;
+  HANDLE semaphore;
+  if (!FindSection(word, &trailer, &semaphore)) return;
+  const LONG waiters = static_cast<LONG>(trailer->waiters.load());
+  if (waiters == 0) return;
+  // Top the count up to the number of waiters, not beyond: releases meant
+  // for waiters that have since timed out (or died) do not pile up.
+  LONG before = 0;
+  if (!ReleaseSemaphore(semaphore, 1, &before)) return;
+  if (before + 1 < waiters)
+    ReleaseSemaphore(semaphore, waiters - before - 1, nullptr);
+}
+
+// The SharedLock's storage: a mark that it was initialised, and the key its
+// mutex is named after.
+namespace {
+
+constexpr uint32_t kLockMagic = 0x6d704c6b;  // "mpLk"
+
+struct LockStorage {
+  uint32_t magic;
+  char key[kKeySize];
+};
+static_assert(sizeof(LockStorage) <= sizeof(SharedLock::storage));
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "mp: SharedLock: %s: error %lu\n", what, GetLastError());
+  std::abort();
+}
+
+// This process's handle to the mutex of `lock`, opened (or, when no process
+// has it open any more, created unowned) at first use.
+HANDLE MutexOf(SharedLock* lock) {
+  const auto* s = reinterpret_cast<const LockStorage*>(lock->storage);
+  if (s->magic != kLockMagic) {
+    SetLastError(ERROR_INVALID_DATA);
+    Die("not initialised");
+  }
+  const std::string key(s->key, kKeySize);
+  static std::mutex mu;
+  static auto* mutexes = new absl::flat_hash_map<std::string, HANDLE>;
+  std::lock_guard<std::mutex> guard(mu);
+  HANDLE& h = (*mutexes)[key];
+  if (h == nullptr) {
+    h = CreateMutexW(nullptr, FALSE, ObjectName("lock", key).c_str());
+    if (h == nullptr) Die("CreateMutexW");
+  }
+  return h;
+}
+
+// What waiting for the mutex returned: whether its owner had died; nullopt
+// on timeout.
+std::optional<bool> Acquired(DWORD r) {
+  switch (r) {
+    case WAIT_OBJECT_0:
+      return false;
+    case WAIT_ABANDONED:
+      return true;
+    case WAIT_TIMEOUT:
+      return std::nullopt;
+    default:
+      Die("WaitForSingleObject");
+  }
+}
+
+}  // namespace
+
+absl::Status InitSharedLock(SharedLock* lock) {
+  auto* s = reinterpret_cast<LockStorage*>(lock->storage);
+  if (absl::Status st = RandomKey(s->key); !st.ok()) return st;
+  s->magic = kLockMagic;
+  return absl::OkStatus();
+}
+
+bool AcquireSharedLock(SharedLock* lock) {
+  return *Acquired(WaitForSingleObject(MutexOf(lock), INFINITE));
+}
+
+std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
+                                           absl::Time deadline) {
+  return Acquired(
+      WaitForSingleObject(MutexOf(lock), MillisecondsUntil(deadline)));
+}
+
+void ReleaseSharedLock(SharedLock* lock) {
+  if (!ReleaseMutex(MutexOf(lock))) Die("ReleaseMutex");
+}
+
+}  // namespace mp::platform
