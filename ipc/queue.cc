@@ -79,6 +79,8 @@ struct QueueCore::Impl {
     bool cancel_join = false;
     std::thread* feeder = nullptr;
     bool feeder_joined = false;
+    // The ticket of the last large item this process sent, if any.
+    std::optional<uint64_t> last_large_ticket;
   };
 
   platform::ScopedHandle reader;  // the message channel, for large items
@@ -157,6 +159,9 @@ struct QueueCore::Impl {
             locked.TryPush(kShared, {absl::string_view(
                                         reinterpret_cast<const char*>(&ticket),
                                         sizeof ticket)});
+            Local* l = GetLocal();
+            std::lock_guard<std::mutex> lock(l->mu);
+            l->last_large_ticket = ticket;
             return absl::OkStatus();
           }
         }
@@ -221,6 +226,13 @@ struct QueueCore::Impl {
       }
       if (got.ok() && !got->has_value()) return false;
       if (got.ok() && (*got)->size == sizeof header && header[0] == ticket) {
+        if ((*got)->attachment_lost) {
+          // Windows: its producer was killed (or cancelled its join) before
+          // anyone took it. The item is gone; the next get goes on.
+          return absl::DataLossError(
+              "Queue.get: a large item was lost: its producer exited before "
+              "it was taken");
+        }
         if (!(*got)->attached.is_valid()) {
           return absl::DataLossError("Queue.get: item without its memory");
         }
@@ -228,6 +240,38 @@ struct QueueCore::Impl {
         taken->size = header[1];
         return true;
       }
+    }
+  }
+
+  // Where a large item's memory can be received only while its sender lives
+  // (Windows: platform::AttachmentsOutliveSender()), blocks until every
+  // large item this process sent has left the channel: taken, or dropped
+  // because a consumer died taking it. Python's producers likewise wait at
+  // exit until their feeder has written everything into the pipe, which for
+  // large items means until a consumer reads them.
+  void WaitUntilLargeItemsTaken(Local* l) {
+    if (platform::AttachmentsOutliveSender()) return;
+    std::optional<uint64_t> last;
+    {
+      std::lock_guard<std::mutex> lock(l->mu);
+      last = l->last_large_ticket;
+    }
+    if (!last) return;
+    for (;;) {
+      {
+        SharedRing::Locked locked(*ring);
+        uint64_t header[2];
+        absl::StatusOr<std::optional<std::size_t>> peeked =
+            platform::PeekMessage(
+                reader.get(), absl::Span<char>(reinterpret_cast<char*>(header),
+                                               sizeof header));
+        // Messages leave in ticket order.
+        if (!peeked.ok() || !peeked->has_value() || **peeked != sizeof header ||
+            header[0] > *last) {
+          return;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(5));
     }
   }
 
@@ -272,16 +316,16 @@ void Flush(QueueCore::Impl* impl) {
     std::lock_guard<std::mutex> lock(l->mu);
     l->closed = true;
     l->wake_feeder.notify_one();
-    if (l->feeder == nullptr || l->feeder_joined) return;
+    const bool running = l->feeder != nullptr && !l->feeder_joined;
+    l->feeder_joined = true;
     if (l->cancel_join) {
-      l->feeder->detach();
-      l->feeder_joined = true;
+      if (running) l->feeder->detach();
       return;
     }
-    feeder = l->feeder;
-    l->feeder_joined = true;
+    if (running) feeder = l->feeder;
   }
-  feeder->join();
+  if (feeder != nullptr) feeder->join();
+  impl->WaitUntilLargeItemsTaken(l);
 }
 
 void FlushAll() {

@@ -20,7 +20,7 @@
 // whose handle goes through a kernel message channel
 // (platform/message_channel.h) while the ring holds its ticket. The ring's
 // lock survives its holder's death (platform::SharedLock: a robust mutex on
-// Linux), and a record enters or leaves the ring by one store made last. So
+// Linux, a mutex on Windows), and a record enters or leaves the ring by one store made last. So
 // a producer or consumer killed at any point, even holding the lock, cannot
 // wedge the others; the survivors see:
 //   - a consumer killed inside Get(): no item is lost, except one over
@@ -50,6 +50,13 @@
 // A flush waits until the ring takes the items, so a process that put
 // many items and ends while nobody gets them waits at exit (Python's
 // "joining processes that use queues" rule).
+//
+// Windows differs in one way: the memory of an item over 64 KiB can be
+// taken only while its producer lives (platform::AttachmentsOutliveSender),
+// so a flush (SimpleQueue's too) also waits until a consumer has taken
+// every such item this process put. A producer killed before then loses
+// those items, and the Get() that meets one returns kDataLoss (the next
+// Get() goes on).
 //
 // SimpleQueue writes in Put() itself (no thread), blocking while the ring
 // is full.

@@ -1,9 +1,16 @@
+// The ring within a process and across processes, on every OS: the other
+// processes are this test binary started again with a --child-* switch and
+// the ring's memory (main() below runs that side).
 #include "ipc/shared_ring.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -22,6 +29,36 @@ struct Memory {
   platform::ScopedHandle handle;
   platform::SharedMapping mapping;
 };
+
+constexpr int kPerProducer = 20000;
+
+// Starts this binary as `--child-<role>=<memory>,<size>,<arg>`.
+platform::ChildProcess StartChild(const std::string& role, const Memory& m,
+                                  int arg = 0) {
+  const platform::NativeHandle h = m.handle.get();
+  return platform::LaunchProgram(
+             {platform::ExecutablePath().value(),
+              absl::StrCat("--child-", role, "=", h, ",", m.size, ",", arg)},
+             {&h, 1})
+      .value();
+}
+
+int ExitCode(const platform::ChildProcess& child) {
+  return platform::WaitForExit(child, absl::Seconds(60))
+      .value()
+      .value_or(-1000);
+}
+
+// Pushes, waiting for room.
+void Push(const SharedRing& ring, uint32_t tag, const std::string& item) {
+  for (;;) {
+    {
+      SharedRing::Locked locked(ring);
+      if (locked.TryPush(tag, {item})) return;
+    }
+    ring.WaitForRoom(item.size(), std::nullopt);
+  }
+}
 
 // Pops the oldest record; "" with tag 0 when empty.
 std::pair<uint32_t, std::string> Pop(const SharedRing& ring) {
@@ -94,21 +131,7 @@ TEST(SharedRingTest, WaitsTimeOutAndWakeAcrossProcesses) {
   const absl::Time start = absl::Now();
   EXPECT_FALSE(ring.WaitForRecord(absl::Now() + absl::Milliseconds(50)));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
-  platform::ChildProcess child =
-      platform::ForkAndRun({}, [&] {
-        SharedRing r = SharedRing::Attach(m.mapping.data(), m.size).value();
-        absl::SleepFor(absl::Milliseconds(30));
-        for (int i = 0; i < 100; ++i) {
-          for (;;) {
-            {
-              SharedRing::Locked locked(r);
-              if (locked.TryPush(5, {std::string(20, 'a' + i % 26)})) break;
-            }
-            r.WaitForRoom(20, std::nullopt);
-          }
-        }
-        return 0;
-      }).value();
+  platform::ChildProcess child = StartChild("push-100", m);
   for (int i = 0; i < 100; ++i) {
     std::pair<uint32_t, std::string> got;
     while ((got = Pop(ring)).first == 0) {
@@ -116,7 +139,7 @@ TEST(SharedRingTest, WaitsTimeOutAndWakeAcrossProcesses) {
     }
     EXPECT_EQ(got.second, std::string(20, 'a' + i % 26));
   }
-  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+  EXPECT_EQ(ExitCode(child), 0);
 }
 
 TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {
@@ -126,13 +149,8 @@ TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {
     SharedRing::Locked locked(ring);
     ASSERT_TRUE(locked.TryPush(1, {"kept"}));
   }
-  platform::ChildProcess child =
-      platform::ForkAndRun({}, [&] {
-        SharedRing::Locked locked(ring);
-        platform::ExitNow(0);  // dies holding the lock, before any push
-        return 0;
-      }).value();
-  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+  const platform::ChildProcess child = StartChild("lock-and-die", m);
+  EXPECT_EQ(ExitCode(child), 0);
   SharedRing::Locked locked(ring);
   EXPECT_TRUE(locked.owner_died());
   auto front = locked.PeekFront();
@@ -146,41 +164,21 @@ TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {
 TEST(SharedRingTest, APusherKilledBeforeWakingDelaysSleepersOnlyBriefly) {
   Memory m(256);
   SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
-  platform::ChildProcess child =
-      platform::ForkAndRun({}, [&] {
-        absl::SleepFor(absl::Milliseconds(50));  // the parent sleeps by now
-        SharedRing::Locked locked(ring);
-        locked.TryPush(1, {"x"});
-        platform::ExitNow(
-            0);  // killed before waking anyone (and holding the lock)
-        return 0;
-      }).value();
+  platform::ChildProcess child = StartChild("push-and-die", m);
   const absl::Time start = absl::Now();
   EXPECT_TRUE(ring.WaitForRecord(absl::Now() + absl::Seconds(20)));
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   EXPECT_EQ(Pop(ring), std::make_pair(1u, std::string("x")));
-  EXPECT_EQ(platform::WaitForExit(child, std::nullopt).value(), 0);
+  EXPECT_EQ(ExitCode(child), 0);
 }
 
 TEST(SharedRingTest, ManyProducerProcessesEachInOrder) {
   Memory m(4096);
   SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
-  constexpr int kProducers = 3, kPerProducer = 20000;
+  constexpr int kProducers = 3;
   std::vector<platform::ChildProcess> children;
   for (int p = 0; p < kProducers; ++p) {
-    children.push_back(platform::ForkAndRun({}, [&, p] {
-                         for (uint32_t i = 0; i < kPerProducer; ++i) {
-                           const std::string item = absl::StrCat(i);
-                           for (;;) {
-                             {
-                               SharedRing::Locked locked(ring);
-                               if (locked.TryPush(p + 1, {item})) break;
-                             }
-                             ring.WaitForRoom(item.size(), std::nullopt);
-                           }
-                         }
-                         return 0;
-                       }).value());
+    children.push_back(StartChild("produce", m, p));
   }
   std::vector<uint32_t> next(kProducers, 0);
   for (int got = 0; got < kProducers * kPerProducer;) {
@@ -196,11 +194,60 @@ TEST(SharedRingTest, ManyProducerProcessesEachInOrder) {
     ++got;
   }
   for (auto& c : children) {
-    EXPECT_EQ(platform::WaitForExit(c, std::nullopt).value(), 0);
+    EXPECT_EQ(ExitCode(c), 0);
   }
   SharedRing::Locked locked(ring);
   EXPECT_TRUE(locked.empty());
 }
 
+// What a child started with a --child-* switch does; nullopt: run the tests.
+std::optional<int> ChildMain() {
+  const std::vector<std::string>& args = platform::ProgramArguments();
+  if (args.size() < 2) return std::nullopt;
+  const std::vector<std::string> parts = absl::StrSplit(args[1], '=');
+  if (parts.size() != 2) return std::nullopt;
+  const std::vector<std::string> values = absl::StrSplit(parts[1], ',');
+  int64_t handle = 0, size = 0, arg = 0;
+  if (values.size() != 3 || !absl::SimpleAtoi(values[0], &handle) ||
+      !absl::SimpleAtoi(values[1], &size) ||
+      !absl::SimpleAtoi(values[2], &arg)) {
+    return std::nullopt;
+  }
+  absl::StatusOr<platform::SharedMapping> m =
+      platform::MapSharedMemory(handle, size);
+  if (!m.ok()) return 100;
+  absl::StatusOr<SharedRing> ring = SharedRing::Attach(m->data(), size);
+  if (!ring.ok()) return 101;
+  const std::string& role = parts[0];
+  if (role == "--child-push-100") {
+    absl::SleepFor(absl::Milliseconds(30));
+    for (int i = 0; i < 100; ++i) Push(*ring, 5, std::string(20, 'a' + i % 26));
+    return 0;
+  }
+  if (role == "--child-lock-and-die") {
+    SharedRing::Locked locked(*ring);
+    platform::ExitNow(0);  // dies holding the lock, before any push
+  }
+  if (role == "--child-push-and-die") {
+    absl::SleepFor(absl::Milliseconds(50));  // the parent sleeps by now
+    SharedRing::Locked locked(*ring);
+    locked.TryPush(1, {"x"});
+    platform::ExitNow(0);  // dies before waking anyone (holding the lock)
+  }
+  if (role == "--child-produce") {
+    for (int i = 0; i < kPerProducer; ++i) {
+      Push(*ring, static_cast<uint32_t>(arg) + 1, absl::StrCat(i));
+    }
+    return 0;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 }  // namespace mp::ipc_internal
+
+int main(int argc, char** argv) {
+  if (std::optional<int> code = mp::ipc_internal::ChildMain()) return *code;
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

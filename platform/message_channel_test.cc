@@ -1,6 +1,7 @@
+// Message channels on every OS; the other process of the cross-process
+// cases is this test binary started again with a --child-* switch (main()
+// below runs that side).
 #include "platform/message_channel.h"
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -8,6 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -37,9 +41,9 @@ TEST(MessageChannelTest, MessagesKeepTheirBoundariesEmptyOnesToo) {
   EXPECT_EQ(Receive(c.first.get()), "");
   EXPECT_EQ(Receive(c.first.get()), "1234");
   EXPECT_EQ(Receive(c.first.get()), d);
-  EXPECT_EQ(SendMessage(c.second.get(), {{d.data(), d.size() + 0}, {"!", 1}})
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      SendMessage(c.second.get(), {{d.data(), d.size() + 0}, {"!", 1}}).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MessageChannelTest, DeadlineAndAttachedHandle) {
@@ -77,22 +81,21 @@ TEST(MessageChannelTest, TrySendStopsWhenFullAndPeekLeavesTheMessage) {
   int sent = 1;
   const std::string big(4096, 'b');
   for (;; ++sent) {
-    absl::StatusOr<bool> s = TrySendMessage(c.second.get(),
-                                            {{big.data(), big.size()}});
+    absl::StatusOr<bool> s =
+        TrySendMessage(c.second.get(), {{big.data(), big.size()}});
     ASSERT_TRUE(s.ok()) << s.status();
     if (!*s) break;
     ASSERT_LT(sent, 100000) << "TrySendMessage never found the channel full";
   }
   EXPECT_GT(sent, 1);
-  // Peeking copies what fits, takes nothing, and leaks no descriptor.
-  const ScopedHandle probe(::dup(0));
+  // Peeking copies what fits, takes nothing, and leaks no handle.
+  const int handles = CountOpenHandles().value();
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(PeekMessage(c.first.get(), absl::MakeSpan(buffer, 3)).value(),
               std::optional<std::size_t>(3));
     EXPECT_EQ(std::string(buffer, 3), "fir");
   }
-  const ScopedHandle probe_after(::dup(0));
-  EXPECT_EQ(probe_after.get(), probe.get() + 1);
+  EXPECT_EQ(CountOpenHandles().value(), handles);
   EXPECT_EQ(Receive(c.first.get()), "first");
   EXPECT_EQ(Receive(c.first.get()), big);
   EXPECT_TRUE(TrySendMessage(c.second.get(), {{"x", 1}}).value());  // room
@@ -132,5 +135,96 @@ TEST(MessageChannelTest, ManyWritersManyReadersEachMessageOnce) {
   for (int i = 0; i < kWriters * kPerWriter; ++i) ASSERT_EQ(all[i], i);
 }
 
+// Starts this binary as `--child-<what>=<writer>,<go>` to send to `c` and
+// then (send-then-wait) to wait until `go` is readable.
+ChildProcess StartSender(const std::string& what, const ChannelPair& c,
+                         NativeHandle go = kInvalidHandle) {
+  const NativeHandle handles[] = {c.second.get(), go};
+  return LaunchProgram(
+             {ExecutablePath().value(),
+              absl::StrCat("--child-", what, "=", handles[0], ",", go)},
+             absl::MakeConstSpan(handles, go == kInvalidHandle ? 1 : 2))
+      .value();
+}
+
+// The memory of a message sent by a child holds "from child".
+std::string ReadAttached(const ReceivedMessage& m) {
+  if (!m.attached.is_valid()) return "(no handle)";
+  absl::StatusOr<SharedMapping> mapping = MapSharedMemory(m.attached.get(), 10);
+  if (!mapping.ok()) return mapping.status().ToString();
+  return std::string(static_cast<const char*>(mapping->data()), 10);
+}
+
+TEST(MessageChannelTest, AHandleCrossesProcessesWhileItsSenderLives) {
+  ChannelPair c = CreateMessageChannel().value();
+  ChannelPair go = CreateOneWayChannel().value();
+  ChildProcess child = StartSender("send-then-wait", c, go.first.get());
+  std::string buffer(kMaxInlineMessage, '\0');
+  auto got = ReceiveMessage(c.first.get(), absl::MakeSpan(buffer),
+                            absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(buffer.substr(0, (*got)->size), "m");
+  EXPECT_FALSE((*got)->attachment_lost);
+  EXPECT_EQ(ReadAttached(**got), "from child");
+  // The child lives until here: on Windows the handle was in it until taken.
+  ASSERT_TRUE(WriteAll(go.second.get(), {{"go", 2}}).ok());
+  EXPECT_EQ(WaitForExit(child, absl::Seconds(30)).value(),
+            std::optional<int>(0));
+}
+
+TEST(MessageChannelTest, AHandleWhoseSenderExitedIsLostOnlyWhereSaid) {
+  ChannelPair c = CreateMessageChannel().value();
+  ChildProcess child = StartSender("send-then-exit", c);
+  ASSERT_EQ(WaitForExit(child, absl::Seconds(30)).value(),
+            std::optional<int>(0));
+  std::string buffer(kMaxInlineMessage, '\0');
+  auto got = ReceiveMessage(c.first.get(), absl::MakeSpan(buffer),
+                            absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(buffer.substr(0, (*got)->size), "m");
+  if (AttachmentsOutliveSender()) {
+    EXPECT_FALSE((*got)->attachment_lost);
+    EXPECT_EQ(ReadAttached(**got), "from child");
+  } else {
+    EXPECT_TRUE((*got)->attachment_lost);
+    EXPECT_FALSE((*got)->attached.is_valid());
+  }
+}
+
+// What a child started with a --child-* switch does; nullopt: run the tests.
+std::optional<int> ChildMain() {
+  const std::vector<std::string>& args = ProgramArguments();
+  if (args.size() < 2) return std::nullopt;
+  const std::vector<std::string> parts = absl::StrSplit(args[1], '=');
+  if (parts.size() != 2) return std::nullopt;
+  const std::vector<std::string> handles = absl::StrSplit(parts[1], ',');
+  int64_t writer = 0, go = 0;
+  if (handles.size() != 2 || !absl::SimpleAtoi(handles[0], &writer) ||
+      !absl::SimpleAtoi(handles[1], &go)) {
+    return std::nullopt;
+  }
+  absl::StatusOr<ScopedHandle> memory = CreateSharedMemory(10);
+  if (!memory.ok()) return 10;
+  {
+    absl::StatusOr<SharedMapping> m = MapSharedMemory(memory->get(), 10);
+    if (!m.ok()) return 11;
+    std::memcpy(m->data(), "from child", 10);
+  }
+  if (!SendMessage(writer, {{"m", 1}}, memory->get()).ok()) return 12;
+  memory->reset();  // the message's copy is all that is left
+  if (parts[0] == "--child-send-then-exit") return 0;
+  if (parts[0] == "--child-send-then-wait") {
+    char byte;
+    return ReadSome(go, &byte, 1).ok() ? 0 : 13;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 }  // namespace mp::platform
+
+int main(int argc, char** argv) {
+  if (std::optional<int> code = mp::platform::ChildMain()) return *code;
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -180,7 +180,8 @@ absl::StatusOr<std::optional<std::size_t>> PeekMessage(
   if (total < sizeof(Trailer)) {
     return absl::DataLossError("PeekMessage: message without its trailer");
   }
-  const std::size_t copied = std::min<std::size_t>(n, total - sizeof(Trailer));
+  const std::size_t copied =
+      std::min({std::size_t{n}, total - sizeof(Trailer), buffer.size()});
   std::memcpy(buffer.data(), start.data(), copied);
   return copied;
 }

@@ -6,11 +6,19 @@
 // while waiting, so a process that dies while waiting or waking leaves
 // nothing held.
 //
+// Windows: a section backed by the paging file. Each section has a
+// semaphore that waits on any word in it sleep on; a wake-up wakes them all
+// (those on other words wake spuriously). A word outside shared memory is
+// polled every millisecond. Details in shared_memory_win.cc.
+//
 // SharedLock: a mutual-exclusion lock that lives in shared memory and that
 // survives its holder's death: when a process dies holding it, the next
 // process to lock it gets it, told that the previous owner died (so it can
 // repair what the dead owner was changing). POSIX: a process-shared, robust
-// pthread mutex (the kernel releases it at the holder's death).
+// pthread mutex (the kernel releases it at the holder's death). Windows: a
+// named mutex (the system abandons it at the holder's death); the lock says
+// that its owner died if some other process, such as the one that
+// initialised it, had it open then.
 #ifndef MULTIPROCESSING_PLATFORM_SHARED_MEMORY_H_
 #define MULTIPROCESSING_PLATFORM_SHARED_MEMORY_H_
 

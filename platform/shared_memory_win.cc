@@ -2,12 +2,13 @@
 //
 // Memory: a section backed by the paging file (CreateFileMapping with no
 // file), zero-filled; it lives while a handle or a view of it does. Each
-// section carries, past the `size` bytes its user asked for, a trailer: a
-// random key and a count of the threads waiting on words in it.
+// section starts with a header, before the bytes its user asked for (so a
+// view of any prefix finds it): a random key and a count of the threads
+// waiting on words in the section.
 //
 // Waiting: Windows has no futex across processes (WaitOnAddress is within
 // one), so every section has a semaphore named after its key. A waiter
-// counts itself in the trailer, checks the word, and waits on the semaphore;
+// counts itself in the header, checks the word, and waits on the semaphore;
 // a waker tops the semaphore up to the number counted, so every waiter of
 // the section wakes (waiters on other words of it wake spuriously and look
 // again). Counting before checking, and changing the word before reading
@@ -16,7 +17,8 @@
 // spuriously up to that many more times, no worse.
 //
 // SharedLock: a named mutex. The 48 bytes in shared memory hold its random
-// name; each process opens it at first use and keeps the handle. The system
+// name; the process that initialises it, and each process at its first use,
+// opens it and keeps the handle until it exits. The system
 // releases a mutex whose owner died (WAIT_ABANDONED): exactly the robust
 // lock's contract.
 #include <windows.h>
@@ -46,19 +48,13 @@ namespace {
 
 constexpr std::size_t kKeySize = 16;
 
-struct Trailer {
+struct Header {
   char key[kKeySize];
   std::atomic<uint32_t> waiters;
 };
-
-// Where the trailer starts in a section of `size` usable bytes.
-std::size_t TrailerOffset(std::size_t size) {
-  return (std::max<std::size_t>(size, 1) + 63) / 64 * 64;
-}
-
-std::size_t SectionSize(std::size_t size) {
-  return TrailerOffset(size) + sizeof(Trailer);
-}
+// The user's bytes start this far into the section (and their view).
+constexpr std::size_t kHeaderSize = 64;
+static_assert(sizeof(Header) <= kHeaderSize);
 
 std::wstring ObjectName(absl::string_view kind, absl::string_view key) {
   return Utf8ToWide(absl::StrCat("Local\\multiprocessing-", kind, "-",
@@ -70,10 +66,9 @@ absl::Status RandomKey(char* key) {
 }
 
 // The views this process has mapped, by start address, with each section's
-// trailer and semaphore (opened at the first wait or wake).
+// semaphore (opened at the first wait or wake).
 struct View {
-  std::size_t size;  // to the end of the trailer
-  Trailer* trailer;
+  std::size_t size;  // the header included
   HANDLE semaphore = nullptr;
 };
 std::mutex views_mu;
@@ -82,9 +77,9 @@ std::map<const char*, View>& Views() {
   return *views;
 }
 
-// The trailer and semaphore of the section `word` is in; false when it is
-// in none of this process's views (or the semaphore cannot be had).
-bool FindSection(const void* word, Trailer** trailer, HANDLE* semaphore) {
+// The header and semaphore of the section `word` is in; false when it is in
+// none of this process's views (or the semaphore cannot be had).
+bool FindSection(const void* word, Header** header, HANDLE* semaphore) {
   const char* p = static_cast<const char*>(word);
   std::lock_guard<std::mutex> lock(views_mu);
   auto it = Views().upper_bound(p);
@@ -92,14 +87,14 @@ bool FindSection(const void* word, Trailer** trailer, HANDLE* semaphore) {
   --it;
   View& view = it->second;
   if (p >= it->first + view.size) return false;
+  auto* h = reinterpret_cast<Header*>(const_cast<char*>(it->first));
   if (view.semaphore == nullptr) {
     view.semaphore = CreateSemaphoreW(
         nullptr, 0, LONG_MAX,
-        ObjectName("wake", absl::string_view(view.trailer->key, kKeySize))
-            .c_str());
+        ObjectName("wake", absl::string_view(h->key, kKeySize)).c_str());
     if (view.semaphore == nullptr) return false;
   }
-  *trailer = view.trailer;
+  *header = h;
   *semaphore = view.semaphore;
   return true;
 }
@@ -116,7 +111,7 @@ DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
 }  // namespace
 
 absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
-  const uint64_t total = SectionSize(size);
+  const uint64_t total = kHeaderSize + size;
   ScopedHandle section(reinterpret_cast<NativeHandle>(CreateFileMappingW(
       INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE,
       static_cast<DWORD>(total >> 32), static_cast<DWORD>(total), nullptr)));
@@ -124,12 +119,10 @@ absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
     section.release();  // CreateFileMapping fails with NULL
     return LastNativeError("CreateFileMappingW");
   }
-  void* view =
-      MapViewOfFile(AsHandle(section.get()), FILE_MAP_ALL_ACCESS, 0, 0, total);
+  void* view = MapViewOfFile(AsHandle(section.get()), FILE_MAP_ALL_ACCESS, 0, 0,
+                             kHeaderSize);
   if (view == nullptr) return LastNativeError("MapViewOfFile");
-  auto* trailer = reinterpret_cast<Trailer*>(static_cast<char*>(view) +
-                                             TrailerOffset(size));
-  const absl::Status keyed = RandomKey(trailer->key);
+  const absl::Status keyed = RandomKey(static_cast<Header*>(view)->key);
   UnmapViewOfFile(view);
   if (!keyed.ok()) return keyed;
   return section;
@@ -150,61 +143,62 @@ SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
 
 SharedMapping::~SharedMapping() {
   if (data_ == nullptr) return;
+  char* base = static_cast<char*>(data_) - kHeaderSize;
   HANDLE semaphore = nullptr;
   {
     std::lock_guard<std::mutex> lock(views_mu);
-    auto it = Views().find(static_cast<const char*>(data_));
+    auto it = Views().find(base);
     if (it != Views().end()) {
       semaphore = it->second.semaphore;
       Views().erase(it);
     }
   }
   if (semaphore != nullptr) CloseHandle(semaphore);
-  UnmapViewOfFile(data_);
+  UnmapViewOfFile(base);
 }
 
 absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
                                               std::size_t size) {
-  const std::size_t total = SectionSize(size);
-  void* p = MapViewOfFile(AsHandle(h), FILE_MAP_ALL_ACCESS, 0, 0, total);
-  if (p == nullptr) return LastNativeError("MapViewOfFile");
+  const std::size_t total = kHeaderSize + size;
+  char* base = static_cast<char*>(
+      MapViewOfFile(AsHandle(h), FILE_MAP_ALL_ACCESS, 0, 0, total));
+  if (base == nullptr) return LastNativeError("MapViewOfFile");
   SharedMapping m;
-  m.data_ = p;
-  m.size_ = std::max<std::size_t>(size, 1);
+  m.data_ = base + kHeaderSize;
+  m.size_ = size;
   std::lock_guard<std::mutex> lock(views_mu);
-  Views()[static_cast<const char*>(p)] = View{
-      total,
-      reinterpret_cast<Trailer*>(static_cast<char*>(p) + TrailerOffset(size))};
+  Views()[base] = View{total};
   return m;
 }
 
 bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
                 std::optional<absl::Time> deadline) {
-  Trailer* trailer;
+  Header* header;
   HANDLE semaphore;
-  if (!FindSection(word, &trailer, &semaphore)) {
-    // Not in shared memory of ours: look again in a millisecond.
-    if (word->load() != expected) return true;
-    const DWORD ms = MillisecondsUntil(deadline);
-    if (ms == 0) return false;
-    Sleep(std::min<DWORD>(ms, 1));
+  if (!FindSection(word, &header, &semaphore)) {
+    // Not in shared memory of ours: look at it every millisecond.
+    while (word->load() == expected) {
+      const DWORD ms = MillisecondsUntil(deadline);
+      if (ms == 0) return false;
+      Sleep(std::min<DWORD>(ms, 1));
+    }
     return true;
   }
-  trailer->waiters.fetch_add(1);
+  header->waiters.fetch_add(1);
   bool woken = true;
   if (word->load() == expected) {
     const DWORD ms = MillisecondsUntil(deadline);
     woken = ms != 0 && WaitForSingleObject(semaphore, ms) == WAIT_OBJECT_0;
   }
-  trailer->waiters.fetch_sub(1);
+  header->waiters.fetch_sub(1);
   return woken;
 }
 
 void WakeWord(const std::atomic<uint32_t>* word, int /*count*/) {
-  Trailer* trailer;
+  Header* header;
   HANDLE semaphore;
-  if (!FindSection(word, &trailer, &semaphore)) return;
-  const LONG waiters = static_cast<LONG>(trailer->waiters.load());
+  if (!FindSection(word, &header, &semaphore)) return;
+  const LONG waiters = static_cast<LONG>(header->waiters.load());
   if (waiters == 0) return;
   // Top the count up to the number of waiters, not beyond: releases meant
   // for waiters that have since timed out (or died) do not pile up.
@@ -272,6 +266,10 @@ absl::Status InitSharedLock(SharedLock* lock) {
   auto* s = reinterpret_cast<LockStorage*>(lock->storage);
   if (absl::Status st = RandomKey(s->key); !st.ok()) return st;
   s->magic = kLockMagic;
+  // Opened now, so that the mutex outlives a holder that dies before any
+  // other process opened it (a mutex no process has open is gone, and a new
+  // one would not say that its owner died).
+  MutexOf(lock);
   return absl::OkStatus();
 }
 

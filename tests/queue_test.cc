@@ -71,6 +71,11 @@ int EchoSize(Queue<std::string>& in, Queue<int64_t>& out) {
 }
 MP_REGISTER_TARGET(EchoSize);
 
+int PutHugeAndReturn(Queue<std::string>& q) {
+  return q.Put(std::string(8 << 20, 'h')).ok() ? 0 : 1;
+}
+MP_REGISTER_TARGET(PutHugeAndReturn);
+
 int WorkAndTaskDone(JoinableQueue<int>& q, int items) {
   for (int i = 0; i < items; ++i) {
     if (!q.Get().ok()) return 1;
@@ -234,6 +239,20 @@ TEST_P(QueueTest, HugeAndEmptyItemsCrossProcesses) {
   ASSERT_TRUE(in.Put(std::string()).ok());
   EXPECT_EQ(out.Get(true, absl::Seconds(60)).value_or(-1), 64 << 20);
   EXPECT_EQ(out.Get(true, absl::Seconds(60)).value_or(-1), 0);
+  ASSERT_TRUE(p.Join().ok());
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(QueueTest, AHugeItemOutlivesItsProducersReturn) {
+  Queue<std::string> q = Queue<std::string>::Create().value();
+  Process p = Make(PutHugeAndReturn, q);
+  ASSERT_TRUE(p.Start().ok());
+  // Long enough for a producer to be gone, had it not waited at exit (on
+  // Windows its memory lives in the producer until taken).
+  absl::SleepFor(absl::Milliseconds(500));
+  absl::StatusOr<std::string> item = q.Get(true, absl::Seconds(60));
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->size(), 8u << 20);
   ASSERT_TRUE(p.Join().ok());
   EXPECT_EQ(p.exitcode(), 0);
 }
