@@ -37,35 +37,43 @@ struct ChildProcess {
 // Whether this platform can fork (false on Windows).
 bool CanFork();
 
+struct LaunchOptions {
+  // Whether the child dies when this process does, however it ends (see
+  // ForkAndRun). False: it lives on, an orphan, as Python's children do.
+  bool kill_with_parent = true;
+};
+
 // Forks. The child closes every descriptor except stdin, stdout, stderr and
 // the ones in `keep`, runs `child_main` and _exit()s with what it returns.
 // Returns in the parent only.
 //
-// Children of ForkAndRun and LaunchProgram do not outlive their parent: on
-// Linux the child is killed (SIGKILL, through PR_SET_PDEATHSIG, which
-// survives exec) when its parent dies, and a parent that died before the
-// child armed this is caught by comparing getppid() with the parent's pid
-// taken before fork. Linux's rule is per thread: the signal comes when the
-// *thread* that started the child ends, so start long-lived children from a
-// long-lived thread. Other POSIX systems have no such call and children
-// become orphans, as in Python; Windows puts children in a job object that is
-// closed with the parent.
+// Children of ForkAndRun and LaunchProgram do not outlive their parent
+// unless `options` says so (kill_with_parent = false): on Linux the child is
+// killed (SIGKILL, through PR_SET_PDEATHSIG, which survives exec) when its
+// parent dies, and a parent that died before the child armed this is caught by
+// comparing getppid() with the parent's pid taken before fork. Linux's rule is
+// per thread: the signal comes when the *thread* that started the child ends,
+// so start long-lived children from a long-lived thread. Other POSIX systems
+// have no such call and children become orphans, as in Python; Windows puts
+// children in a job object that is closed with the parent.
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
-                                        absl::FunctionRef<int()> child_main);
+                                        absl::FunctionRef<int()> child_main,
+                                        const LaunchOptions& options = {});
 
 // Runs the program `argv[0]` (searched in PATH when it has no slash) with
 // `argv`, as a new process that inherits exactly stdin, stdout, stderr and
 // the handles in `inherit` (under the same numbers). When the program cannot
 // be started the error reaches the caller as a Status (through a
 // close-on-exec pipe), not as a mysterious exit code.
-absl::StatusOr<ChildProcess> LaunchProgram(const std::vector<std::string>& argv,
-                                           absl::Span<const NativeHandle> inherit);
+absl::StatusOr<ChildProcess> LaunchProgram(
+    const std::vector<std::string>& argv,
+    absl::Span<const NativeHandle> inherit, const LaunchOptions& options = {});
 
 // Waits for the child to exit and reaps it. Returns its exit code (Python's
 // convention: -N for signal N), or nullopt when `timeout` passed first.
 // `timeout`: nullopt waits forever; zero or negative checks once.
-absl::StatusOr<std::optional<int>> WaitForExit(const ChildProcess& child,
-                                               std::optional<absl::Duration> timeout);
+absl::StatusOr<std::optional<int>> WaitForExit(
+    const ChildProcess& child, std::optional<absl::Duration> timeout);
 
 // Asks the child to stop (SIGTERM on POSIX).
 absl::Status Terminate(const ChildProcess& child);

@@ -32,7 +32,8 @@ void CloseRange(unsigned first, unsigned last) {
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
     max = static_cast<unsigned>(std::min<rlim_t>(lim.rlim_cur, 1u << 20));
   }
-  for (unsigned fd = first; fd <= last && fd < max; ++fd) ::close(static_cast<int>(fd));
+  for (unsigned fd = first; fd <= last && fd < max; ++fd)
+    ::close(static_cast<int>(fd));
 }
 
 // In the child: keeps 0, 1, 2 and `keep` (sorted, unique), closes the rest.
@@ -56,7 +57,8 @@ int PidfdOpen(pid_t pid) {
 }
 
 absl::Status Signal(const ChildProcess& child, int sig, const char* op) {
-  if (::kill(static_cast<pid_t>(child.pid), sig) != 0) return LastNativeError(op);
+  if (::kill(static_cast<pid_t>(child.pid), sig) != 0)
+    return LastNativeError(op);
   return absl::OkStatus();
 }
 
@@ -69,7 +71,8 @@ std::string FindProgram(const std::string& name) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
+    std::string dir =
+        dirs.substr(start, end == std::string::npos ? end : end - start);
     std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     if (end == std::string::npos) return name;
@@ -82,7 +85,8 @@ std::string FindProgram(const std::string& name) {
 bool CanFork() { return true; }
 
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
-                                        absl::FunctionRef<int()> child_main) {
+                                        absl::FunctionRef<int()> child_main,
+                                        const LaunchOptions& options) {
   // Prepared before fork(): the child must not allocate.
   std::vector<int> keep_fds(keep.begin(), keep.end());
   // Fallback sentinel for kernels without pidfd_open: a pipe whose write end
@@ -113,8 +117,10 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
   }
   if (pid == 0) {
 #ifdef PR_SET_PDEATHSIG
-    // Die with the parent; if it died already, we were adopted: leave now.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && ::getppid() != parent) {
+    // Die with the parent (unless asked not to); if it died already, we
+    // were adopted: leave now.
+    if (options.kill_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
+        ::getppid() != parent) {
       ::_exit(1);
     }
 #endif
@@ -139,30 +145,36 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
   return child;
 }
 
-absl::StatusOr<ChildProcess> LaunchProgram(const std::vector<std::string>& argv,
-                                           absl::Span<const NativeHandle> inherit) {
-  if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: empty argv");
+absl::StatusOr<ChildProcess> LaunchProgram(
+    const std::vector<std::string>& argv,
+    absl::Span<const NativeHandle> inherit, const LaunchOptions& options) {
+  if (argv.empty())
+    return absl::InvalidArgumentError("LaunchProgram: empty argv");
   // Everything the child touches is prepared before fork(); execvp() is not
   // async-signal-safe, so the PATH search happens here.
   const std::string path = FindProgram(argv[0]);
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
   std::vector<NativeHandle> keep(inherit.begin(), inherit.end());
   keep.push_back(error_pipe[1]);
-  absl::StatusOr<ChildProcess> child = ForkAndRun(keep, [&] {
-    for (NativeHandle h : inherit) {
-      ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
-    }
-    ::execv(path.c_str(), args.data());
-    // Only reached when exec failed: tell the parent why.
-    const int err = errno;
-    while (::write(error_pipe[1], &err, sizeof err) < 0 && errno == EINTR) {
-    }
-    return 127;
-  });
+  absl::StatusOr<ChildProcess> child = ForkAndRun(
+      keep,
+      [&] {
+        for (NativeHandle h : inherit) {
+          ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
+        }
+        ::execv(path.c_str(), args.data());
+        // Only reached when exec failed: tell the parent why.
+        const int err = errno;
+        while (::write(error_pipe[1], &err, sizeof err) < 0 && errno == EINTR) {
+        }
+        return 127;
+      },
+      options);
   ::close(error_pipe[1]);
   if (!child.ok()) {
     ::close(error_pipe[0]);
@@ -178,11 +190,12 @@ absl::StatusOr<ChildProcess> LaunchProgram(const std::vector<std::string>& argv,
   return NativeError(n == sizeof err ? err : EIO, "exec " + argv[0]);
 }
 
-absl::StatusOr<std::optional<int>> WaitForExit(const ChildProcess& child,
-                                               std::optional<absl::Duration> timeout) {
+absl::StatusOr<std::optional<int>> WaitForExit(
+    const ChildProcess& child, std::optional<absl::Duration> timeout) {
   if (timeout) {
     NativeHandle h = child.sentinel.get();
-    absl::StatusOr<std::vector<std::size_t>> ready = WaitReadable({&h, 1}, timeout);
+    absl::StatusOr<std::vector<std::size_t>> ready =
+        WaitReadable({&h, 1}, timeout);
     if (!ready.ok()) return ready.status();
     if (ready->empty()) return std::nullopt;
     // The pipe sentinel can report end-of-stream a moment before the exit

@@ -1,8 +1,8 @@
 // Windows processes: CreateProcessW for the spawn start method (there is no
 // fork), children that inherit exactly the handles they are given
-// (PROC_THREAD_ATTRIBUTE_HANDLE_LIST) and die with their parent (a job
-// object that is closed with it), and TerminateProcess with a code that
-// reads back as -SIGTERM, as in CPython.
+// (PROC_THREAD_ATTRIBUTE_HANDLE_LIST) and die with their parent unless asked
+// not to (a job object that is closed with it), and TerminateProcess with a
+// code that reads back as -SIGTERM, as in CPython.
 #include <windows.h>
 // After windows.h.
 #include <shellapi.h>
@@ -67,14 +67,15 @@ HANDLE ChildrenJob() {
 bool CanFork() { return false; }
 
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
-                                        absl::FunctionRef<int()> child_main) {
+                                        absl::FunctionRef<int()> child_main,
+                                        const LaunchOptions& options) {
   return absl::UnimplementedError(
       "fork does not exist on Windows; use the spawn start method");
 }
 
 absl::StatusOr<ChildProcess> LaunchProgram(
     const std::vector<std::string>& argv,
-    absl::Span<const NativeHandle> inherit) {
+    absl::Span<const NativeHandle> inherit, const LaunchOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: no argv");
   std::wstring command_line;
   for (const std::string& arg : argv) {
@@ -152,7 +153,9 @@ absl::StatusOr<ChildProcess> LaunchProgram(
     }
     Sleep(10);
   }
-  if (HANDLE job = ChildrenJob(); job != nullptr) {
+  // Not in our job: outside any (a job of ours that this process is in lets
+  // its children break away).
+  if (HANDLE job = ChildrenJob(); job != nullptr && options.kill_with_parent) {
     AssignProcessToJobObject(job, info.hProcess);
   }
   ResumeThread(info.hThread);

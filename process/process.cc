@@ -64,7 +64,8 @@ State& GetState() {
 
 // Python makes the main process's authkey at import; here it is made at
 // first use, which Start() forces before a fork so the child shares it.
-std::string AuthkeyLocked(State& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu) {
+std::string AuthkeyLocked(State& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu) {
   if (!state.authkey_made) {
     state.self.authkey.assign(32, '\0');
     if (!platform::RandomBytes(absl::MakeSpan(state.self.authkey)).ok()) {
@@ -158,9 +159,7 @@ absl::StatusOr<Context> GetContext(std::optional<StartMethod> method) {
   return Context(*method);
 }
 
-void Init(int argc, char** argv) {
-  process_internal::RunIfSpawned(argc, argv);
-}
+void Init(int argc, char** argv) { process_internal::RunIfSpawned(argc, argv); }
 
 std::string CurrentProcessInfo::name() const {
   State& state = GetState();
@@ -237,6 +236,7 @@ Process::Process(Process&& other) noexcept
       target_(std::move(other.target_)),
       name_(std::move(other.name_)),
       daemon_(other.daemon_),
+      dies_with_parent_(other.dies_with_parent_),
       authkey_(std::move(other.authkey_)),
       closed_(std::exchange(other.closed_, true)),
       child_(std::move(other.child_)) {}
@@ -248,6 +248,7 @@ Process& Process::operator=(Process&& other) noexcept {
     target_ = std::move(other.target_);
     name_ = std::move(other.name_);
     daemon_ = other.daemon_;
+    dies_with_parent_ = other.dies_with_parent_;
     authkey_ = std::move(other.authkey_);
     closed_ = std::exchange(other.closed_, true);
     child_ = std::move(other.child_);
@@ -299,13 +300,18 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method,
   identity.authkey = authkey_;
   identity.parent_pid = platform::CurrentProcessId();
   identity.parent_name = CurrentProcess().name();
+  platform::LaunchOptions options;
+  options.kill_with_parent = dies_with_parent_;
   if (method == StartMethod::kSpawn) {
-    return process_internal::Spawn(*target_, identity, keep);
+    return process_internal::Spawn(*target_, identity, keep, options);
   }
-  return platform::ForkAndRun(keep, [&] {
-    process_internal::BecomeChild(identity);
-    return process_internal::RunChild(*target_);
-  });
+  return platform::ForkAndRun(
+      keep,
+      [&] {
+        process_internal::BecomeChild(identity);
+        return process_internal::RunChild(*target_);
+      },
+      options);
 }
 
 absl::Status Process::CheckStarted(const char* operation) const {
@@ -403,6 +409,12 @@ absl::Status Process::CheckNotStarted() const {
 absl::Status Process::set_daemon(bool daemon) {
   if (absl::Status s = CheckNotStarted(); !s.ok()) return s;
   daemon_ = daemon;
+  return absl::OkStatus();
+}
+
+absl::Status Process::set_dies_with_parent(bool dies) {
+  if (absl::Status s = CheckNotStarted(); !s.ok()) return s;
+  dies_with_parent_ = dies;
   return absl::OkStatus();
 }
 

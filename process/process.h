@@ -68,9 +68,10 @@
 // Exit: a main process that starts children runs Python's exit function at
 // normal exit (std::atexit): daemonic children still running get
 // Terminate(), then every child is joined. A child runs it too when its
-// target returns and in mp::Exit(). A child never outlives its parent: on
-// Linux it is killed when the parent dies (see platform/launch.h for the
-// per-thread rule); elsewhere children become orphans, as in Python.
+// target returns and in mp::Exit(). A child does not outlive its parent
+// unless set_dies_with_parent(false): on Linux it is killed when the parent
+// dies (see platform/launch.h for the per-thread rule), on Windows by a job
+// object; on other POSIX systems children become orphans, as in Python.
 //
 // Stdio: Start() flushes the parent's C stdio and std::cout/cerr/clog first
 // (or the child would write the parent's pending output again), and the
@@ -108,7 +109,6 @@
 #include "process/target.h"  // MP_REGISTER_TARGET
 
 namespace mp {
-
 
 namespace process_internal {
 class ChildRecord;  // process/registry.h
@@ -223,6 +223,15 @@ class Process {
   bool daemon() const { return daemon_; }
   absl::Status set_daemon(bool daemon);
 
+  // dies_with_parent: whether the child is killed when this process dies,
+  // however it dies (SIGKILL included): true by default, so no child is left
+  // behind (Linux: PR_SET_PDEATHSIG; Windows: a kill-on-close job; see
+  // platform/launch.h). False: the child lives on, an orphan, as a Python
+  // child does. Settable before Start(). A normal exit still runs the exit
+  // function (daemonic children terminated, the others joined).
+  bool dies_with_parent() const { return dies_with_parent_; }
+  absl::Status set_dies_with_parent(bool dies);
+
   // authkey: the key the child's CurrentProcess().authkey() returns (for
   // Listener/Client); by default this process's own. Settable before Start().
   const std::string& authkey() const { return authkey_; }
@@ -253,10 +262,11 @@ class Process {
   // Leaves a running child to the registry and makes this object inert.
   void Abandon();
 
-  std::optional<StartMethod> start_method_;  // nullopt: the default
+  std::optional<StartMethod> start_method_;           // nullopt: the default
   std::unique_ptr<process_internal::Target> target_;  // until Start()
   std::string name_;
   bool daemon_ = false;
+  bool dies_with_parent_ = true;
   std::string authkey_;
   bool closed_ = false;
   // Set by Start(); shared with the registry until reaped.
@@ -283,8 +293,8 @@ class Context {
 };
 
 // kFailedPrecondition for a method this platform does not have.
-absl::StatusOr<Context> GetContext(std::optional<StartMethod> method =
-                                       std::nullopt);
+absl::StatusOr<Context> GetContext(
+    std::optional<StartMethod> method = std::nullopt);
 
 // current_process(): this process as its parent named it ("MainProcess" in
 // a process this library did not start). Thread-safe.

@@ -49,10 +49,10 @@ absl::Status ExitedBeforeAnswer(const platform::ChildProcess& child,
   }
   const std::string how =
       code.ok() && code->has_value() ? absl::StrCat(" with code ", **code) : "";
-  return absl::FailedPreconditionError(absl::StrCat(
-      "spawned process for target ", target, " exited", how,
-      " before it read its bootstrap message: does main() call "
-      "mp::Init(argc, argv) first?"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("spawned process for target ", target, " exited", how,
+                   " before it read its bootstrap message: does main() call "
+                   "mp::Init(argc, argv) first?"));
 }
 
 // Child side: reads the bootstrap and prepares the target, or says why not.
@@ -82,10 +82,10 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
       registered->bind(registered->function, boot.arguments());
   ipc_internal::CloseUnclaimedHandles();
   if (!bound.ok()) {
-    return absl::Status(bound.status().code(),
-                        absl::StrCat("arguments of target ", target,
-                                     " do not decode: ",
-                                     bound.status().message()));
+    return absl::Status(
+        bound.status().code(),
+        absl::StrCat("arguments of target ", target,
+                     " do not decode: ", bound.status().message()));
   }
   ChildIdentity identity;
   identity.name = boot.name();
@@ -99,9 +99,9 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
 
 }  // namespace
 
-absl::StatusOr<platform::ChildProcess> Spawn(Target& target,
-                                             const ChildIdentity& identity,
-                                             const HandleList& keep) {
+absl::StatusOr<platform::ChildProcess> Spawn(
+    Target& target, const ChildIdentity& identity, const HandleList& keep,
+    const platform::LaunchOptions& options) {
   const RegisteredTarget* registered = FindTarget(target.function());
   if (registered == nullptr) {
     return absl::InvalidArgumentError(
@@ -132,7 +132,7 @@ absl::StatusOr<platform::ChildProcess> Spawn(Target& target,
   absl::StatusOr<platform::ChildProcess> child = platform::LaunchProgram(
       {*exe, absl::StrCat(kTargetSwitch, registered->name),
        absl::StrCat(kBootstrapSwitch, theirs.fileno())},
-      inherit);
+      inherit, options);
   if (!child.ok()) return child.status();
   theirs.Close().IgnoreError();
 
@@ -145,11 +145,11 @@ absl::StatusOr<platform::ChildProcess> Spawn(Target& target,
   if (answered.ok() && !*answered) {
     platform::Kill(*child).IgnoreError();
     platform::WaitForExit(*child, std::nullopt).IgnoreError();
-    return absl::DeadlineExceededError(absl::StrCat(
-        "spawned process for target ", registered->name,
-        " did not answer its bootstrap message within ",
-        absl::FormatDuration(kSpawnAnswerTimeout),
-        ": does main() call mp::Init(argc, argv) first?"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("spawned process for target ", registered->name,
+                     " did not answer its bootstrap message within ",
+                     absl::FormatDuration(kSpawnAnswerTimeout),
+                     ": does main() call mp::Init(argc, argv) first?"));
   }
   absl::StatusOr<std::string> answer =
       answered.ok() ? ours.RecvBytes() : answered.status();

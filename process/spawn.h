@@ -38,9 +38,9 @@ inline constexpr absl::Duration kSpawnAnswerTimeout = absl::Seconds(60);
 
 // Parent side: starts the child and waits for its answer. `keep` are the
 // handles the arguments carry.
-absl::StatusOr<platform::ChildProcess> Spawn(Target& target,
-                                             const ChildIdentity& identity,
-                                             const HandleList& keep);
+absl::StatusOr<platform::ChildProcess> Spawn(
+    Target& target, const ChildIdentity& identity, const HandleList& keep,
+    const platform::LaunchOptions& options);
 
 // Child side (mp::Init): when this process was spawned, runs the target and
 // exits; otherwise returns at once.

@@ -102,6 +102,19 @@ int ParentOfSleeper(Connection& out) {
 }
 MP_REGISTER_TARGET(ParentOfSleeper);
 
+// Starts a child that outlives it (set_dies_with_parent(false)) and sleeps
+// for 3 s, reports its pid, and sleeps.
+int ParentOfOrphan(Connection& out) {
+  Process orphan(SleepMs, 3000);
+  if (!orphan.set_dies_with_parent(false).ok() || !orphan.Start().ok()) {
+    return 1;
+  }
+  if (!out.Send(*orphan.pid()).ok()) return 2;
+  absl::SleepFor(absl::Seconds(60));
+  return 0;
+}
+MP_REGISTER_TARGET(ParentOfOrphan);
+
 class StartMethodTest : public ::mp::testing::EveryStartMethod {
  protected:
   // Starts `p`, waits for it and returns its exit code.
@@ -287,6 +300,25 @@ TEST_P(StartMethodTest, ChildrenDieWithTheirParent) {
   // it (init or the sandbox's reaper): within a bounded time it is gone.
   EXPECT_TRUE(testing::WaitUntilGone(*grandchild, absl::Seconds(10)))
       << "the grandchild outlived its parent";
+}
+
+TEST_P(StartMethodTest, AChildAskedToOutliveItsParentDoes) {
+  auto [mine, theirs] = Pipe().value();
+  Process p = Make(ParentOfOrphan, std::move(theirs));
+  ASSERT_TRUE(p.Start().ok());
+  absl::StatusOr<int64_t> orphan = mine.Recv<int64_t>();
+  ASSERT_TRUE(orphan.ok()) << orphan.status();
+  ASSERT_TRUE(p.Kill().ok());
+  ASSERT_TRUE(p.Join().ok());
+  // Its parent is gone; it still runs, then ends on its own (3 s).
+  EXPECT_FALSE(testing::WaitUntilGone(*orphan, absl::Milliseconds(500)))
+      << "the child died with its parent";
+  EXPECT_TRUE(testing::WaitUntilGone(*orphan, absl::Seconds(20)));
+  Process started(SleepMs, 0);
+  ASSERT_TRUE(started.Start().ok());
+  EXPECT_EQ(started.set_dies_with_parent(false).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(started.Join().ok());
 }
 
 MP_INSTANTIATE_FOR_EVERY_START_METHOD(StartMethodTest);
