@@ -1,4 +1,6 @@
+// Before <windows.h>, which would include the older <winsock.h>.
 #include <windows.h>
+#include <winsock2.h>
 
 #include <algorithm>
 #include <vector>
@@ -59,9 +61,11 @@ absl::StatusOr<int> CountHandlesInSystemTable() {
   return count;
 }
 
-// CloseHandle, after forgetting the handle's receive timeout.
+// CloseHandle (closesocket for a socket, as Winsock asks), after forgetting
+// the handle's receive timeout.
 BOOL CloseOwned(HANDLE h) {
   SetReadTimeout(h, INFINITE);
+  if (IsSocket(h)) return closesocket(reinterpret_cast<SOCKET>(h)) == 0;
   return CloseHandle(h);
 }
 

@@ -1,15 +1,19 @@
 // WaitReadable on Windows. A pipe is readable when PeekNamedPipe sees bytes
-// or a closed peer; any other handle (a process, an event) when it is
-// signalled. To sleep until one of them changes, every pipe gets a
-// zero-byte overlapped ReadFile (it completes when data arrives or the peer
-// goes, and takes nothing), and the wait covers their events and the other
-// handles. A listener's pipe instance (socket_win.cc) is readable once a
-// client has connected to it; nothing signals that without a ConnectNamedPipe
-// that would have to be cancelled (which leaves the instance unusable under
-// Wine), so a wait that includes a listener looks again every 10 ms. Past
+// or a closed peer; a socket when WSAPoll says so; any other handle (a
+// process, an event) when it is signalled. To sleep until one of them
+// changes, every pipe and connected socket gets a zero-byte overlapped
+// ReadFile (it completes when data arrives or the peer goes, and takes
+// nothing), and the wait covers their events and the other handles. A
+// listener's pipe instance (socket_win.cc) is readable once a client has
+// connected to it; nothing signals that without a ConnectNamedPipe that would
+// have to be cancelled (which leaves the instance unusable under Wine), so a
+// wait that includes a listener (or a listening TCP socket, alike) looks
+// again every 10 ms. Past
 // the 64 handles WaitForMultipleObjects takes, the thread pool waits on each
 // and signals one shared event.
+// Before <windows.h>, which would include the older <winsock.h>.
 #include <windows.h>
+#include <winsock2.h>
 
 #include <algorithm>
 #include <memory>
@@ -24,8 +28,10 @@ namespace {
 
 struct Entry {
   HANDLE handle;
-  bool is_pipe;
-  // A listener's instance (readable when a client has connected).
+  bool is_pipe;  // a pipe or a socket: a zero-byte read can wait for it
+  bool is_socket = false;
+  // A listener's pipe instance or a listening socket (readable when a
+  // client has connected), looked at again every 10 ms.
   bool is_listener = false;
   // For pipes: the zero-byte read in flight, if any.
   OVERLAPPED ov = {};
@@ -50,8 +56,25 @@ bool IsListener(HANDLE h) {
          (flags & PIPE_SERVER_END) != 0 && max_instances > 1;
 }
 
+bool IsListeningSocket(HANDLE h) {
+  BOOL listening = FALSE;
+  int size = sizeof listening;
+  return getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_ACCEPTCONN,
+                    reinterpret_cast<char*>(&listening), &size) == 0 &&
+         listening;
+}
+
 // Whether `e` is readable now.
 absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
+  if (e.is_socket) {
+    // Bytes, end of stream, an error or (listening) a client waiting.
+    WSAPOLLFD p = {};
+    p.fd = reinterpret_cast<SOCKET>(e.handle);
+    p.events = POLLRDNORM;
+    const int n = WSAPoll(&p, 1, 0);
+    if (n == SOCKET_ERROR) return LastNativeError("WSAPoll");
+    return n > 0;
+  }
   if (e.is_pipe) {
     DWORD available = 0;
     if (PeekNamedPipe(e.handle, nullptr, 0, nullptr, &available, nullptr)) {
@@ -141,7 +164,9 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     DWORD flags = 0;
     if (!GetHandleInformation(e.handle, &flags)) return NotOpen(handles[i]);
     e.is_pipe = GetFileType(e.handle) == FILE_TYPE_PIPE;
-    e.is_listener = e.is_pipe && IsListener(e.handle);
+    e.is_socket = e.is_pipe && IsSocket(e.handle);
+    e.is_listener = e.is_socket ? IsListeningSocket(e.handle)
+                                : e.is_pipe && IsListener(e.handle);
     e.waitable = e.handle;
   }
   struct Events {

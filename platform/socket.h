@@ -7,8 +7,9 @@
 //                                      TCP over IPv4 or IPv6; port 0 picks a
 //                                      free port (see the bound address)
 //   "\\.\pipe\name"                    a Windows named pipe (Python's
-//                                      AF_PIPE): on Windows, the only
-//                                      family so far
+//                                      AF_PIPE)
+// Windows takes pipes and TCP; a Unix socket address there is
+// kUnimplemented, as Python's multiprocessing has no AF_UNIX on Windows.
 #ifndef MULTIPROCESSING_PLATFORM_SOCKET_H_
 #define MULTIPROCESSING_PLATFORM_SOCKET_H_
 

@@ -1,7 +1,8 @@
-// Listener and Client on Windows: named pipes, as Python's AF_PIPE. A
-// listener holds one pipe instance waiting for a client; Accept() connects
-// it, hands it over and creates the next. TCP and Unix sockets are not
-// ported yet.
+// Listener and Client on Windows: named pipes, as Python's AF_PIPE, and TCP
+// (tcp.cc, shared with POSIX). A pipe listener holds one pipe instance
+// waiting for a client; Accept() connects it, hands it over and creates the
+// next. Unix socket addresses are refused, as Python's multiprocessing does
+// on Windows.
 #include <windows.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "platform/error.h"
 #include "platform/socket.h"
+#include "platform/tcp.h"
 #include "platform/win_util.h"
 
 namespace mp::platform {
@@ -30,7 +32,7 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
     return absl::UnimplementedError(absl::StrCat(
         "address ", address,
         ": on Windows, Listener and Client take named pipes "
-        "(\\\\.\\pipe\\name); TCP and Unix sockets are not ported yet"));
+        "(\\\\.\\pipe\\name) and TCP (host:port), not Unix sockets"));
   }
   return Utf8ToWide(address);
 }
@@ -54,6 +56,9 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
 }  // namespace
 
 absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
+  if (auto hp = tcp::SplitHostPort(address)) {
+    return tcp::Listen(address, hp->first, hp->second, backlog);
+  }
   absl::StatusOr<std::wstring> name = PipeName(address);
   if (!name.ok()) return name.status();
   // A name somebody already listens on is an error, as a bound address is
@@ -69,6 +74,7 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
 }
 
 absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
+  if (tcp::SplitHostPort(listener.address)) return tcp::Accept(listener);
   HANDLE h = AsHandle(listener.handle.get());
   OverlappedEvent event;
   OVERLAPPED ov = {};
@@ -94,6 +100,9 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
 }
 
 absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
+  if (auto hp = tcp::SplitHostPort(address)) {
+    return tcp::Connect(address, hp->first, hp->second);
+  }
   absl::StatusOr<std::wstring> name = PipeName(address);
   if (!name.ok()) return name.status();
   const absl::Time deadline = absl::Now() + kConnectTimeout;

@@ -1,4 +1,7 @@
+// Before <windows.h> (through win_util.h): the older <winsock.h> otherwise.
 #include "platform/win_util.h"
+
+#include <winsock2.h>
 
 #include <atomic>
 #include <mutex>
@@ -36,6 +39,18 @@ std::string WideToUtf8(const wchar_t* s, std::size_t size) {
   WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(size), out.data(), n,
                       nullptr, nullptr);
   return out;
+}
+
+bool IsSocket(HANDLE h) {
+  if (GetFileType(h) != FILE_TYPE_PIPE ||
+      GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr)) {
+    return false;
+  }
+  static const bool started = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+  }();
+  return started;
 }
 
 void SetReadTimeout(HANDLE h, DWORD ms) {

@@ -46,6 +46,12 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
                                                            : GetLastError();
 }
 
+// Whether `h` is a socket (Winsock's sockets are handles too, which
+// GetFileType calls pipes; GetNamedPipeInfo tells them apart). When it is,
+// Winsock is started in this process (a spawned child may hold sockets it
+// inherited and never have started it), so Winsock calls can follow.
+bool IsSocket(HANDLE h);
+
 // Pipes have no SO_RCVTIMEO, so SetReceiveTimeout keeps the timeout of a
 // handle here, by value, for reads to look up: milliseconds, or INFINITE for
 // none (setting INFINITE forgets the handle). ScopedHandle forgets a handle

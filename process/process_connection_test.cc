@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "ipc/connection.h"
+#include "ipc/listener.h"
 #include "process/process.h"
 #include "process/test_main.h"
 
@@ -162,6 +163,21 @@ TEST_P(ProcessConnectionTest, UnrelatedChildDoesNotHoldAPipeOpen) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   ASSERT_TRUE(unrelated.Kill().ok());
   ASSERT_TRUE(unrelated.Join().ok());
+}
+
+TEST_P(ProcessConnectionTest, AnAcceptedTcpConnectionWorksInTheChild) {
+  Listener listener = Listener::Create("127.0.0.1:0").value();
+  Connection ours = Client(listener.address()).value();
+  Connection theirs = listener.Accept().value();
+  Process p = Make(Double, std::move(theirs));
+  ASSERT_TRUE(p.Start().ok());
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(ours.Send(i).ok());
+    EXPECT_EQ(ours.Recv<int>().value_or(-1), 2 * i);
+  }
+  ASSERT_TRUE(ours.Close().ok());  // the child sees end of stream
+  ASSERT_TRUE(p.Join().ok());
+  EXPECT_EQ(p.exitcode(), 0);
 }
 
 MP_INSTANTIATE_FOR_EVERY_START_METHOD(ProcessConnectionTest);

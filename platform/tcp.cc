@@ -1,0 +1,229 @@
+#include "platform/tcp.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#endif
+
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "platform/error.h"
+
+namespace mp::platform::tcp {
+namespace {
+
+// Where POSIX and Winsock differ.
+#ifdef _WIN32
+using SockLen = int;
+SOCKET Fd(NativeHandle h) { return static_cast<SOCKET>(h); }
+
+absl::Status StartSockets() {
+  static const int error = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data);
+  }();
+  return error == 0 ? absl::OkStatus() : NativeError(error, "WSAStartup");
+}
+
+NativeHandle NewSocket(int family, int type, int protocol) {
+  return static_cast<NativeHandle>(
+      WSASocketW(family, type, protocol, nullptr, 0,
+                 WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT));
+}
+
+// accept(); the socket it makes is inheritable on some systems (Wine):
+// made not.
+NativeHandle AcceptSocket(NativeHandle listener, sockaddr* peer, SockLen* len) {
+  const SOCKET s = ::accept(Fd(listener), peer, len);
+  if (s == INVALID_SOCKET) return kInvalidHandle;
+  SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
+  return static_cast<NativeHandle>(s);
+}
+
+// A connection that died in the backlog is not the listener's error.
+bool RetryAccept() { return WSAGetLastError() == WSAECONNRESET; }
+
+const char* ResolveErrorText(int rc) { return gai_strerrorA(rc); }
+
+// Winsock's connect() is not interrupted.
+bool RetryConnect(bool* connected) { return false; }
+
+// Windows' SO_REUSEADDR lets another socket take a port in use; its
+// default already reuses a port whose connections linger in TIME_WAIT.
+void AllowReuse(NativeHandle) {}
+#else
+using SockLen = socklen_t;
+int Fd(NativeHandle h) { return static_cast<int>(h); }
+
+absl::Status StartSockets() { return absl::OkStatus(); }
+
+NativeHandle NewSocket(int family, int type, int protocol) {
+  return ::socket(family, type | SOCK_CLOEXEC, protocol);
+}
+
+NativeHandle AcceptSocket(NativeHandle listener, sockaddr* peer, SockLen* len) {
+  return ::accept4(Fd(listener), peer, len, SOCK_CLOEXEC);
+}
+
+bool RetryAccept() { return errno == EINTR || errno == ECONNABORTED; }
+
+const char* ResolveErrorText(int rc) { return ::gai_strerror(rc); }
+
+// After EINTR the connection goes on in the background; wait for it by
+// connecting again (EALREADY, then EISCONN: done).
+bool RetryConnect(bool* connected) {
+  if (errno == EISCONN) *connected = true;
+  return errno == EINTR || errno == EALREADY;
+}
+
+// A port whose old connections linger in TIME_WAIT can be listened on again.
+void AllowReuse(NativeHandle s) {
+  const int one = 1;
+  ::setsockopt(Fd(s), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+}
+#endif
+
+std::string FormatInet(const sockaddr* sa) {
+  char host[INET6_ADDRSTRLEN] = "";
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return absl::StrCat(host, ":", ntohs(in->sin_port));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+  return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+}
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo* p) const { ::freeaddrinfo(p); }
+};
+using AddrInfo = std::unique_ptr<addrinfo, AddrInfoDeleter>;
+
+absl::StatusOr<AddrInfo> Resolve(const std::string& host,
+                                 const std::string& port, bool passive) {
+  if (absl::Status s = StartSockets(); !s.ok()) return s;
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  addrinfo* result = nullptr;
+  const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                               port.c_str(), &hints, &result);
+  if (rc != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot resolve '", host, ":", port,
+                                            "': ", ResolveErrorText(rc)));
+  }
+  return AddrInfo(result);
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> SplitHostPort(
+    absl::string_view a) {
+  if (a.empty() || a[0] == '\0' || a[0] == '@' ||
+      a.find_first_of("/\\") != absl::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::size_t colon = a.rfind(':');
+  if (colon == absl::string_view::npos || colon + 1 == a.size()) {
+    return std::nullopt;
+  }
+  int port;
+  if (!absl::SimpleAtoi(a.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  absl::string_view host = a.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(std::string(host), std::string(a.substr(colon + 1)));
+}
+
+absl::StatusOr<BoundSocket> Listen(absl::string_view address,
+                                   const std::string& host,
+                                   const std::string& port, int backlog) {
+  absl::StatusOr<AddrInfo> ai = Resolve(host, port, /*passive=*/true);
+  if (!ai.ok()) return ai.status();
+  absl::Status last = absl::NotFoundError("no address to listen on");
+  for (addrinfo* p = ai->get(); p != nullptr; p = p->ai_next) {
+    ScopedHandle s(NewSocket(p->ai_family, p->ai_socktype, p->ai_protocol));
+    if (!s.is_valid()) {
+      last = LastNativeError("socket");
+      continue;
+    }
+    AllowReuse(s.get());
+    if (::bind(Fd(s.get()), p->ai_addr, static_cast<SockLen>(p->ai_addrlen)) !=
+        0) {
+      last = LastNativeError(absl::StrCat("bind ", address));
+      continue;
+    }
+    if (::listen(Fd(s.get()), backlog) != 0) {
+      last = LastNativeError("listen");
+      continue;
+    }
+    sockaddr_storage bound = {};
+    SockLen len = sizeof bound;
+    ::getsockname(Fd(s.get()), reinterpret_cast<sockaddr*>(&bound), &len);
+    return BoundSocket{std::move(s),
+                       FormatInet(reinterpret_cast<sockaddr*>(&bound))};
+  }
+  return last;
+}
+
+absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
+  sockaddr_storage peer = {};
+  for (;;) {
+    SockLen len = sizeof peer;
+    ScopedHandle s(AcceptSocket(listener.handle.get(),
+                                reinterpret_cast<sockaddr*>(&peer), &len));
+    if (s.is_valid()) {
+      std::string address;
+      if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+        address = FormatInet(reinterpret_cast<sockaddr*>(&peer));
+      }
+      return BoundSocket{std::move(s), std::move(address)};
+    }
+    if (!RetryAccept()) return LastNativeError("accept");
+  }
+}
+
+absl::StatusOr<ScopedHandle> Connect(absl::string_view address,
+                                     const std::string& host,
+                                     const std::string& port) {
+  absl::StatusOr<AddrInfo> ai = Resolve(host, port, /*passive=*/false);
+  if (!ai.ok()) return ai.status();
+  absl::Status last = absl::NotFoundError("no address to connect to");
+  for (addrinfo* p = ai->get(); p != nullptr; p = p->ai_next) {
+    ScopedHandle s(NewSocket(p->ai_family, p->ai_socktype, p->ai_protocol));
+    if (!s.is_valid()) {
+      last = LastNativeError("socket");
+      continue;
+    }
+    bool connected = false;
+    for (;;) {
+      if (::connect(Fd(s.get()), p->ai_addr,
+                    static_cast<SockLen>(p->ai_addrlen)) == 0) {
+        connected = true;
+        break;
+      }
+      if (!RetryConnect(&connected)) break;
+    }
+    if (connected) return s;
+    last = LastNativeError(absl::StrCat("connect ", address));
+  }
+  return last;
+}
+
+}  // namespace mp::platform::tcp
