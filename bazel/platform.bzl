@@ -20,9 +20,10 @@ def _windows_incompatible():
         "//conditions:default": [],
     })
 
-# For target_compatible_with. POSIX_ONLY: the target is POSIX by nature
-# (signals, fork, zombies, raw socketpair benchmarks), so `bazel test
-# --config=mingw //...` skips it. NOT_YET_ON_WINDOWS: the Windows port of
-# what it needs is still to be written (README "Windows" lists them).
+# For target_compatible_with, so `bazel test --config=mingw //...` skips the
+# target. POSIX_ONLY: POSIX by nature (signals, fork, zombies, Unix sockets,
+# raw socketpair benchmarks). NEEDS_CPYTHON_PEER: the test runs python3 as
+# its peer, and there is no Windows CPython under Wine here (README
+# "Windows").
 POSIX_ONLY = _windows_incompatible()
-NOT_YET_ON_WINDOWS = _windows_incompatible()
+NEEDS_CPYTHON_PEER = _windows_incompatible()
