@@ -87,5 +87,27 @@ TEST(QueueSemanticsTest, WrongTypeIsInvalidArgument) {
   EXPECT_EQ(strings.qsize(), 0u);
 }
 
+// Puts and gets small and large items, with and without the feeder.
+void UseQueues() {
+  Queue<std::string> q = Queue<std::string>::Create().value();
+  SimpleQueue<std::string> s = SimpleQueue<std::string>::Create().value();
+  for (const std::string& item :
+       {std::string("small"), std::string(1 << 20, 'L')}) {
+    ASSERT_TRUE(q.Put(item).ok());
+    EXPECT_EQ(q.Get(true, absl::Seconds(10)).value_or("?"), item);
+    ASSERT_TRUE(s.Put(item).ok());
+    EXPECT_EQ(s.Get().value_or("?"), item);
+  }
+}
+
+TEST(QueueSemanticsTest, QueuesLeaveNoHandleBehind) {
+  for (int i = 0; i < 3; ++i) UseQueues();  // what is made once, made now
+  const int before = platform::CountOpenHandles().value();
+  for (int i = 0; i < 10; ++i) UseQueues();
+  // One more handle may appear once, not per queue: winpthreads (mingw)
+  // gives a global mutex a kernel object at its first contention.
+  EXPECT_LE(platform::CountOpenHandles().value(), before + 1);
+}
+
 }  // namespace
 }  // namespace mp

@@ -112,6 +112,19 @@ TEST(SharedMemoryTest, AWakeReachesEveryWaiterOfEveryProcess) {
   for (const ChildProcess& child : children) EXPECT_EQ(ExitCode(child), 0);
 }
 
+TEST(SharedMemoryTest, UnmappingReleasesEveryHandle) {
+  const int before = CountOpenHandles().value();
+  for (int i = 0; i < 3; ++i) {
+    Shared<LockedCounter> m;
+    ASSERT_TRUE(InitSharedLock(&m.get()->lock).ok());
+    { SharedLockHolder hold(&m.get()->lock); }
+    auto* word = reinterpret_cast<std::atomic<uint32_t>*>(&m.get()->value);
+    WakeWord(word);
+    EXPECT_FALSE(WaitOnWord(word, 0, absl::Now()));
+  }
+  EXPECT_EQ(CountOpenHandles().value(), before);
+}
+
 TEST(SharedLockTest, ExcludesAcrossProcesses) {
   Shared<LockedCounter> m;
   ASSERT_TRUE(InitSharedLock(&m.get()->lock).ok());

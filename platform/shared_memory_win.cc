@@ -18,7 +18,7 @@
 //
 // SharedLock: a named mutex. The 48 bytes in shared memory hold its random
 // name; the process that initialises it, and each process at its first use,
-// opens it and keeps the handle until it exits. The system
+// opens it and keeps the handle until it unmaps the memory. The system
 // releases a mutex whose owner died (WAIT_ABANDONED): exactly the robust
 // lock's contract.
 #include <windows.h>
@@ -65,11 +65,14 @@ absl::Status RandomKey(char* key) {
   return RandomBytes(absl::MakeSpan(key, kKeySize));
 }
 
-// The views this process has mapped, by start address, with each section's
-// semaphore (opened at the first wait or wake).
+// The views this process has mapped, by start address, with the named
+// objects opened for them: the section's semaphore (at the first wait or
+// wake) and the mutexes of SharedLocks in it (at their first use), closed
+// when the view is unmapped.
 struct View {
   std::size_t size;  // the header included
   HANDLE semaphore = nullptr;
+  absl::flat_hash_map<std::string, HANDLE> mutexes;  // by lock key
 };
 std::mutex views_mu;
 std::map<const char*, View>& Views() {
@@ -77,25 +80,31 @@ std::map<const char*, View>& Views() {
   return *views;
 }
 
+// The view that `p` is in, or null. views_mu is held.
+std::pair<const char* const, View>* ViewOf(const void* p) {
+  const char* c = static_cast<const char*>(p);
+  auto it = Views().upper_bound(c);
+  if (it == Views().begin()) return nullptr;
+  --it;
+  return c < it->first + it->second.size ? &*it : nullptr;
+}
+
 // The header and semaphore of the section `word` is in; false when it is in
 // none of this process's views (or the semaphore cannot be had).
 bool FindSection(const void* word, Header** header, HANDLE* semaphore) {
-  const char* p = static_cast<const char*>(word);
   std::lock_guard<std::mutex> lock(views_mu);
-  auto it = Views().upper_bound(p);
-  if (it == Views().begin()) return false;
-  --it;
-  View& view = it->second;
-  if (p >= it->first + view.size) return false;
-  auto* h = reinterpret_cast<Header*>(const_cast<char*>(it->first));
-  if (view.semaphore == nullptr) {
-    view.semaphore = CreateSemaphoreW(
+  auto* view = ViewOf(word);
+  if (view == nullptr) return false;
+  auto* h = reinterpret_cast<Header*>(const_cast<char*>(view->first));
+  HANDLE& s = view->second.semaphore;
+  if (s == nullptr) {
+    s = CreateSemaphoreW(
         nullptr, 0, LONG_MAX,
         ObjectName("wake", absl::string_view(h->key, kKeySize)).c_str());
-    if (view.semaphore == nullptr) return false;
+    if (s == nullptr) return false;
   }
   *header = h;
-  *semaphore = view.semaphore;
+  *semaphore = s;
   return true;
 }
 
@@ -144,16 +153,17 @@ SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
 SharedMapping::~SharedMapping() {
   if (data_ == nullptr) return;
   char* base = static_cast<char*>(data_) - kHeaderSize;
-  HANDLE semaphore = nullptr;
+  View view;
   {
     std::lock_guard<std::mutex> lock(views_mu);
     auto it = Views().find(base);
     if (it != Views().end()) {
-      semaphore = it->second.semaphore;
+      view = std::move(it->second);
       Views().erase(it);
     }
   }
-  if (semaphore != nullptr) CloseHandle(semaphore);
+  if (view.semaphore != nullptr) CloseHandle(view.semaphore);
+  for (const auto& [key, mutex] : view.mutexes) CloseHandle(mutex);
   UnmapViewOfFile(base);
 }
 
@@ -226,7 +236,8 @@ static_assert(sizeof(LockStorage) <= sizeof(SharedLock::storage));
 }
 
 // This process's handle to the mutex of `lock`, opened (or, when no process
-// has it open any more, created unowned) at first use.
+// has it open any more, created unowned) at first use, and kept with the
+// view the lock is in (a lock outside shared memory: for good).
 HANDLE MutexOf(SharedLock* lock) {
   const auto* s = reinterpret_cast<const LockStorage*>(lock->storage);
   if (s->magic != kLockMagic) {
@@ -234,10 +245,10 @@ HANDLE MutexOf(SharedLock* lock) {
     Die("not initialised");
   }
   const std::string key(s->key, kKeySize);
-  static std::mutex mu;
-  static auto* mutexes = new absl::flat_hash_map<std::string, HANDLE>;
-  std::lock_guard<std::mutex> guard(mu);
-  HANDLE& h = (*mutexes)[key];
+  std::lock_guard<std::mutex> guard(views_mu);
+  static auto* unmapped = new absl::flat_hash_map<std::string, HANDLE>;
+  auto* view = ViewOf(lock);
+  HANDLE& h = (view != nullptr ? view->second.mutexes : *unmapped)[key];
   if (h == nullptr) {
     h = CreateMutexW(nullptr, FALSE, ObjectName("lock", key).c_str());
     if (h == nullptr) Die("CreateMutexW");

@@ -48,6 +48,10 @@ bool WaitUntilGone(std::int64_t pid, absl::Duration timeout);
 // reports it: -SIGABRT on POSIX, 3 on Windows (as in Python).
 extern const int kAbortExitCode;
 
+// This process's resident memory in KiB (VmRSS on Linux, the working set on
+// Windows), or -1 when unknown.
+std::int64_t ResidentKiB();
+
 #if !defined(_WIN32)
 // What follows is POSIX by nature (test_util_posix.cc): Windows has no
 // signals to interrupt a call with and no zombies.

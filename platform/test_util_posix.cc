@@ -4,6 +4,8 @@
 #include <time.h>
 
 #include <cerrno>
+#include <fstream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -53,6 +55,20 @@ std::int64_t SignalStorm::delivered() const {
 }
 
 const int kAbortExitCode = -SIGABRT;
+
+std::int64_t ResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::int64_t value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value;
+    }
+    status.ignore(1 << 10, '\n');
+  }
+  return -1;
+}
 
 bool IsZombie(std::int64_t pid) {
   siginfo_t info = {};

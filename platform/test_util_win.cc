@@ -1,5 +1,6 @@
 #include <windows.h>
 // After windows.h.
+#include <psapi.h>
 #include <tlhelp32.h>
 
 #include "absl/strings/str_cat.h"
@@ -38,5 +39,13 @@ bool IsGone(std::int64_t pid) { return !ProcessExists(pid); }
 
 // abort() ends the process with exit code 3 (the C runtime's).
 const int kAbortExitCode = 3;
+
+std::int64_t ResidentKiB() {
+  PROCESS_MEMORY_COUNTERS counters = {};
+  if (!GetProcessMemoryInfo(GetCurrentProcess(), &counters, sizeof counters)) {
+    return -1;
+  }
+  return static_cast<std::int64_t>(counters.WorkingSetSize / 1024);
+}
 
 }  // namespace mp::testing

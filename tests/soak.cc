@@ -5,9 +5,10 @@
 //       [--seconds=60]
 //
 // Phase 1 starts and joins --processes children one after another (every
-// 20th with the spawn start method, the rest forked), checking each exit
-// code. Phase 2 pushes --items (producer, sequence) items through one Queue
-// from 4 producer processes to 4 consumer processes, which check that each
+// 20th with the spawn start method, the rest forked; all spawned where there
+// is no fork), checking each exit code. Phase 2 pushes --items (producer,
+// sequence) items through one Queue from 4 producer processes to 4 consumer
+// processes (forked, or spawned where there is no fork), which check that each
 // producer's items arrive in order and report counts and sums: every item
 // must arrive exactly once. Each phase stops early at its share of
 // --seconds (the counts reached are printed and checked).
@@ -15,11 +16,8 @@
 // Before and after: open descriptors, children not waited for (zombies or
 // running), and resident memory. The run fails if any descriptor or child
 // is left over or memory grew by more than 16 MiB. Prints one JSON line.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,14 +43,17 @@ constexpr int kProducers = 4, kConsumers = 4;
 int ExitWith(int64_t code) { return static_cast<int>(code); }
 MP_REGISTER_TARGET(ExitWith);
 
+// `deadline`: Unix nanoseconds (an argument a spawned child can decode).
 int Produce(mp::Queue<Item>& q, int64_t producer, int64_t count,
-            absl::Time deadline) {
+            int64_t deadline_ns) {
+  const absl::Time deadline = absl::FromUnixNanos(deadline_ns);
   for (int64_t i = 0; i < count; ++i) {
     if ((i & 0xffff) == 0 && absl::Now() > deadline) break;
     if (!q.Put(Item(producer, i)).ok()) return 1;
   }
   return 0;
 }
+MP_REGISTER_TARGET(Produce);
 
 // Reports {count, sum of sequence numbers, out of order} per producer.
 int Consume(mp::Queue<Item>& q, mp::Queue<std::vector<int64_t>>& results) {
@@ -70,20 +71,7 @@ int Consume(mp::Queue<Item>& q, mp::Queue<std::vector<int64_t>>& results) {
   }
   return results.Put(report).ok() ? 0 : 3;
 }
-
-int64_t ResidentKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  int64_t value = 0;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(1 << 10, '\n');
-  }
-  return -1;
-}
+MP_REGISTER_TARGET(Consume);
 
 }  // namespace
 
@@ -109,17 +97,18 @@ int main(int argc, char** argv) {
     check(p.Start().ok() && p.Join().ok(), "warm-up process");
   }
   const int handles_before = mp::platform::CountOpenHandles().value_or(-1);
-  const int64_t rss_before = ResidentKiB();
+  const int64_t rss_before = mp::testing::ResidentKiB();
 
   // Phase 1: processes in a row.
   const absl::Time phase1_end = start + budget / 2;
-  const mp::Context fork = mp::GetContext(mp::StartMethod::kFork).value();
+  // The default method: fork where there is one (Linux), else spawn.
+  const mp::Context usual = mp::GetContext().value();
   const mp::Context spawn = mp::GetContext(mp::StartMethod::kSpawn).value();
   int64_t processes = 0;
   for (; processes < want_processes && absl::Now() < phase1_end; ++processes) {
     const int64_t code = processes % 200;
     mp::Process p =
-        (processes % 20 == 19 ? spawn : fork).Process(ExitWith, code);
+        (processes % 20 == 19 ? spawn : usual).Process(ExitWith, code);
     if (!p.Start().ok() || !p.Join().ok() || p.exitcode() != code) {
       check(false, "a process did not start, join or exit as told");
       break;
@@ -136,10 +125,10 @@ int main(int argc, char** argv) {
     auto results = mp::Queue<std::vector<int64_t>>::Create().value();
     std::vector<mp::Process> ps;
     for (int c = 0; c < kConsumers; ++c)
-      ps.push_back(fork.Process(Consume, q, results));
+      ps.push_back(usual.Process(Consume, q, results));
     for (int64_t p = 0; p < kProducers; ++p) {
-      ps.push_back(
-          fork.Process(Produce, q, p, want_items / kProducers, phase2_end));
+      ps.push_back(usual.Process(Produce, q, p, want_items / kProducers,
+                                 absl::ToUnixNanos(phase2_end)));
     }
     for (mp::Process& p : ps) check(p.Start().ok(), "start");
     for (int i = kConsumers; i < kConsumers + kProducers; ++i) {
@@ -171,7 +160,7 @@ int main(int argc, char** argv) {
   const double item_seconds = absl::ToDoubleSeconds(absl::Now() - phase2_start);
 
   const int handles_after = mp::platform::CountOpenHandles().value_or(-2);
-  const int64_t rss_after = ResidentKiB();
+  const int64_t rss_after = mp::testing::ResidentKiB();
   const bool unwaited = mp::testing::HasUnwaitedChildren();
   check(handles_after == handles_before, "descriptors leaked");
   check(!unwaited, "a child left unwaited (zombie or running)");
