@@ -111,8 +111,9 @@ absl::StatusOr<bool> Send(NativeHandle h, absl::Span<const ConstBuffer> parts,
       kept.release();  // now the receiver's to take
       return true;
     }
-    if (written != 0)
+    if (written != 0) {
       return absl::DataLossError("WriteFile: part of a message");
+    }
     if (!wait) return false;
     Sleep(1);
   }

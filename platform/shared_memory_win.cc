@@ -27,8 +27,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -214,14 +212,15 @@ void WakeWord(const std::atomic<uint32_t>* word, int /*count*/) {
   // for waiters that have since timed out (or died) do not pile up.
   LONG before = 0;
   if (!ReleaseSemaphore(semaphore, 1, &before)) return;
-  if (before + 1 < waiters)
+  if (before + 1 < waiters) {
     ReleaseSemaphore(semaphore, waiters - before - 1, nullptr);
+  }
 }
+
+namespace {
 
 // The SharedLock's storage: a mark that it was initialised, and the key its
 // mutex is named after.
-namespace {
-
 constexpr uint32_t kLockMagic = 0x6d704c6b;  // "mpLk"
 
 struct LockStorage {
