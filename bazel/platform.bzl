@@ -22,8 +22,8 @@ def _windows_incompatible():
 
 # For target_compatible_with, so `bazel test --config=mingw //...` skips the
 # target. POSIX_ONLY: POSIX by nature (signals, fork, zombies, Unix sockets,
-# raw socketpair benchmarks). NEEDS_CPYTHON_PEER: the test runs python3 as
-# its peer, and there is no Windows CPython under Wine here (README
-# "Windows").
+# raw socketpair benchmarks). NEEDS_CPYTHON_PEER: the test binary starts
+# python3 as its peer, and there is no Windows CPython under Wine here
+# (README "Windows").
 POSIX_ONLY = _windows_incompatible()
 NEEDS_CPYTHON_PEER = _windows_incompatible()
