@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 
 #include "absl/time/clock.h"
 #include "platform/error.h"
@@ -27,19 +26,6 @@ absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
     return LastNativeError("ftruncate");
   }
   return handle;
-}
-
-SharedMapping::SharedMapping(SharedMapping&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
-
-SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) ::munmap(data_, size_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
 }
 
 SharedMapping::~SharedMapping() {

@@ -135,19 +135,6 @@ absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
   return section;
 }
 
-SharedMapping::SharedMapping(SharedMapping&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
-
-SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
-  if (this != &other) {
-    SharedMapping old(std::move(*this));
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
 SharedMapping::~SharedMapping() {
   if (data_ == nullptr) return;
   char* base = static_cast<char*>(data_) - kHeaderSize;

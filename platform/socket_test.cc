@@ -8,28 +8,12 @@
 #include "gtest/gtest.h"
 #include "platform/channel.h"
 #include "platform/error.h"
+#include "platform/socket_test_util.h"
 
 namespace mp::platform {
 namespace {
 
-// Listens on `address`, connects, and passes bytes both ways.
-void RoundTrip(const std::string& address) {
-  SCOPED_TRACE(address);
-  absl::StatusOr<BoundSocket> listener = Listen(address, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<ScopedHandle> client = Connect(listener->address);
-  ASSERT_TRUE(client.ok()) << client.status();
-  absl::StatusOr<BoundSocket> server = Accept(*listener);
-  ASSERT_TRUE(server.ok()) << server.status();
-  const ConstBuffer hello[] = {{"hello", 5}};
-  ASSERT_TRUE(WriteAll(client->get(), hello).ok());
-  char buf[5];
-  ASSERT_EQ(ReadFull(server->handle.get(), buf, 5).value(), 5u);
-  EXPECT_EQ(std::string(buf, 5), "hello");
-  ASSERT_TRUE(WriteAll(server->handle.get(), hello).ok());
-  ASSERT_EQ(ReadFull(client->get(), buf, 5).value(), 5u);
-  ASSERT_TRUE(RemoveSocketFile(listener->address).ok());
-}
+using testing::RoundTrip;
 
 TEST(SocketTest, TcpPortZeroPicksAFreePort) {
   absl::StatusOr<BoundSocket> listener = Listen("127.0.0.1:0", 1);

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "platform/channel.h"
 #include "platform/socket.h"
+#include "platform/socket_test_util.h"
 #include "platform/test_util.h"
 
 namespace mp::platform {
@@ -17,22 +18,7 @@ std::string TempPath(absl::string_view name) {
                       name);
 }
 
-// Listens on `address`, connects, and passes bytes both ways.
-void RoundTrip(const std::string& address) {
-  SCOPED_TRACE(address);
-  absl::StatusOr<BoundSocket> listener = Listen(address, 4);
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<ScopedHandle> client = Connect(listener->address);
-  ASSERT_TRUE(client.ok()) << client.status();
-  absl::StatusOr<BoundSocket> server = Accept(*listener);
-  ASSERT_TRUE(server.ok()) << server.status();
-  const ConstBuffer hello[] = {{"hello", 5}};
-  ASSERT_TRUE(WriteAll(client->get(), hello).ok());
-  char buf[5];
-  ASSERT_EQ(ReadFull(server->handle.get(), buf, 5).value(), 5u);
-  EXPECT_EQ(std::string(buf, 5), "hello");
-  ASSERT_TRUE(RemoveSocketFile(listener->address).ok());
-}
+using testing::RoundTrip;
 
 TEST(SocketUnixTest, UnixPath) { RoundTrip(TempPath("unix.sock")); }
 
