@@ -8,9 +8,14 @@ def os_srcs(concept):
     })
 
 # local_defines of every target with Windows sources: <windows.h> without
-# the min/max macros that MSVC's would define (they break std::min/max).
+# the min/max macros that MSVC's would define (they break std::min/max), and
+# without the rarely used headers, among them the old <winsock.h>, which
+# clashes with <winsock2.h> when included first.
 WINDOWS_DEFINES = select({
-    "@platforms//os:windows": ["NOMINMAX"],
+    "@platforms//os:windows": [
+        "NOMINMAX",
+        "WIN32_LEAN_AND_MEAN",
+    ],
     "//conditions:default": [],
 })
 

@@ -1,4 +1,3 @@
-// Before <windows.h>, which would include the older <winsock.h>.
 #include <windows.h>
 #include <winsock2.h>
 

@@ -11,7 +11,6 @@
 // again every 10 ms. Past
 // the 64 handles WaitForMultipleObjects takes, the thread pool waits on each
 // and signals one shared event.
-// Before <windows.h>, which would include the older <winsock.h>.
 #include <windows.h>
 #include <winsock2.h>
 

@@ -1,4 +1,3 @@
-// Before <windows.h> (through win_util.h): the older <winsock.h> otherwise.
 #include "platform/win_util.h"
 
 #include <winsock2.h>
