@@ -162,7 +162,7 @@ absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
   m.data_ = base + kHeaderSize;
   m.size_ = size;
   std::lock_guard<std::mutex> lock(views_mu);
-  Views()[base] = View{total};
+  Views()[base].size = total;
   return m;
 }
 
