@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/bsd_socket.h"
 #include "platform/error.h"
 #include "platform/socket.h"
-#include "platform/tcp.h"
 
 namespace mp::platform {
 namespace {
@@ -41,8 +41,8 @@ absl::StatusOr<sockaddr_un> UnixAddress(absl::string_view a, socklen_t* len) {
 }  // namespace
 
 absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
-  if (auto hp = tcp::SplitHostPort(address)) {
-    return tcp::Listen(address, hp->first, hp->second, backlog);
+  if (bsd_socket::IsTcpAddress(address)) {
+    return bsd_socket::ListenTcp(address, backlog);
   }
   socklen_t len;
   absl::StatusOr<sockaddr_un> sun = UnixAddress(address, &len);
@@ -60,39 +60,27 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
 }
 
 absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
-  if (tcp::SplitHostPort(listener.address)) return tcp::Accept(listener);
-  for (;;) {
-    const int fd = ::accept4(static_cast<int>(listener.handle.get()), nullptr,
-                             nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) return BoundSocket{ScopedHandle(fd), ""};
-    // A connection that died in the backlog is not the listener's error.
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    return LastNativeError("accept");
-  }
+  return bsd_socket::Accept(listener);  // TCP and Unix alike
 }
 
 absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
-  if (auto hp = tcp::SplitHostPort(address)) {
-    return tcp::Connect(address, hp->first, hp->second);
+  if (bsd_socket::IsTcpAddress(address)) {
+    return bsd_socket::ConnectTcp(address);
   }
   socklen_t len;
   absl::StatusOr<sockaddr_un> sun = UnixAddress(address, &len);
   if (!sun.ok()) return sun.status();
   ScopedHandle s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s.is_valid()) return LastNativeError("socket");
-  while (::connect(static_cast<int>(s.get()),
-                   reinterpret_cast<sockaddr*>(&*sun), len) != 0) {
-    // After EINTR the connection goes on in the background; wait for it
-    // by connecting again (EALREADY / EISCONN).
-    if (errno == EINTR || errno == EALREADY) continue;
-    if (errno == EISCONN) break;
-    return LastNativeError(absl::StrCat("connect ", address));
+  if (absl::Status c = bsd_socket::ConnectTo(s.get(), &*sun, len, address);
+      !c.ok()) {
+    return c;
   }
   return s;
 }
 
 absl::Status RemoveSocketFile(absl::string_view address) {
-  if (IsAbstract(address) || tcp::SplitHostPort(address)) {
+  if (IsAbstract(address) || bsd_socket::IsTcpAddress(address)) {
     return absl::OkStatus();
   }
   if (::unlink(std::string(address).c_str()) != 0 && errno != ENOENT) {

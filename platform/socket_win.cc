@@ -1,5 +1,5 @@
 // Listener and Client on Windows: named pipes, as Python's AF_PIPE, and TCP
-// (tcp.cc, shared with POSIX). A pipe listener holds one pipe instance
+// (bsd_socket.cc, shared with POSIX). A pipe listener holds one pipe instance
 // waiting for a client; Accept() connects it, hands it over and creates the
 // next. Unix socket addresses are refused, as Python's multiprocessing does
 // on Windows.
@@ -12,9 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "platform/bsd_socket.h"
 #include "platform/error.h"
 #include "platform/socket.h"
-#include "platform/tcp.h"
 #include "platform/win_util.h"
 
 namespace mp::platform {
@@ -56,8 +56,8 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
 }  // namespace
 
 absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
-  if (auto hp = tcp::SplitHostPort(address)) {
-    return tcp::Listen(address, hp->first, hp->second, backlog);
+  if (bsd_socket::IsTcpAddress(address)) {
+    return bsd_socket::ListenTcp(address, backlog);
   }
   absl::StatusOr<std::wstring> name = PipeName(address);
   if (!name.ok()) return name.status();
@@ -74,7 +74,9 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
 }
 
 absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
-  if (tcp::SplitHostPort(listener.address)) return tcp::Accept(listener);
+  if (bsd_socket::IsTcpAddress(listener.address)) {
+    return bsd_socket::Accept(listener);
+  }
   HANDLE h = AsHandle(listener.handle.get());
   OverlappedEvent event;
   OVERLAPPED ov = {};
@@ -100,8 +102,8 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
 }
 
 absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
-  if (auto hp = tcp::SplitHostPort(address)) {
-    return tcp::Connect(address, hp->first, hp->second);
+  if (bsd_socket::IsTcpAddress(address)) {
+    return bsd_socket::ConnectTcp(address);
   }
   absl::StatusOr<std::wstring> name = PipeName(address);
   if (!name.ok()) return name.status();

@@ -41,15 +41,17 @@ std::string WideToUtf8(const wchar_t* s, std::size_t size) {
 }
 
 bool IsSocket(HANDLE h) {
-  if (GetFileType(h) != FILE_TYPE_PIPE ||
-      GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr)) {
-    return false;
-  }
-  static const bool started = [] {
+  return GetFileType(h) == FILE_TYPE_PIPE &&
+         !GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) &&
+         StartWinsock() == 0;
+}
+
+int StartWinsock() {
+  static const int error = [] {
     WSADATA data;
-    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+    return WSAStartup(MAKEWORD(2, 2), &data);
   }();
-  return started;
+  return error;
 }
 
 void SetReadTimeout(HANDLE h, DWORD ms) {

@@ -52,6 +52,10 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
 // inherited and never have started it), so Winsock calls can follow.
 bool IsSocket(HANDLE h);
 
+// Starts Winsock in this process, once; returns WSAStartup's error (0 when
+// started).
+int StartWinsock();
+
 // Pipes have no SO_RCVTIMEO, so SetReceiveTimeout keeps the timeout of a
 // handle here, by value, for reads to look up: milliseconds, or INFINITE for
 // none (setting INFINITE forgets the handle). ScopedHandle forgets a handle

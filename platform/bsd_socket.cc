@@ -1,9 +1,11 @@
-#include "platform/tcp.h"
+#include "platform/bsd_socket.h"
 
 #ifdef _WIN32
 #include <windows.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
+
+#include "platform/win_util.h"
 #else
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -14,12 +16,15 @@
 #endif
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "platform/error.h"
 
-namespace mp::platform::tcp {
+namespace mp::platform::bsd_socket {
 namespace {
 
 // Where POSIX and Winsock differ.
@@ -28,10 +33,7 @@ using SockLen = int;
 SOCKET Fd(NativeHandle h) { return static_cast<SOCKET>(h); }
 
 absl::Status StartSockets() {
-  static const int error = [] {
-    WSADATA data;
-    return WSAStartup(MAKEWORD(2, 2), &data);
-  }();
+  const int error = StartWinsock();
   return error == 0 ? absl::OkStatus() : NativeError(error, "WSAStartup");
 }
 
@@ -46,7 +48,8 @@ NativeHandle NewSocket(int family, int type, int protocol) {
 NativeHandle AcceptSocket(NativeHandle listener, sockaddr* peer, SockLen* len) {
   const SOCKET s = ::accept(Fd(listener), peer, len);
   if (s == INVALID_SOCKET) return kInvalidHandle;
-  SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
+  SetHandleInformation(AsHandle(static_cast<NativeHandle>(s)),
+                       HANDLE_FLAG_INHERIT, 0);
   return static_cast<NativeHandle>(s);
 }
 
@@ -93,42 +96,7 @@ void AllowReuse(NativeHandle s) {
 }
 #endif
 
-std::string FormatInet(const sockaddr* sa) {
-  char host[INET6_ADDRSTRLEN] = "";
-  if (sa->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return absl::StrCat(host, ":", ntohs(in->sin_port));
-  }
-  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
-}
-
-struct AddrInfoDeleter {
-  void operator()(addrinfo* p) const { ::freeaddrinfo(p); }
-};
-using AddrInfo = std::unique_ptr<addrinfo, AddrInfoDeleter>;
-
-absl::StatusOr<AddrInfo> Resolve(const std::string& host,
-                                 const std::string& port, bool passive) {
-  if (absl::Status s = StartSockets(); !s.ok()) return s;
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-  addrinfo* result = nullptr;
-  const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                               port.c_str(), &hints, &result);
-  if (rc != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot resolve '", host, ":", port,
-                                            "': ", ResolveErrorText(rc)));
-  }
-  return AddrInfo(result);
-}
-
-}  // namespace
-
+// "host:port" / "[v6]:port" -> host, port; nullopt when `a` is not one.
 std::optional<std::pair<std::string, std::string>> SplitHostPort(
     absl::string_view a) {
   if (a.empty() || a[0] == '\0' || a[0] == '@' ||
@@ -151,10 +119,55 @@ std::optional<std::pair<std::string, std::string>> SplitHostPort(
   return std::make_pair(std::string(host), std::string(a.substr(colon + 1)));
 }
 
-absl::StatusOr<BoundSocket> Listen(absl::string_view address,
-                                   const std::string& host,
-                                   const std::string& port, int backlog) {
-  absl::StatusOr<AddrInfo> ai = Resolve(host, port, /*passive=*/true);
+std::string FormatInet(const sockaddr* sa) {
+  char host[INET6_ADDRSTRLEN] = "";
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return absl::StrCat(host, ":", ntohs(in->sin_port));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+  return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+}
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo* p) const { ::freeaddrinfo(p); }
+};
+using AddrInfo = std::unique_ptr<addrinfo, AddrInfoDeleter>;
+
+// The addresses of TCP `address` (IsTcpAddress).
+absl::StatusOr<AddrInfo> Resolve(absl::string_view address, bool passive) {
+  if (absl::Status s = StartSockets(); !s.ok()) return s;
+  std::optional<std::pair<std::string, std::string>> host_port =
+      SplitHostPort(address);
+  if (!host_port) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a TCP address: '", address, "'"));
+  }
+  const auto& [host, port] = *host_port;
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  addrinfo* result = nullptr;
+  const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                               port.c_str(), &hints, &result);
+  if (rc != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot resolve '", host, ":", port,
+                                            "': ", ResolveErrorText(rc)));
+  }
+  return AddrInfo(result);
+}
+
+}  // namespace
+
+bool IsTcpAddress(absl::string_view address) {
+  return SplitHostPort(address).has_value();
+}
+
+absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address, int backlog) {
+  absl::StatusOr<AddrInfo> ai = Resolve(address, /*passive=*/true);
   if (!ai.ok()) return ai.status();
   absl::Status last = absl::NotFoundError("no address to listen on");
   for (addrinfo* p = ai->get(); p != nullptr; p = p->ai_next) {
@@ -199,10 +212,23 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
   }
 }
 
-absl::StatusOr<ScopedHandle> Connect(absl::string_view address,
-                                     const std::string& host,
-                                     const std::string& port) {
-  absl::StatusOr<AddrInfo> ai = Resolve(host, port, /*passive=*/false);
+absl::Status ConnectTo(NativeHandle s, const void* sockaddr, std::size_t size,
+                       absl::string_view address) {
+  for (;;) {
+    if (::connect(Fd(s), static_cast<const struct sockaddr*>(sockaddr),
+                  static_cast<SockLen>(size)) == 0) {
+      return absl::OkStatus();
+    }
+    bool connected = false;
+    if (!RetryConnect(&connected)) {
+      if (connected) return absl::OkStatus();
+      return LastNativeError(absl::StrCat("connect ", address));
+    }
+  }
+}
+
+absl::StatusOr<ScopedHandle> ConnectTcp(absl::string_view address) {
+  absl::StatusOr<AddrInfo> ai = Resolve(address, /*passive=*/false);
   if (!ai.ok()) return ai.status();
   absl::Status last = absl::NotFoundError("no address to connect to");
   for (addrinfo* p = ai->get(); p != nullptr; p = p->ai_next) {
@@ -211,19 +237,10 @@ absl::StatusOr<ScopedHandle> Connect(absl::string_view address,
       last = LastNativeError("socket");
       continue;
     }
-    bool connected = false;
-    for (;;) {
-      if (::connect(Fd(s.get()), p->ai_addr,
-                    static_cast<SockLen>(p->ai_addrlen)) == 0) {
-        connected = true;
-        break;
-      }
-      if (!RetryConnect(&connected)) break;
-    }
-    if (connected) return s;
-    last = LastNativeError(absl::StrCat("connect ", address));
+    last = ConnectTo(s.get(), p->ai_addr, p->ai_addrlen, address);
+    if (last.ok()) return s;
   }
   return last;
 }
 
-}  // namespace mp::platform::tcp
+}  // namespace mp::platform::bsd_socket
