@@ -1,73 +1,65 @@
-// The value codec behind Connection::Send<T>() / Recv<T>(): maps a C++ value
-// to one message payload and back.
+// The value codec behind Connection::Send<T>() / Recv<T>() and the queues:
+// a C++ value as a pickle, the format CPython's Connection.send() and recv()
+// use, so typed messages cross between C++ and Python.
 //
 //   std::string buf;
-//   mp::Encode(std::pair<int, std::string>(1, "x"), &buf);  // appends
+//   absl::Status s = mp::Encode(std::pair<int, std::string>(1, "x"), &buf);
 //   absl::StatusOr<std::pair<int64_t, std::string>> v =
 //       mp::Decode<std::pair<int64_t, std::string>>(buf);
 //
-// Decode<T>() reads exactly one T occupying all of `data`. Errors are
-// statuses, never crashes or exceptions:
-//   kInvalidArgument  a well-formed value of the wrong type ("codec: expected
-//                     integer, got string"), an integer or float that does not
-//                     fit the requested type, a tuple/array of the wrong
-//                     length, a variant index the receiver does not have, a
-//                     protobuf message of another type.
-//   kDataLoss         truncated or corrupt input: unknown type tag, bad
-//                     varint, a length or count larger than the bytes left,
-//                     trailing bytes, duplicate map keys or set elements,
-//                     an unparsable protobuf payload, nesting deeper than
-//                     Decoder::kMaxDepth.
-// The decoder never trusts a length or count: a claim is checked against the
-// bytes actually left before anything is reserved, so memory use is bounded
-// by a small multiple of the input size.
+// Python type    C++ types that encode to it / decode from it
+// ------------   ---------------------------------------------------------
+// None           std::nullopt (an empty std::optional), std::monostate
+// bool           bool
+// int            every integer type (the char types too), absl::int128
+// float          float, double (decoding also takes an int that fits)
+// str            std::string (valid UTF-8), std::string_view,
+//                absl::string_view, const char*, char arrays (encode only)
+// bytes          mp::Bytes, std::vector<char>, std::vector<unsigned char>,
+//                std::vector<std::byte> (bytearray decodes as bytes)
+// list           std::vector<T>, std::array<T, N>
+// tuple          std::pair, std::tuple, user types (Codec<T> below)
+// dict           std::map, std::unordered_map
+// set            std::set, std::unordered_set
+// frozenset      (decodes into std::set / std::unordered_set)
+// (any)          mp::PyValue (ipc/py_value.h): whatever Python sent
+// (handles)      mp::Connection, the queues: only as Process arguments
+// protobuf       bytes: the serialised message (ipc/codec_protobuf.h)
 //
-// Supported types:
-//   bool; every integer type (including the char types, as integers);
-//   float, double; std::string; absl::string_view, std::string_view,
-//   const char* and char arrays (encode only); std::vector<T> (vector<char>
-//   and vector<unsigned char> as bytes), std::array<T, N>, std::set,
-//   std::unordered_set, std::map, std::unordered_map, std::pair, std::tuple,
-//   std::optional, std::variant, std::monostate; protobuf messages (anything
-//   derived from google::protobuf::MessageLite); and your own types through
-//   Codec<T> below.
+// Decoding is lenient where Python programs are: a list and a tuple are
+// interchangeable (std::vector, std::array, std::pair, std::tuple and user
+// tuples accept either), a set and a frozenset too, str and bytes both
+// decode into std::string and the byte types, and an int into a float type
+// when it is exactly representable. Everything else must match: bool is not
+// an int, an int that does not fit the requested type is an error, an array
+// or tuple of the wrong length is an error. std::optional<T> is None or the
+// T itself; std::variant takes its first alternative that decodes the value.
+// Dict keys and set elements that are lists or sets are written as tuples
+// and frozensets (Python cannot hash the others). Integers beyond 128 bits
+// are kInvalidArgument, as are big ints into narrower types.
 //
-// Wire format. Every value starts with a one-byte WireType tag:
-//   0x01 none     nothing follows (std::nullopt, std::monostate, a null
-//                 const char*)
-//   0x02 bool     one byte, 0 or 1
-//   0x03 int      zigzag varint (signed integer types)
-//   0x04 uint     varint (unsigned integer types)
-//   0x05 float    8-byte IEEE 754 double, little-endian
-//   0x06 string   varint length, bytes
-//   0x07 bytes    varint length, bytes (vector<char>, vector<unsigned char>)
-//   0x08 list     varint count, values (vector, array)
-//   0x09 tuple    varint count, values (pair, tuple, user structs)
-//   0x0a dict     varint count, key value key value ... (map, unordered_map)
-//   0x0b set      varint count, values (set, unordered_set)
-//   0x0c variant  varint alternative index, value
-//   0x0d protobuf varint length, full type name, varint length, serialized
-//                 message
-// Varints are unsigned LEB128 (protobuf's), at most 10 bytes, canonical (no
-// redundant trailing zero groups). Both integer tags mean "an integer"
-// (Python's int): any integer decodes into any integer type whose range holds
-// the value, so int32_t sent / int64_t received works, while 300 into uint8_t
-// or -1 into uint32_t is kInvalidArgument. Bool is not an integer and float
-// is not an integer. "string" and "bytes" are both byte sequences: std::string
-// and vector<char>/vector<unsigned char> each decode from either (no UTF-8
-// check). A float decodes into float when finite values fit (NaN and
-// infinities always do). std::optional<T> is None or the T itself (as in
-// Python), so optional<optional<T>> holding an empty inner optional comes back
-// as an empty outer one. std::array<T, N> is a list that must have N
-// elements.
+// Errors are statuses, never crashes or exceptions:
+//   kInvalidArgument  a value of the wrong type ("codec: expected int, got
+//                     str"), out of range, a pickle opcode we refuse (below),
+//                     a handle outside a Process's arguments; on encode, a
+//                     std::string that is not UTF-8 (send mp::Bytes).
+//   kDataLoss         truncated or malformed pickle.
+//   kResourceExhausted  decoding would allocate more than the budget, or
+//                     nests deeper than kMaxDepth.
 //
-// Encoding is deterministic: the same value of the same type gives the same
-// bytes (std::map and std::set in key order). unordered_map and unordered_set
-// are written in iteration order, so two equal unordered containers may
-// encode differently; any order decodes. A map or set whose encoding repeats
-// a key is rejected (kDataLoss), never silently merged. Protobuf messages are
-// written with SerializePartial and read with ParsePartial: missing proto2
-// required fields are not an error on either side.
+// Safe by construction: loading runs no code. The pickle opcodes that import
+// or call in Python (GLOBAL, STACK_GLOBAL, REDUCE, BUILD, INST, OBJ, NEWOBJ,
+// NEWOBJ_EX, PERSID, BINPERSID, EXT1/2/4) are refused with kInvalidArgument
+// naming the opcode, whatever type was asked for (ipc/pickle.h).
+//
+// Bounded by construction: the parse holds at most 24 bytes of nodes per
+// byte received and never copies a str or bytes; building the C++ value is
+// charged against a budget of kBudgetPerByte (64) bytes per byte received
+// plus kBudgetBase (64 KiB): each container element costs at least its
+// sizeof, strings their length, map and set entries their node. Shared
+// references (the pickle memo) are followed but charged each time, so a
+// small message cannot expand into a large value. std::unordered_* decoding
+// refuses keys crafted to collide (a hash flood) instead of going quadratic.
 //
 // Extension point: specialise mp::Codec for your type. The built-in types
 // use the same mechanism.
@@ -82,7 +74,7 @@
 //   template <>
 //   struct Codec<Point> {
 //     static void Encode(const Point& p, Encoder& e) {
-//       e.EncodeTuple(p.x, p.y, p.label);  // a 3-tuple on the wire
+//       e.EncodeTuple(p.x, p.y, p.label);  // Python sees (x, y, label)
 //     }
 //     static absl::Status Decode(Decoder& d, Point* p) {
 //       return d.DecodeTuple(&p->x, &p->y, &p->label);
@@ -93,34 +85,23 @@
 // A family of types can be covered with the second parameter:
 //   template <typename T>
 //   struct Codec<T, std::enable_if_t<IsMyRecord<T>::value>> {...};
-// (it must not also match a built-in specialisation, or the compiler reports
-// an ambiguity).
+// (it must not also match a built-in specialisation).
 //
-// Rules for a Codec:
-//   - Encode appends through the Encoder; it cannot fail.
-//   - Decode must overwrite all of *out (it may hold an earlier value) and
-//     return OkStatus only if it consumed exactly what Encode wrote. On error
-//     *out may be left partially decoded.
-//   - The encoding must be at least one byte, and should start with a
-//     WireType tag, which is what you get by building it from other values
-//     (Encode/EncodeTuple) or from WriteType. Containers bound untrusted
-//     counts by assuming every element takes at least one byte.
-//   - Decode<T>() needs T (and the element types of decoded containers,
-//     variant alternatives) to be default constructible.
-// A type with no Codec fails to compile; the view and pointer codecs have no
-// Decode, so decoding into a view also fails to compile.
+// Rules for a Codec: Encode writes exactly one value through the Encoder
+// (it cannot fail, but may call Encoder::Fail); Decode reads the one value
+// the Decoder stands on and must overwrite all of *out. Decode<T>() needs T
+// and decoded elements to be default constructible.
 #ifndef MULTIPROCESSING_IPC_CODEC_H_
 #define MULTIPROCESSING_IPC_CODEC_H_
 
-#include <algorithm>
 #include <array>
-#include <climits>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -133,314 +114,426 @@
 #include <variant>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/message_lite.h"
+#include "ipc/pickle.h"
+#include "platform/handle.h"
 
 namespace mp {
 
-// The one-byte tag in front of every encoded value (see the table above).
-enum class WireType : uint8_t {
-  kNone = 0x01,
-  kBool = 0x02,
-  kInt = 0x03,
-  kUint = 0x04,
-  kFloat = 0x05,
-  kString = 0x06,
-  kBytes = 0x07,
-  kList = 0x08,
-  kTuple = 0x09,
-  kDict = 0x0a,
-  kSet = 0x0b,
-  kVariant = 0x0c,
-  kProtobuf = 0x0d,
-};
-
-// "integer", "string", ...: the name used in error messages.
-inline absl::string_view WireTypeName(WireType t) {
-  switch (t) {
-    case WireType::kNone:
-      return "none";
-    case WireType::kBool:
-      return "bool";
-    case WireType::kInt:
-    case WireType::kUint:
-      return "integer";
-    case WireType::kFloat:
-      return "float";
-    case WireType::kString:
-      return "string";
-    case WireType::kBytes:
-      return "bytes";
-    case WireType::kList:
-      return "list";
-    case WireType::kTuple:
-      return "tuple";
-    case WireType::kDict:
-      return "dict";
-    case WireType::kSet:
-      return "set";
-    case WireType::kVariant:
-      return "variant";
-    case WireType::kProtobuf:
-      return "protobuf message";
-  }
-  return "unknown";
-}
-
-// The extension point (see the top of this file). Deliberately undefined:
-// encoding a type without a Codec is a compile error.
+// The extension point (see the top of this file). Deliberately undefined.
 template <typename T, typename Enable = void>
 struct Codec;
 
-// Appends encoded values to a std::string.
+class PyValue;  // ipc/py_value.h
+
+// Python's bytes: a std::string that the codec sends as bytes, not as str.
+class Bytes : public std::string {
+ public:
+  using std::string::string;
+  Bytes() = default;
+  explicit Bytes(std::string s) : std::string(std::move(s)) {}
+};
+
+// The Python type of a pickled value.
+using PyType = pickle::Kind;
+
+using HandleList = std::vector<platform::NativeHandle>;
+
+// The handles (Connections, queues) met while encoding a Process's
+// arguments, and, in the child, the same handles to claim while decoding.
+// A handle travels as its index in the table, never as a raw number.
+class HandleTable {
+ public:
+  // Encoding side: an empty table that records.
+  HandleTable() = default;
+  // Decoding side: handles this process now owns, in the parent's order;
+  // the ones nobody claims are closed with the table.
+  static HandleTable Inherited(std::vector<platform::NativeHandle> handles);
+
+  HandleTable(HandleTable&&) noexcept;
+  HandleTable& operator=(HandleTable&&) noexcept;
+  ~HandleTable();
+
+  // The index under which `handle` travels (the same handle twice: one
+  // index).
+  int64_t Add(platform::NativeHandle handle);
+  // Takes the handle at `index`. kInvalidArgument when it is not in the
+  // table or was claimed already.
+  absl::StatusOr<platform::ScopedHandle> Claim(int64_t index);
+
+  const std::vector<platform::NativeHandle>& handles() const {
+    return handles_;
+  }
+
+ private:
+  std::vector<platform::NativeHandle> handles_;
+  std::vector<bool> claimed_;  // decoding side only
+  bool owned_ = false;
+};
+
+// Writes one pickled value (without the PROTO header and STOP: mp::Encode
+// adds those).
 class Encoder {
  public:
-  explicit Encoder(std::string* out) : out_(out) {}
+  explicit Encoder(std::string* out, HandleTable* handles = nullptr)
+      : out_(out), handles_(handles) {}
 
-  // Appends `value` through Codec<T>.
   template <typename T>
   void Encode(const T& value) {
     Codec<T>::Encode(value, *this);
   }
 
-  // A tuple of the given fields: the usual wire shape for a user struct.
+  // A tuple of the given fields: the usual shape for a user struct.
   template <typename... Ts>
   void EncodeTuple(const Ts&... fields) {
-    WriteTypeAndVarint(WireType::kTuple, sizeof...(Ts));
-    (Encode(fields), ...);
+    constexpr std::size_t n = sizeof...(Ts);
+    if constexpr (n == 0) {
+      Put(pickle::op::kEmptyTuple);
+    } else if constexpr (n <= 3) {
+      (Encode(fields), ...);
+      Put(static_cast<char>(pickle::op::kTuple1 + (n - 1)));
+    } else {
+      Put(pickle::op::kMark);
+      (Encode(fields), ...);
+      Put(pickle::op::kTuple);
+    }
   }
 
-  // Low-level pieces for Codec implementations.
-  void WriteType(WireType t) { out_->push_back(static_cast<char>(t)); }
-  void WriteVarint(uint64_t v) {
-    char buf[kMaxVarintBytes];
-    out_->append(buf, PutVarint(v, buf));
+  void WriteNone() { Put(pickle::op::kNone); }
+  void WriteBool(bool v) {
+    Put(v ? pickle::op::kNewTrue : pickle::op::kNewFalse);
   }
-  // A tag followed by a varint (a length, count or integer), in one append.
-  void WriteTypeAndVarint(WireType t, uint64_t v) {
-    char buf[1 + kMaxVarintBytes];
-    buf[0] = static_cast<char>(t);
-    out_->append(buf, 1 + PutVarint(v, buf + 1));
-  }
-  // 8 bytes, little-endian whatever the host order.
-  void WriteFixed64(uint64_t v) {
-    char buf[8];
-    for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
-    out_->append(buf, 8);
-  }
-  void WriteRaw(absl::string_view bytes) {
-    out_->append(bytes.data(), bytes.size());
-  }
-  // Varint length, then the bytes.
-  void WriteLengthPrefixed(absl::string_view bytes) {
-    WriteVarint(bytes.size());
-    WriteRaw(bytes);
-  }
-  // A tag, the length and the bytes (string, bytes).
-  void WriteTypedBytes(WireType t, absl::string_view bytes) {
-    WriteTypeAndVarint(t, bytes.size());
-    WriteRaw(bytes);
-  }
+  void WriteInt(absl::int128 v) { pickle::AppendInt(v, out_); }
+  void WriteFloat(double v);
+  // A str: `utf8` must be valid UTF-8, else the encoding fails.
+  void WriteStr(absl::string_view utf8);
+  void WriteBytes(absl::string_view bytes);
 
-  std::string* output() { return out_; }
+  // A list (a tuple inside a dict key or set element) of the range's
+  // elements, each encoded as Element.
+  template <typename Element, typename Range>
+  void WriteList(const Range& range);
+  // A set (a frozenset inside a key) of the range's elements.
+  template <typename Element, typename Range>
+  void WriteSet(const Range& range);
+  // A dict of the range's key/value pairs.
+  template <typename Key, typename Value, typename Range>
+  void WriteDict(const Range& range);
 
-  static constexpr int kMaxVarintBytes = 10;
+  // A handle carried by the value (Connection, Queue): its index in the
+  // table. Without a table (a message, not a Process's arguments) the
+  // encoding fails and -1 is returned.
+  int64_t AddHandle(platform::NativeHandle handle);
+
+  // Makes the encoding fail with `status` (the first failure is kept).
+  void Fail(absl::Status status) {
+    if (status_.ok()) status_ = std::move(status);
+  }
+  const absl::Status& status() const { return status_; }
 
  private:
-  static std::size_t PutVarint(uint64_t v, char* buf) {
-    std::size_t n = 0;
-    while (v >= 0x80) {
-      buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    buf[n++] = static_cast<char>(v);
-    return n;
-  }
+  friend struct Codec<PyValue>;
+  void Put(char c) { out_->push_back(c); }
+  // Inside a dict key or a set element: lists go as tuples, sets as
+  // frozensets, so that Python can hash them.
+  bool in_key() const { return key_depth_ > 0; }
 
   std::string* out_;
+  HandleTable* handles_;
+  int key_depth_ = 0;
+  absl::Status status_;
 };
 
-// Reads encoded values from a byte range, checking every bound. The data must
-// outlive the Decoder.
+// Reads one value of a parsed pickle. A Codec's Decode gets a Decoder
+// standing on the value to decode; elements of containers get their own.
 class Decoder {
  public:
-  // Values nested deeper than this (only possible with recursive user
-  // Codecs; built-in types nest as deep as their C++ type) are kDataLoss
-  // rather than a stack overflow.
+  // Values nested deeper than this are kResourceExhausted (Python's limit is
+  // about 1000 frames; this keeps C++ stacks small).
   static constexpr int kMaxDepth = 200;
 
-  explicit Decoder(absl::string_view data)
-      : pos_(data.data()), end_(data.data() + data.size()) {}
-
-  // Decodes one value into *out through Codec<T>.
+  // Decodes this value into *out through Codec<T>.
   template <typename T>
   absl::Status Decode(T* out) {
-    if (depth_ >= kMaxDepth) {
-      return absl::DataLossError(
-          absl::StrCat("codec: values nested deeper than ", kMaxDepth));
-    }
-    ++depth_;
-    absl::Status s = Codec<T>::Decode(*this, out);
-    --depth_;
-    return s;
+    return Codec<T>::Decode(*this, out);
   }
 
-  // Reads a tuple of exactly sizeof...(Ts) values into the fields (the
-  // counterpart of Encoder::EncodeTuple).
+  // Reads a tuple (or list) of exactly sizeof...(Ts) values into the fields:
+  // the counterpart of Encoder::EncodeTuple.
   template <typename... Ts>
-  absl::Status DecodeTuple(Ts*... fields) {
-    if (absl::Status s = ExpectCount(WireType::kTuple, sizeof...(Ts));
-        !s.ok()) {
-      return s;
-    }
-    absl::Status s;
-    ((s.ok() ? (void)(s = Decode(fields)) : (void)0), ...);
-    return s;
-  }
+  absl::Status DecodeTuple(Ts*... fields);
 
-  std::size_t remaining() const {
-    return static_cast<std::size_t>(end_ - pos_);
-  }
-  bool empty() const { return pos_ == end_; }
+  // The Python type of this value.
+  PyType type() const { return node().kind; }
+  bool is_none() const { return type() == PyType::kNone; }
 
-  // The next tag, without consuming it. kDataLoss at the end of the input or
-  // for an unknown tag.
-  absl::Status PeekType(WireType* t) const {
-    if (pos_ == end_) return Truncated("a type tag");
-    uint8_t b = static_cast<uint8_t>(*pos_);
-    if (b < static_cast<uint8_t>(WireType::kNone) ||
-        b > static_cast<uint8_t>(WireType::kProtobuf)) {
-      return absl::DataLossError(
-          absl::StrCat("codec: unknown type tag ", static_cast<int>(b)));
-    }
-    *t = static_cast<WireType>(b);
-    return absl::OkStatus();
-  }
-  // Consumes the next tag.
-  absl::Status ReadType(WireType* t) {
-    absl::Status s = PeekType(t);
-    if (s.ok()) ++pos_;
-    return s;
-  }
-  // Consumes the next tag; anything but `expected` is kInvalidArgument.
-  absl::Status ExpectType(WireType expected) {
-    WireType t = WireType::kNone;
-    if (absl::Status s = ReadType(&t); !s.ok()) return s;
-    if (t != expected) return TypeMismatch(WireTypeName(expected), t);
-    return absl::OkStatus();
-  }
-  // "codec: expected <expected>, got <actual>" (kInvalidArgument).
-  static absl::Status TypeMismatch(absl::string_view expected, WireType got) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "codec: expected ", expected, ", got ", WireTypeName(got)));
-  }
+  // Scalars. Each is kInvalidArgument for a value of another type.
+  absl::Status ReadBool(bool* out) const;
+  // int (any size up to 128 bits).
+  absl::Status ReadInt(absl::int128* out) const;
+  // float, or an int that a double holds exactly.
+  absl::Status ReadFloat(double* out) const;
+  // str or bytes: a view into the message.
+  absl::Status ReadBytes(absl::string_view* out) const;
 
-  // A canonical varint of at most 10 bytes that fits in 64 bits.
-  absl::Status ReadVarint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int i = 0; i < Encoder::kMaxVarintBytes; ++i) {
-      if (pos_ == end_) return Truncated("a varint");
-      uint8_t b = static_cast<uint8_t>(*pos_++);
-      if (i == Encoder::kMaxVarintBytes - 1 && b > 1) {
-        return absl::DataLossError("codec: varint overflows 64 bits");
-      }
-      result |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-      if ((b & 0x80) == 0) {
-        if (b == 0 && i > 0) {
-          return absl::DataLossError("codec: non-canonical varint");
-        }
-        *v = result;
-        return absl::OkStatus();
-      }
-    }
-    return absl::DataLossError("codec: varint overflows 64 bits");  // unreached
-  }
-  // 8 bytes, little-endian.
-  absl::Status ReadFixed64(uint64_t* v) {
-    if (remaining() < 8) return Truncated("8 bytes");
-    uint64_t result = 0;
-    for (int i = 0; i < 8; ++i) {
-      result |= static_cast<uint64_t>(static_cast<uint8_t>(pos_[i])) << (8 * i);
-    }
-    pos_ += 8;
-    *v = result;
-    return absl::OkStatus();
-  }
-  // The next n bytes (a view into the input).
-  absl::Status ReadRaw(uint64_t n, absl::string_view* out) {
-    if (n > remaining()) {
-      return absl::DataLossError(absl::StrCat(
-          "codec: length ", n, " exceeds the ", remaining(), " bytes left"));
-    }
-    *out = absl::string_view(pos_, static_cast<std::size_t>(n));
-    pos_ += n;
-    return absl::OkStatus();
-  }
-  // A varint length, then that many bytes.
-  absl::Status ReadLengthPrefixed(absl::string_view* out) {
-    uint64_t n = 0;
-    if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
-    return ReadRaw(n, out);
-  }
-  // An element count for a container whose elements take at least
-  // `min_bytes_each` bytes: a count the remaining input cannot hold is
-  // kDataLoss, so *count <= remaining() afterwards and is safe to reserve.
-  absl::Status ReadCount(std::size_t min_bytes_each, std::size_t* count) {
-    uint64_t n = 0;
-    if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
-    if (min_bytes_each == 0) min_bytes_each = 1;
-    if (n > remaining() / min_bytes_each) {
-      return absl::DataLossError(absl::StrCat(
-          "codec: count ", n, " exceeds the ", remaining(), " bytes left"));
-    }
-    *count = static_cast<std::size_t>(n);
-    return absl::OkStatus();
-  }
-  // Tag `t`, then a count that must equal `expected` (tuples, arrays).
-  absl::Status ExpectCount(WireType t, std::size_t expected) {
-    if (absl::Status s = ExpectType(t); !s.ok()) return s;
-    uint64_t n = 0;
-    if (absl::Status s = ReadVarint(&n); !s.ok()) return s;
-    if (n != expected) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("codec: expected ", WireTypeName(t), " of ", expected,
-                       " elements, got ", n));
-    }
-    return absl::OkStatus();
-  }
+  // Containers: the number of elements (a dict's: of pairs), and a visit of
+  // each. `types` lists what is accepted (list and tuple for a sequence).
+  std::size_t size() const { return node().c.count; }
+  absl::Status ExpectType(std::initializer_list<PyType> types,
+                          absl::string_view expected) const;
+  // f(Decoder& element) for a list, tuple, set or frozenset; f(Decoder& key,
+  // Decoder& value) for a dict.
+  template <typename F>
+  absl::Status ForEach(F&& f) const;
+  template <typename F>
+  absl::Status ForEachPair(F&& f) const;
+
+  // Charges `bytes` of what decoding is about to allocate against the budget
+  // (see the top of the file): kResourceExhausted once it is spent.
+  absl::Status Charge(std::size_t bytes) const;
+  absl::Status Charge(std::size_t count, std::size_t bytes_each) const;
+
+  // "codec: expected <expected>, got <this value's type>" (kInvalidArgument).
+  absl::Status TypeError(absl::string_view expected) const;
+
+  // The handle at `index` in the Process arguments' handle table.
+  absl::StatusOr<platform::ScopedHandle> ClaimHandle(int64_t index) const;
+
+  // Internal: the state one decode shares.
+  struct Context {
+    const pickle::Tape* tape;
+    std::size_t budget;
+    HandleTable* handles;
+  };
+  Decoder(Context* context, uint32_t node, int depth)
+      : context_(context), node_(context->tape->Resolve(node)), depth_(depth) {}
+  std::size_t budget() const { return context_->budget; }
+  void set_budget(std::size_t b) const { context_->budget = b; }
 
  private:
-  static absl::Status Truncated(absl::string_view what) {
-    return absl::DataLossError(
-        absl::StrCat("codec: input ends where ", what, " was expected"));
-  }
+  const pickle::Node& node() const { return context_->tape->node(node_); }
+  absl::StatusOr<Decoder> Child(uint32_t node) const;
 
-  const char* pos_;
-  const char* end_;
-  int depth_ = 0;
+  Context* context_;
+  uint32_t node_;
+  int depth_;
 };
 
-// Appends the encoding of `value` to *out.
+inline constexpr std::size_t kBudgetPerByte = 64;
+inline constexpr std::size_t kBudgetBase = std::size_t{64} << 10;
+
+// IsEncodable<T>::value: whether T has a Codec, looking inside the standard
+// containers (whose Codec exists whatever the element type).
+template <typename T, typename = void>
+struct IsEncodable : std::false_type {};
 template <typename T>
-void Encode(const T& value, std::string* out) {
-  Encoder e(out);
+struct IsEncodable<T, std::void_t<decltype(sizeof(Codec<T>))>>
+    : std::true_type {};
+template <typename T>
+struct IsEncodable<T&> : IsEncodable<T> {};
+template <typename T>
+struct IsEncodable<const T> : IsEncodable<T> {};
+template <typename A, typename B>
+struct IsEncodable<std::pair<A, B>>
+    : std::conjunction<IsEncodable<A>, IsEncodable<B>> {};
+template <typename... Ts>
+struct IsEncodable<std::tuple<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
+};
+template <typename... Ts>
+struct IsEncodable<std::variant<Ts...>>
+    : std::conjunction<IsEncodable<Ts>...> {};
+template <typename T>
+struct IsEncodable<std::optional<T>> : IsEncodable<T> {};
+template <typename T, std::size_t N>
+struct IsEncodable<std::array<T, N>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::vector<T, Rest...>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::set<T, Rest...>> : IsEncodable<T> {};
+template <typename T, typename... Rest>
+struct IsEncodable<std::unordered_set<T, Rest...>> : IsEncodable<T> {};
+template <typename K, typename V, typename... Rest>
+struct IsEncodable<std::map<K, V, Rest...>>
+    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
+template <typename K, typename V, typename... Rest>
+struct IsEncodable<std::unordered_map<K, V, Rest...>>
+    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
+
+namespace codec_internal {
+
+// The whole pickle of `value`: PROTO 4, the value, STOP. Appends to *out;
+// on failure *out is as it was.
+template <typename T>
+absl::Status EncodeImpl(const T& value, std::string* out,
+                        HandleTable* handles) {
+  const std::size_t old_size = out->size();
+  const char header[2] = {pickle::op::kProto,
+                          static_cast<char>(pickle::kProtocol)};
+  out->append(header, 2);
+  Encoder e(out, handles);
   e.Encode(value);
+  out->push_back(pickle::op::kStop);
+  if (!e.status().ok()) {
+    out->resize(old_size);
+    return e.status();
+  }
+  return absl::OkStatus();
 }
 
-// Decodes exactly one T occupying all of `data`; trailing bytes are an error.
+// Parses `data` (a thread-local tape, reused) and hands the root value to
+// `decode`. Catches std::bad_alloc: no exception leaves the codec.
+absl::Status DecodeRoot(absl::string_view data, HandleTable* handles,
+                        absl::Status (*decode)(Decoder&, void*), void* out);
+
 template <typename T>
-absl::StatusOr<T> Decode(absl::string_view data) {
-  Decoder d(data);
+absl::Status DecodeInto(Decoder& d, void* out) {
+  return d.Decode(static_cast<T*>(out));
+}
+
+template <typename T>
+constexpr void CheckEncodable() {
+  static_assert(IsEncodable<T>::value,
+                "this type has no mp::Codec: specialise mp::Codec<T> for it "
+                "(see ipc/codec.h), or include ipc/codec_protobuf.h for a "
+                "protobuf message");
+}
+
+}  // namespace codec_internal
+
+// Appends the pickle of `value` to *out. kInvalidArgument for a value that
+// cannot be sent (a std::string that is not UTF-8, a Connection in a
+// message); *out is then unchanged.
+template <typename T>
+absl::Status Encode(const T& value, std::string* out) {
+  codec_internal::CheckEncodable<T>();
+  return codec_internal::EncodeImpl(value, out, nullptr);
+}
+// The same for a Process's arguments: handles are recorded in *handles.
+template <typename T>
+absl::Status Encode(const T& value, std::string* out, HandleTable* handles) {
+  codec_internal::CheckEncodable<T>();
+  return codec_internal::EncodeImpl(value, out, handles);
+}
+
+// Decodes the pickle that occupies all of `data` as a T.
+template <typename T>
+absl::StatusOr<T> Decode(absl::string_view data,
+                         HandleTable* handles = nullptr) {
+  codec_internal::CheckEncodable<T>();
   T value{};
-  if (absl::Status s = d.Decode(&value); !s.ok()) return s;
-  if (!d.empty()) {
-    return absl::DataLossError(absl::StrCat("codec: ", d.remaining(),
-                                            " trailing bytes after the value"));
+  if (absl::Status s = codec_internal::DecodeRoot(
+          data, handles, &codec_internal::DecodeInto<T>, &value);
+      !s.ok()) {
+    return s;
   }
   return value;
+}
+
+// ---------------------------------------------------------------------------
+// Encoder and Decoder templates.
+
+template <typename Element, typename Range>
+void Encoder::WriteList(const Range& range) {
+  if (in_key()) {
+    Put(pickle::op::kMark);
+    for (const auto& x : range) Encode<Element>(x);
+    Put(pickle::op::kTuple);
+    return;
+  }
+  Put(pickle::op::kEmptyList);
+  if (std::begin(range) == std::end(range)) return;
+  Put(pickle::op::kMark);
+  for (const auto& x : range) Encode<Element>(x);
+  Put(pickle::op::kAppends);
+}
+
+template <typename Element, typename Range>
+void Encoder::WriteSet(const Range& range) {
+  const bool frozen = in_key();
+  ++key_depth_;
+  if (!frozen) Put(pickle::op::kEmptySet);
+  if (frozen || std::begin(range) != std::end(range)) {
+    Put(pickle::op::kMark);
+    for (const auto& x : range) Encode<Element>(x);
+    Put(frozen ? pickle::op::kFrozenSet : pickle::op::kAddItems);
+  }
+  --key_depth_;
+}
+
+template <typename Key, typename Value, typename Range>
+void Encoder::WriteDict(const Range& range) {
+  Put(pickle::op::kEmptyDict);
+  if (std::begin(range) == std::end(range)) return;
+  Put(pickle::op::kMark);
+  for (const auto& [key, value] : range) {
+    ++key_depth_;
+    Encode<Key>(key);
+    --key_depth_;
+    const int saved = key_depth_;
+    key_depth_ = 0;  // a value inside a key's dict is no key
+    Encode<Value>(value);
+    key_depth_ = saved;
+  }
+  Put(pickle::op::kSetItems);
+}
+
+template <typename F>
+absl::Status Decoder::ForEach(F&& f) const {
+  const pickle::Tape& tape = *context_->tape;
+  uint32_t c = node().c.first;
+  for (uint32_t i = 0, n = node().c.count; i < n; ++i, c = tape.node(c).next) {
+    absl::StatusOr<Decoder> element = Child(c);
+    if (!element.ok()) return element.status();
+    if (absl::Status s = f(*element); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+template <typename F>
+absl::Status Decoder::ForEachPair(F&& f) const {
+  const pickle::Tape& tape = *context_->tape;
+  uint32_t c = node().c.first;
+  for (uint32_t i = 0, n = node().c.count; i + 1 < n; i += 2) {
+    const uint32_t v = tape.node(c).next;
+    absl::StatusOr<Decoder> key = Child(c);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<Decoder> value = Child(v);
+    if (!value.ok()) return value.status();
+    if (absl::Status s = f(*key, *value); !s.ok()) return s;
+    c = tape.node(v).next;
+  }
+  return absl::OkStatus();
+}
+
+template <typename... Ts>
+absl::Status Decoder::DecodeTuple(Ts*... fields) {
+  if (absl::Status s = ExpectType({PyType::kTuple, PyType::kList}, "tuple");
+      !s.ok()) {
+    return s;
+  }
+  if (size() != sizeof...(Ts)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("codec: expected a tuple of ", sizeof...(Ts),
+                     " elements, got ", size()));
+  }
+  uint32_t c = node().c.first;
+  absl::Status s;
+  auto one = [&](auto* field) {
+    if (!s.ok()) return;
+    absl::StatusOr<Decoder> element = Child(c);
+    if (!element.ok()) {
+      s = element.status();
+      return;
+    }
+    s = element->Decode(field);
+    c = context_->tape->node(c).next;
+  };
+  (one(fields), ...);
+  return s;
 }
 
 // ---------------------------------------------------------------------------
@@ -448,90 +541,52 @@ absl::StatusOr<T> Decode(absl::string_view data) {
 
 template <>
 struct Codec<bool> {
-  static void Encode(const bool& v, Encoder& e) {
-    e.WriteType(WireType::kBool);
-    e.output()->push_back(v ? '\1' : '\0');
-  }
-  static absl::Status Decode(Decoder& d, bool* out) {
-    if (absl::Status s = d.ExpectType(WireType::kBool); !s.ok()) return s;
-    absl::string_view b;
-    if (absl::Status s = d.ReadRaw(1, &b); !s.ok()) return s;
-    if (b[0] != '\0' && b[0] != '\1') {
-      return absl::DataLossError("codec: bool byte is neither 0 nor 1");
-    }
-    *out = b[0] == '\1';
-    return absl::OkStatus();
-  }
+  static void Encode(bool v, Encoder& e) { e.WriteBool(v); }
+  static absl::Status Decode(Decoder& d, bool* out) { return d.ReadBool(out); }
 };
+
+namespace codec_internal {
+absl::Status IntegerOutOfRange(absl::int128 v, std::size_t size, bool is_signed);
+
+template <typename T>
+absl::Status DecodeInteger(Decoder& d, T* out) {
+  absl::int128 v;
+  if (absl::Status s = d.ReadInt(&v); !s.ok()) return s;
+  if (v < static_cast<absl::int128>(std::numeric_limits<T>::min()) ||
+      v > static_cast<absl::int128>(std::numeric_limits<T>::max())) {
+    return IntegerOutOfRange(v, sizeof(T), std::is_signed_v<T>);
+  }
+  *out = static_cast<T>(v);
+  return absl::OkStatus();
+}
+}  // namespace codec_internal
 
 template <typename T>
 struct Codec<T, std::enable_if_t<std::is_integral_v<T> &&
                                  !std::is_same_v<std::remove_cv_t<T>, bool>>> {
   static void Encode(const T& v, Encoder& e) {
-    if constexpr (std::is_signed_v<T>) {
-      const uint64_t u = static_cast<uint64_t>(static_cast<int64_t>(v));
-      e.WriteTypeAndVarint(WireType::kInt, (u << 1) ^ (0 - (u >> 63)));
-    } else {
-      e.WriteTypeAndVarint(WireType::kUint, static_cast<uint64_t>(v));
-    }
+    e.WriteInt(static_cast<absl::int128>(v));
   }
   static absl::Status Decode(Decoder& d, T* out) {
-    WireType t = WireType::kNone;
-    if (absl::Status s = d.ReadType(&t); !s.ok()) return s;
-    if (t != WireType::kInt && t != WireType::kUint) {
-      return Decoder::TypeMismatch("integer", t);
-    }
-    uint64_t u = 0;
-    if (absl::Status s = d.ReadVarint(&u); !s.ok()) return s;
-    constexpr uint64_t kMax =
-        static_cast<uint64_t>(std::numeric_limits<T>::max());
-    if (t == WireType::kUint) {
-      if (u > kMax) return OutOfRange(absl::StrCat(u));
-      *out = static_cast<T>(u);
-      return absl::OkStatus();
-    }
-    // Zigzag: 0, -1, 1, -2, ... as 0, 1, 2, 3, ...
-    const uint64_t bits = (u >> 1) ^ (0 - (u & 1));
-    int64_t v;
-    std::memcpy(&v, &bits, sizeof v);
-    if constexpr (std::is_signed_v<T>) {
-      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-          v > static_cast<int64_t>(std::numeric_limits<T>::max())) {
-        return OutOfRange(absl::StrCat(v));
-      }
-    } else {
-      if (v < 0 || static_cast<uint64_t>(v) > kMax) {
-        return OutOfRange(absl::StrCat(v));
-      }
-    }
-    *out = static_cast<T>(v);
-    return absl::OkStatus();
+    return codec_internal::DecodeInteger(d, out);
   }
+};
 
- private:
-  static absl::Status OutOfRange(const std::string& value) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "codec: integer ", value, " out of range for a ", sizeof(T), "-byte ",
-        std::is_signed_v<T> ? "signed" : "unsigned", " integer"));
+template <>
+struct Codec<absl::int128> {
+  static void Encode(const absl::int128& v, Encoder& e) { e.WriteInt(v); }
+  static absl::Status Decode(Decoder& d, absl::int128* out) {
+    return d.ReadInt(out);
   }
 };
 
 template <typename T>
 struct Codec<T, std::enable_if_t<std::is_same_v<T, float> ||
                                  std::is_same_v<T, double>>> {
-  static void Encode(const T& v, Encoder& e) {
-    const double wide = v;
-    uint64_t bits = 0;
-    std::memcpy(&bits, &wide, sizeof bits);
-    e.WriteType(WireType::kFloat);
-    e.WriteFixed64(bits);
-  }
+  static void Encode(const T& v, Encoder& e) { e.WriteFloat(v); }
   static absl::Status Decode(Decoder& d, T* out) {
-    if (absl::Status s = d.ExpectType(WireType::kFloat); !s.ok()) return s;
-    uint64_t bits = 0;
-    if (absl::Status s = d.ReadFixed64(&bits); !s.ok()) return s;
     double v;
-    std::memcpy(&v, &bits, sizeof v);
+    if (absl::Status s = d.ReadFloat(&v); !s.ok()) return s;
     if constexpr (std::is_same_v<T, float>) {
       if (std::isfinite(v) &&
           std::fabs(v) > std::numeric_limits<float>::max()) {
@@ -544,25 +599,33 @@ struct Codec<T, std::enable_if_t<std::is_same_v<T, float> ||
   }
 };
 
+namespace codec_internal {
+// A str or bytes value copied into a byte container (charged).
+template <typename C>
+absl::Status DecodeByteString(Decoder& d, C* out) {
+  absl::string_view bytes;
+  if (absl::Status s = d.ReadBytes(&bytes); !s.ok()) return s;
+  if (absl::Status s = d.Charge(bytes.size()); !s.ok()) return s;
+  using Char = typename C::value_type;
+  const Char* p = reinterpret_cast<const Char*>(bytes.data());
+  out->assign(p, p + bytes.size());
+  return absl::OkStatus();
+}
+}  // namespace codec_internal
+
 template <>
 struct Codec<std::string> {
-  static void Encode(const std::string& v, Encoder& e) {
-    e.WriteTypedBytes(WireType::kString, v);
-  }
+  static void Encode(const std::string& v, Encoder& e) { e.WriteStr(v); }
   static absl::Status Decode(Decoder& d, std::string* out) {
-    absl::string_view bytes;
-    if (absl::Status s = ReadStringOrBytes(d, &bytes); !s.ok()) return s;
-    out->assign(bytes.data(), bytes.size());
-    return absl::OkStatus();
+    return codec_internal::DecodeByteString(d, out);
   }
-  // A string or bytes value, as a view into the input.
-  static absl::Status ReadStringOrBytes(Decoder& d, absl::string_view* out) {
-    WireType t = WireType::kNone;
-    if (absl::Status s = d.ReadType(&t); !s.ok()) return s;
-    if (t != WireType::kString && t != WireType::kBytes) {
-      return Decoder::TypeMismatch("string", t);
-    }
-    return d.ReadLengthPrefixed(out);
+};
+
+template <>
+struct Codec<Bytes> {
+  static void Encode(const Bytes& v, Encoder& e) { e.WriteBytes(v); }
+  static absl::Status Decode(Decoder& d, Bytes* out) {
+    return codec_internal::DecodeByteString(d, out);
   }
 };
 
@@ -571,19 +634,19 @@ template <typename T>
 struct Codec<T, std::enable_if_t<std::is_same_v<T, absl::string_view> ||
                                  std::is_same_v<T, std::string_view>>> {
   static void Encode(const T& v, Encoder& e) {
-    e.WriteTypedBytes(WireType::kString, absl::string_view(v.data(), v.size()));
+    e.WriteStr(absl::string_view(v.data(), v.size()));
   }
 };
 
-// A null pointer encodes as none.
+// A null pointer encodes as None.
 template <typename T>
 struct Codec<T, std::enable_if_t<std::is_same_v<T, const char*> ||
                                  std::is_same_v<T, char*>>> {
   static void Encode(const T& v, Encoder& e) {
     if (v == nullptr) {
-      e.WriteType(WireType::kNone);
+      e.WriteNone();
     } else {
-      e.WriteTypedBytes(WireType::kString, absl::string_view(v));
+      e.WriteStr(absl::string_view(v));
     }
   }
 };
@@ -592,149 +655,163 @@ struct Codec<T, std::enable_if_t<std::is_same_v<T, const char*> ||
 template <std::size_t N>
 struct Codec<char[N]> {
   static void Encode(const char (&v)[N], Encoder& e) {
-    const char* end = std::find(v, v + N, '\0');
-    e.WriteTypedBytes(WireType::kString,
-                      absl::string_view(v, static_cast<std::size_t>(end - v)));
+    std::size_t n = 0;
+    while (n < N && v[n] != '\0') ++n;
+    e.WriteStr(absl::string_view(v, n));
   }
 };
 
 template <>
 struct Codec<std::monostate> {
-  static void Encode(const std::monostate&, Encoder& e) {
-    e.WriteType(WireType::kNone);
-  }
+  static void Encode(const std::monostate&, Encoder& e) { e.WriteNone(); }
   static absl::Status Decode(Decoder& d, std::monostate*) {
-    return d.ExpectType(WireType::kNone);
+    return d.is_none() ? absl::OkStatus() : d.TypeError("None");
   }
 };
 
-// vector<char> and vector<unsigned char>: bytes.
+// vector<char>, vector<unsigned char>, vector<std::byte>: bytes.
 template <typename T, typename A>
 struct Codec<std::vector<T, A>,
              std::enable_if_t<std::is_same_v<T, char> ||
-                              std::is_same_v<T, unsigned char>>> {
+                              std::is_same_v<T, unsigned char> ||
+                              std::is_same_v<T, std::byte>>> {
   static void Encode(const std::vector<T, A>& v, Encoder& e) {
-    e.WriteTypedBytes(
-        WireType::kBytes,
+    e.WriteBytes(
         absl::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
   }
   static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
-    absl::string_view bytes;
-    if (absl::Status s = Codec<std::string>::ReadStringOrBytes(d, &bytes);
-        !s.ok()) {
-      return s;
-    }
-    const T* p = reinterpret_cast<const T*>(bytes.data());
-    out->assign(p, p + bytes.size());
-    return absl::OkStatus();
+    return codec_internal::DecodeByteString(d, out);
   }
 };
 
 template <typename T, typename A>
 struct Codec<std::vector<T, A>,
              std::enable_if_t<!std::is_same_v<T, char> &&
-                              !std::is_same_v<T, unsigned char>>> {
+                              !std::is_same_v<T, unsigned char> &&
+                              !std::is_same_v<T, std::byte>>> {
   static void Encode(const std::vector<T, A>& v, Encoder& e) {
-    e.WriteTypeAndVarint(WireType::kList, v.size());
-    // Explicit T: vector<bool> iterates over proxies.
-    for (const auto& x : v) e.Encode<T>(x);
+    e.WriteList<T>(v);  // explicit T: vector<bool> iterates over proxies
   }
   static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
-    if (absl::Status s = d.ExpectType(WireType::kList); !s.ok()) return s;
-    std::size_t n = 0;
-    if (absl::Status s = d.ReadCount(1, &n); !s.ok()) return s;
+    if (absl::Status s = d.ExpectType({PyType::kList, PyType::kTuple}, "list");
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = d.Charge(d.size(), sizeof(T)); !s.ok()) return s;
     out->clear();
-    // n <= bytes left; also keep the reservation within the input's size
-    // so large elements cannot amplify a lying count.
-    out->reserve(
-        std::min(n, std::max<std::size_t>(1, d.remaining() / sizeof(T))));
-    for (std::size_t i = 0; i < n; ++i) {
+    out->reserve(d.size());
+    return d.ForEach([out](Decoder& element) {
       if constexpr (std::is_same_v<T, bool>) {
         bool b = false;
-        if (absl::Status s = d.Decode(&b); !s.ok()) return s;
+        absl::Status s = element.Decode(&b);
         out->push_back(b);
+        return s;
       } else {
         out->emplace_back();
-        if (absl::Status s = d.Decode(&out->back()); !s.ok()) return s;
+        return element.Decode(&out->back());
       }
-    }
-    return absl::OkStatus();
+    });
   }
 };
 
 template <typename T, std::size_t N>
 struct Codec<std::array<T, N>> {
   static void Encode(const std::array<T, N>& v, Encoder& e) {
-    e.WriteTypeAndVarint(WireType::kList, N);
-    for (const T& x : v) e.Encode(x);
+    e.WriteList<T>(v);
   }
   static absl::Status Decode(Decoder& d, std::array<T, N>* out) {
-    if (absl::Status s = d.ExpectCount(WireType::kList, N); !s.ok()) return s;
-    for (T& x : *out) {
-      if (absl::Status s = d.Decode(&x); !s.ok()) return s;
+    if (absl::Status s = d.ExpectType({PyType::kList, PyType::kTuple}, "list");
+        !s.ok()) {
+      return s;
     }
-    return absl::OkStatus();
+    if (d.size() != N) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "codec: expected a list of ", N, " elements, got ", d.size()));
+    }
+    std::size_t i = 0;
+    return d.ForEach([&](Decoder& element) { return element.Decode(&(*out)[i++]); });
   }
 };
 
 namespace codec_internal {
 
-template <typename C, typename = void>
-struct HasReserve : std::false_type {};
+// A decoded std::unordered_* whose keys pile up in one bucket is refused
+// rather than decoded in quadratic time.
+inline constexpr std::size_t kMaxBucketLength = 64;
+absl::Status HashFlood(std::size_t bucket_length);
+
 template <typename C>
-struct HasReserve<C, std::void_t<decltype(std::declval<C&>().reserve(1))>>
+absl::Status CheckBucket(const C& c, const typename C::key_type& key) {
+  if constexpr (std::is_same_v<decltype(c.bucket(key)), std::size_t>) {
+    if (c.size() < kMaxBucketLength) return absl::OkStatus();
+    const std::size_t b = c.bucket(key);
+    std::size_t length = 0;
+    for (auto it = c.begin(b); it != c.end(b); ++it) {
+      if (++length > kMaxBucketLength) return HashFlood(length);
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename C, typename = void>
+struct IsHashed : std::false_type {};
+template <typename C>
+struct IsHashed<C, std::void_t<decltype(std::declval<const C&>().bucket_count())>>
     : std::true_type {};
 
 template <typename Set>
 struct SetCodec {
   using Key = typename Set::value_type;
-  static void Encode(const Set& v, Encoder& e) {
-    e.WriteTypeAndVarint(WireType::kSet, v.size());
-    for (const Key& x : v) e.Encode(x);
-  }
+  static void Encode(const Set& v, Encoder& e) { e.WriteSet<Key>(v); }
   static absl::Status Decode(Decoder& d, Set* out) {
-    if (absl::Status s = d.ExpectType(WireType::kSet); !s.ok()) return s;
-    std::size_t n = 0;
-    if (absl::Status s = d.ReadCount(1, &n); !s.ok()) return s;
-    out->clear();
-    if constexpr (HasReserve<Set>::value) out->reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      Key k{};
-      if (absl::Status s = d.Decode(&k); !s.ok()) return s;
-      if (!out->insert(std::move(k)).second) {
-        return absl::DataLossError("codec: duplicate element in a set");
-      }
+    if (absl::Status s = d.ExpectType({PyType::kSet, PyType::kFrozenSet}, "set");
+        !s.ok()) {
+      return s;
     }
-    return absl::OkStatus();
+    // A tree node or hash node around each key.
+    if (absl::Status s = d.Charge(d.size(), sizeof(Key) + 32); !s.ok()) {
+      return s;
+    }
+    out->clear();
+    if constexpr (IsHashed<Set>::value) out->reserve(d.size());
+    return d.ForEach([out](Decoder& element) {
+      Key k{};
+      if (absl::Status s = element.Decode(&k); !s.ok()) return s;
+      if constexpr (IsHashed<Set>::value) {
+        if (absl::Status s = CheckBucket(*out, k); !s.ok()) return s;
+      }
+      out->insert(std::move(k));  // a repeated element merges, as in Python
+      return absl::OkStatus();
+    });
   }
 };
 
 template <typename Map>
 struct MapCodec {
   using Key = typename Map::key_type;
-  static void Encode(const Map& v, Encoder& e) {
-    e.WriteTypeAndVarint(WireType::kDict, v.size());
-    for (const auto& [key, value] : v) {
-      e.Encode(key);
-      e.Encode(value);
-    }
-  }
+  using Value = typename Map::mapped_type;
+  static void Encode(const Map& v, Encoder& e) { e.WriteDict<Key, Value>(v); }
   static absl::Status Decode(Decoder& d, Map* out) {
-    if (absl::Status s = d.ExpectType(WireType::kDict); !s.ok()) return s;
-    std::size_t n = 0;
-    if (absl::Status s = d.ReadCount(2, &n); !s.ok()) return s;
-    out->clear();
-    if constexpr (HasReserve<Map>::value) out->reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      Key k{};
-      if (absl::Status s = d.Decode(&k); !s.ok()) return s;
-      auto [it, inserted] = out->try_emplace(std::move(k));
-      if (!inserted) {
-        return absl::DataLossError("codec: duplicate key in a dict");
-      }
-      if (absl::Status s = d.Decode(&it->second); !s.ok()) return s;
+    if (absl::Status s = d.ExpectType({PyType::kDict}, "dict"); !s.ok()) {
+      return s;
     }
-    return absl::OkStatus();
+    if (absl::Status s =
+            d.Charge(d.size(), sizeof(typename Map::value_type) + 32);
+        !s.ok()) {
+      return s;
+    }
+    out->clear();
+    if constexpr (IsHashed<Map>::value) out->reserve(d.size());
+    return d.ForEachPair([out](Decoder& key, Decoder& value) {
+      Key k{};
+      if (absl::Status s = key.Decode(&k); !s.ok()) return s;
+      if constexpr (IsHashed<Map>::value) {
+        if (absl::Status s = CheckBucket(*out, k); !s.ok()) return s;
+      }
+      // A repeated key: the last value wins, as in Python.
+      auto it = out->try_emplace(std::move(k)).first;
+      return value.Decode(&it->second);
+    });
   }
 };
 
@@ -793,130 +870,67 @@ struct Codec<std::optional<T>> {
     if (v.has_value()) {
       e.Encode(*v);
     } else {
-      e.WriteType(WireType::kNone);
+      e.WriteNone();
     }
   }
   static absl::Status Decode(Decoder& d, std::optional<T>* out) {
-    WireType t = WireType::kNone;
-    if (absl::Status s = d.PeekType(&t); !s.ok()) return s;
-    if (t == WireType::kNone) {
+    if (d.is_none()) {
       out->reset();
-      return d.ReadType(&t);
+      return absl::OkStatus();
     }
     if (!out->has_value()) out->emplace();
     return d.Decode(&**out);
   }
 };
 
+template <>
+struct Codec<std::nullopt_t> {
+  static void Encode(const std::nullopt_t&, Encoder& e) { e.WriteNone(); }
+};
+
+// The alternative itself; decoding takes the first alternative that accepts
+// the value (so order alternatives from the most to the least specific).
 template <typename... Ts>
 struct Codec<std::variant<Ts...>> {
   using Variant = std::variant<Ts...>;
   static void Encode(const Variant& v, Encoder& e) {
     if (v.valueless_by_exception()) {
-      e.WriteType(WireType::kNone);
+      e.WriteNone();
       return;
     }
-    e.WriteTypeAndVarint(WireType::kVariant, v.index());
     std::visit([&e](const auto& x) { e.Encode(x); }, v);
   }
   static absl::Status Decode(Decoder& d, Variant* out) {
-    if (absl::Status s = d.ExpectType(WireType::kVariant); !s.ok()) return s;
-    uint64_t index = 0;
-    if (absl::Status s = d.ReadVarint(&index); !s.ok()) return s;
-    if (index >= sizeof...(Ts)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("codec: variant index ", index, " out of range for ",
-                       sizeof...(Ts), " alternatives"));
+    absl::Status first_error;
+    bool done = false;
+    const std::size_t budget = d.budget();
+    auto attempt = [&](auto index) {
+      constexpr std::size_t I = decltype(index)::value;
+      if (done) return;
+      std::variant_alternative_t<I, Variant> value{};
+      absl::Status s = d.Decode(&value);
+      if (s.ok()) {
+        out->template emplace<I>(std::move(value));
+        done = true;
+      } else {
+        d.set_budget(budget);
+        if (first_error.ok()) first_error = s;
+      }
+    };
+    Try(attempt, std::index_sequence_for<Ts...>());
+    if (done) return absl::OkStatus();
+    if (first_error.code() == absl::StatusCode::kInvalidArgument) {
+      return d.TypeError("one of the variant's alternatives");
     }
-    return kDecoders[index](d, out);
+    return first_error;
   }
 
  private:
-  using DecodeFn = absl::Status (*)(Decoder&, Variant*);
-  template <std::size_t I>
-  static absl::Status DecodeAlternative(Decoder& d, Variant* out) {
-    if (out->index() != I) out->template emplace<I>();
-    return d.Decode(&std::get<I>(*out));
-  }
-  template <std::size_t... I>
-  static constexpr std::array<DecodeFn, sizeof...(Ts)> MakeDecoders(
-      std::index_sequence<I...>) {
-    return {&DecodeAlternative<I>...};
-  }
-  static constexpr std::array<DecodeFn, sizeof...(Ts)> kDecoders =
-      MakeDecoders(std::index_sequence_for<Ts...>());
-};
-
-// Protobuf messages: full type name, then the serialized message. (Like
-// protobuf itself, this assumes messages under 2 GiB.)
-template <typename T>
-struct Codec<
-    T, std::enable_if_t<std::is_base_of_v<google::protobuf::MessageLite, T>>> {
-  static void Encode(const T& v, Encoder& e) {
-    e.WriteTypedBytes(WireType::kProtobuf, v.GetTypeName());
-    const std::size_t size = v.ByteSizeLong();  // caches sizes for below
-    e.WriteVarint(size);
-    std::string* out = e.output();
-    const std::size_t old_size = out->size();
-    out->resize(old_size + size);
-    v.SerializeWithCachedSizesToArray(
-        reinterpret_cast<uint8_t*>(&(*out)[0] + old_size));
-  }
-  static absl::Status Decode(Decoder& d, T* out) {
-    if (absl::Status s = d.ExpectType(WireType::kProtobuf); !s.ok()) return s;
-    absl::string_view name;
-    if (absl::Status s = d.ReadLengthPrefixed(&name); !s.ok()) return s;
-    const std::string expected = out->GetTypeName();
-    if (name != expected) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "codec: expected protobuf message ", expected, ", got ", name));
-    }
-    absl::string_view payload;
-    if (absl::Status s = d.ReadLengthPrefixed(&payload); !s.ok()) return s;
-    if (payload.size() > static_cast<std::size_t>(INT_MAX) ||
-        !out->ParsePartialFromArray(payload.data(),
-                                    static_cast<int>(payload.size()))) {
-      return absl::DataLossError(
-          absl::StrCat("codec: malformed protobuf message ", expected));
-    }
-    return absl::OkStatus();
+  template <typename F, std::size_t... I>
+  static void Try(F& f, std::index_sequence<I...>) {
+    (f(std::integral_constant<std::size_t, I>()), ...);
   }
 };
-
-// IsEncodable<T>::value: whether Encode(T) compiles, looking inside the
-// standard containers (whose Codec exists whatever the element type). Lets
-// generic code (the spawn start method) report a value it cannot encode as
-// an error instead of failing to compile.
-template <typename T, typename = void>
-struct IsEncodable : std::false_type {};
-template <typename T>
-struct IsEncodable<T, std::void_t<decltype(sizeof(Codec<T>))>>
-    : std::true_type {};
-template <typename A, typename B>
-struct IsEncodable<std::pair<A, B>>
-    : std::conjunction<IsEncodable<A>, IsEncodable<B>> {};
-template <typename... Ts>
-struct IsEncodable<std::tuple<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
-};
-template <typename... Ts>
-struct IsEncodable<std::variant<Ts...>>
-    : std::conjunction<IsEncodable<Ts>...> {};
-template <typename T>
-struct IsEncodable<std::optional<T>> : IsEncodable<T> {};
-template <typename T, std::size_t N>
-struct IsEncodable<std::array<T, N>> : IsEncodable<T> {};
-template <typename T, typename... Rest>
-struct IsEncodable<std::vector<T, Rest...>> : IsEncodable<T> {};
-template <typename T, typename... Rest>
-struct IsEncodable<std::set<T, Rest...>> : IsEncodable<T> {};
-template <typename T, typename... Rest>
-struct IsEncodable<std::unordered_set<T, Rest...>> : IsEncodable<T> {};
-template <typename K, typename V, typename... Rest>
-struct IsEncodable<std::map<K, V, Rest...>>
-    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
-template <typename K, typename V, typename... Rest>
-struct IsEncodable<std::unordered_map<K, V, Rest...>>
-    : std::conjunction<IsEncodable<K>, IsEncodable<V>> {};
 
 }  // namespace mp
 

@@ -20,7 +20,6 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "ipc/codec.h"
-#include "ipc/inherited_handles.h"
 #include "platform/error.h"
 #include "platform/handle.h"
 
@@ -63,8 +62,11 @@ class Connection {
   absl::StatusOr<std::size_t> RecvBytesInto(absl::Span<char> buffer,
                                             std::size_t offset = 0);
 
-  // send(obj) / recv(): a value encoded with the codec (ipc/codec.h).
-  // Receiving a different type than was sent is kInvalidArgument.
+  // send(obj) / recv(): a value pickled by the codec (ipc/codec.h), so a
+  // Python peer's recv() / send() meet these. A value that cannot be sent
+  // (a std::string that is not UTF-8, a Connection) is kInvalidArgument and
+  // sends nothing; receiving a different type than was sent is
+  // kInvalidArgument (the message is consumed).
   template <typename T>
   absl::Status Send(const T& value);
   template <typename T>
@@ -111,33 +113,31 @@ absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true);
 // nullopt for any other status.
 std::optional<std::string> BufferTooShortMessage(const absl::Status& status);
 
-template <>
-struct InheritedHandles<Connection> {
-  static void Append(const Connection& c, HandleList* out) {
-    if (!c.closed()) out->push_back(c.fileno());
-  }
-};
-
-// A Connection as an argument of a spawned Process: its handle number and
-// direction. The child inherits the handle under that number, and decoding
-// claims it (ClaimInheritedHandle); anywhere else decoding one fails with
-// kInvalidArgument.
+// A Connection as an argument of a Process: the child inherits its handle.
+// Encoded as (index in the arguments' HandleTable, readable, writable), or
+// None when closed; in a message (no table) it is kInvalidArgument.
 template <>
 struct Codec<Connection> {
   static void Encode(const Connection& c, Encoder& e) {
-    e.EncodeTuple(static_cast<int64_t>(c.fileno()), c.readable(),
-                  c.writable());
+    if (c.closed()) {
+      e.WriteNone();
+      return;
+    }
+    e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable());
   }
   static absl::Status Decode(Decoder& d, Connection* c) {
-    int64_t handle = 0;
+    if (d.is_none()) {
+      *c = Connection();
+      return absl::OkStatus();
+    }
+    int64_t index = 0;
     bool readable = false;
     bool writable = false;
-    if (absl::Status s = d.DecodeTuple(&handle, &readable, &writable);
+    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable);
         !s.ok()) {
       return s;
     }
-    absl::StatusOr<platform::ScopedHandle> owned = ClaimInheritedHandle(
-        static_cast<platform::NativeHandle>(handle));
+    absl::StatusOr<platform::ScopedHandle> owned = d.ClaimHandle(index);
     if (!owned.ok()) return owned.status();
     *c = Connection(std::move(*owned), readable, writable);
     return absl::OkStatus();
@@ -147,7 +147,7 @@ struct Codec<Connection> {
 template <typename T>
 absl::Status Connection::Send(const T& value) {
   scratch_.clear();
-  Encode(value, &scratch_);
+  if (absl::Status s = Encode(value, &scratch_); !s.ok()) return s;
   return SendFrame(scratch_);
 }
 

@@ -244,14 +244,26 @@ TEST(ConnectionTest, TypedSendAndRecv) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ConnectionTest, InheritedHandlesFindConnections) {
+TEST(ConnectionTest, EncodingFindsTheHandlesAValueCarries) {
   auto [a, b] = MakePipe();
+  auto [c, d] = MakePipe();
+  // Inside a std::array (which the old separate trait missed), beside other
+  // values, twice (one entry), and closed (none).
+  std::array<Connection, 1> array{std::move(a)};
   Connection closed;
-  HandleList handles;
-  AppendInheritedHandles(std::make_tuple(std::ref(a), 5, std::ref(closed)),
-                         &handles);
-  AppendInheritedHandles(&b, &handles);
-  EXPECT_EQ(handles, (HandleList{a.fileno(), b.fileno()}));
+  const int n = 5;
+  HandleTable table;
+  std::string bytes;
+  ASSERT_TRUE(Encode(std::tie(array, n, c, closed, c), &bytes, &table).ok());
+  EXPECT_EQ(table.handles(), (HandleList{array[0].fileno(), c.fileno()}));
+}
+
+TEST(ConnectionTest, AConnectionCannotTravelInAMessage) {
+  auto [a, b] = MakePipe();
+  auto [c, d] = MakePipe();
+  absl::Status s = a.Send(std::make_pair(1, std::ref(c)));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(b.Poll().value());  // nothing was sent
 }
 
 }  // namespace

@@ -88,7 +88,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ipc/codec.h"
-#include "ipc/inherited_handles.h"
 #include "platform/error.h"
 #include "platform/handle.h"
 
@@ -176,17 +175,26 @@ class QueueBase {
   std::shared_ptr<QueueCore> core_;
 };
 
-// Codec and InheritedHandles for the queue classes.
+// The queues as Process arguments: (kind, maxsize, and the indices of the
+// three handles in the arguments' HandleTable), or None for a queue that
+// was never created.
 template <typename Q>
 struct QueueCodec {
   static void Encode(const Q& q, Encoder& e) {
+    if (q.core() == nullptr) {
+      e.WriteNone();
+      return;
+    }
     HandleList h;
     q.core()->AppendHandles(&h);
     e.EncodeTuple(static_cast<int>(q.core()->kind()), q.core()->maxsize(),
-                  static_cast<int64_t>(h[0]), static_cast<int64_t>(h[1]),
-                  static_cast<int64_t>(h[2]));
+                  e.AddHandle(h[0]), e.AddHandle(h[1]), e.AddHandle(h[2]));
   }
   static absl::Status Decode(Decoder& d, Q* q) {
+    if (d.is_none()) {
+      *q = Q();
+      return absl::OkStatus();
+    }
     int kind = 0, maxsize = 0;
     int64_t handles[3];
     if (absl::Status s = d.DecodeTuple(&kind, &maxsize, &handles[0],
@@ -199,8 +207,7 @@ struct QueueCodec {
     }
     platform::ScopedHandle owned[3];
     for (int i = 0; i < 3; ++i) {
-      absl::StatusOr<platform::ScopedHandle> h = ClaimInheritedHandle(
-          static_cast<platform::NativeHandle>(handles[i]));
+      absl::StatusOr<platform::ScopedHandle> h = d.ClaimHandle(handles[i]);
       if (!h.ok()) return h.status();
       owned[i] = std::move(*h);
     }
@@ -238,7 +245,7 @@ class Queue : public ipc_internal::QueueBase<T, ipc_internal::QueueKind::kQueue>
   absl::Status Put(const T& item, bool block = true,
                    std::optional<absl::Duration> timeout = std::nullopt) {
     std::string bytes;
-    mp::Encode(item, &bytes);
+    if (absl::Status s = mp::Encode(item, &bytes); !s.ok()) return s;
     return this->core_->Put(std::move(bytes), block, timeout);
   }
   absl::Status PutNowait(const T& item) { return Put(item, false); }
@@ -314,7 +321,7 @@ class SimpleQueue
 
   absl::Status Put(const T& item) {
     std::string bytes;
-    mp::Encode(item, &bytes);
+    if (absl::Status s = mp::Encode(item, &bytes); !s.ok()) return s;
     return this->core_->Put(std::move(bytes), true, std::nullopt);
   }
   absl::StatusOr<T> Get() {
@@ -334,25 +341,6 @@ template <typename T>
 struct Codec<JoinableQueue<T>> : ipc_internal::QueueCodec<JoinableQueue<T>> {};
 template <typename T>
 struct Codec<SimpleQueue<T>> : ipc_internal::QueueCodec<SimpleQueue<T>> {};
-
-template <typename T>
-struct InheritedHandles<Queue<T>> {
-  static void Append(const Queue<T>& q, HandleList* out) {
-    if (q.core() != nullptr) q.core()->AppendHandles(out);
-  }
-};
-template <typename T>
-struct InheritedHandles<JoinableQueue<T>> {
-  static void Append(const JoinableQueue<T>& q, HandleList* out) {
-    if (q.core() != nullptr) q.core()->AppendHandles(out);
-  }
-};
-template <typename T>
-struct InheritedHandles<SimpleQueue<T>> {
-  static void Append(const SimpleQueue<T>& q, HandleList* out) {
-    if (q.core() != nullptr) q.core()->AppendHandles(out);
-  }
-};
 
 }  // namespace mp
 

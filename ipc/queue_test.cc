@@ -59,24 +59,20 @@ TEST(QueueSemanticsTest, ClosedQueueIsAClearError) {
 
 TEST(QueueSemanticsTest, WrongTypeIsInvalidArgument) {
   // A peer that puts another type: a Queue<int> on the same channel and
-  // counters, made the way a spawned child makes one (handles it may claim,
-  // an encoded queue), from duplicates of this queue's handles.
+  // counters, made the way a spawned child makes one (the queue encoded as
+  // a Process argument, decoded against a table of inherited handles), from
+  // duplicates of this queue's handles.
   Queue<std::string> strings = Queue<std::string>::Create().value();
-  HandleList handles;
-  AppendInheritedHandles(strings, &handles);
-  ASSERT_EQ(handles.size(), 3u);
-  std::vector<platform::ScopedHandle> dups;
-  std::vector<platform::NativeHandle> numbers;
-  for (platform::NativeHandle h : handles) {
-    dups.push_back(platform::Duplicate(h).value());
-    numbers.push_back(dups.back().release());
-  }
-  ipc_internal::SetClaimableHandles(numbers);
+  HandleTable found;
   std::string encoded;
-  Encoder(&encoded).EncodeTuple(0, 0, static_cast<int64_t>(numbers[0]),
-                                static_cast<int64_t>(numbers[1]),
-                                static_cast<int64_t>(numbers[2]));
-  absl::StatusOr<Queue<int>> ints = Decode<Queue<int>>(encoded);
+  ASSERT_TRUE(Encode(strings, &encoded, &found).ok());
+  ASSERT_EQ(found.handles().size(), 3u);
+  std::vector<platform::NativeHandle> numbers;
+  for (platform::NativeHandle h : found.handles()) {
+    numbers.push_back(platform::Duplicate(h).value().release());
+  }
+  HandleTable inherited = HandleTable::Inherited(numbers);
+  absl::StatusOr<Queue<int>> ints = Decode<Queue<int>>(encoded, &inherited);
   ASSERT_TRUE(ints.ok()) << ints.status();
   ASSERT_TRUE(strings.Put("not a number").ok());
   EXPECT_EQ(ints->Get(true, absl::Seconds(10)).status().code(),

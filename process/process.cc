@@ -281,10 +281,8 @@ absl::Status Process::Start() {
   const StartMethod method = start_method();
   if (!Available(method)) return NotAvailable(method);
   ChildRegistry::Get().Active();  // reaps the children that have exited
-  HandleList keep;
-  target_->AppendHandles(&keep);
   FlushStdio();  // or a forked child would write the pending output again
-  absl::StatusOr<platform::ChildProcess> child = Launch(method, keep);
+  absl::StatusOr<platform::ChildProcess> child = Launch(method);
   if (!child.ok()) return child.status();
   child_ = std::make_shared<ChildRecord>(std::move(*child), name_, daemon_);
   ChildRegistry::Get().Add(child_);
@@ -292,8 +290,7 @@ absl::Status Process::Start() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method,
-                                                       const HandleList& keep) {
+absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
   ChildIdentity identity;
   identity.name = name_;
   identity.daemon = daemon_;
@@ -303,10 +300,10 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method,
   platform::LaunchOptions options;
   options.kill_with_parent = dies_with_parent_;
   if (method == StartMethod::kSpawn) {
-    return process_internal::Spawn(*target_, identity, keep, options);
+    return process_internal::Spawn(*target_, identity, options);
   }
   return platform::ForkAndRun(
-      keep,
+      target_->Handles(),
       [&] {
         process_internal::BecomeChild(identity);
         return process_internal::RunChild(*target_);

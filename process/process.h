@@ -26,9 +26,10 @@
 // by reference. std::ref(x) passes a reference instead; with fork the child
 // sees its own copy of the parent's object.
 //
-// Handles. The child keeps stdin, stdout, stderr and the handles found in the
-// arguments (mp::AppendInheritedHandles: a Connection by value, by std::ref,
-// or inside a pair, tuple, vector or optional); every other descriptor is
+// Handles. The child keeps stdin, stdout, stderr and the handles the codec
+// meets when it encodes the arguments (a Connection or queue by value, by
+// std::ref, through a pointer, or inside any encodable container or user
+// type); under spawn the same encoding carries them. Every other descriptor is
 // closed in the child, so an unrelated child never holds a pipe open. Handles
 // captured by a lambda target, or passed as raw NativeHandle integers, are
 // NOT found: pass their owners (Connections) as arguments.
@@ -102,7 +103,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/inherited_handles.h"
 #include "platform/error.h"  // IsTimeout() for Join()
 #include "platform/handle.h"
 #include "platform/launch.h"
@@ -250,8 +250,7 @@ class Process {
 
   absl::Status CheckNotStarted() const;
   absl::Status CheckStarted(const char* operation) const;
-  absl::StatusOr<platform::ChildProcess> Launch(StartMethod method,
-                                                const HandleList& keep);
+  absl::StatusOr<platform::ChildProcess> Launch(StartMethod method);
   // Waits for the child (see ChildRecord::Wait); once it has exited, the
   // registry forgets it.
   absl::StatusOr<std::optional<int>> Wait(

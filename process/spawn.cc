@@ -64,9 +64,11 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
   if (!boot.ParseFromString(*bytes)) {
     return absl::DataLossError("spawn: unparsable bootstrap message");
   }
-  std::vector<platform::NativeHandle> handles(boot.handles().begin(),
-                                              boot.handles().end());
-  ipc_internal::SetClaimableHandles(handles);
+  // The handles the parent passed, owned now; the ones no argument claims
+  // are closed when `handles` goes.
+  HandleTable handles = HandleTable::Inherited(
+      std::vector<platform::NativeHandle>(boot.handles().begin(),
+                                          boot.handles().end()));
   if (boot.target() != target) {
     return absl::InvalidArgumentError(
         absl::StrCat("spawn: the command line names target ", target,
@@ -79,8 +81,7 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
         " is not registered in the spawned binary (MP_REGISTER_TARGET)"));
   }
   absl::StatusOr<std::unique_ptr<Target>> bound =
-      registered->bind(registered->function, boot.arguments());
-  ipc_internal::CloseUnclaimedHandles();
+      registered->bind(registered->function, boot.arguments(), &handles);
   if (!bound.ok()) {
     return absl::Status(
         bound.status().code(),
@@ -100,7 +101,7 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
 }  // namespace
 
 absl::StatusOr<platform::ChildProcess> Spawn(
-    Target& target, const ChildIdentity& identity, const HandleList& keep,
+    Target& target, const ChildIdentity& identity,
     const platform::LaunchOptions& options) {
   const RegisteredTarget* registered = FindTarget(target.function());
   if (registered == nullptr) {
@@ -111,10 +112,13 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   }
   Bootstrap boot;
   boot.set_target(registered->name);
-  if (absl::Status s = target.EncodeArguments(boot.mutable_arguments());
+  HandleTable handles;
+  if (absl::Status s =
+          target.EncodeArguments(boot.mutable_arguments(), &handles);
       !s.ok()) {
     return s;
   }
+  const HandleList& keep = handles.handles();
   boot.set_name(identity.name);
   boot.set_daemon(identity.daemon);
   boot.set_authkey(identity.authkey);

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/inherited_handles.h"
+#include "ipc/codec.h"
 #include "platform/launch.h"
 #include "process/target.h"
 
@@ -36,10 +36,10 @@ struct ChildIdentity {
 // a main() that never calls mp::Init and never ends.
 inline constexpr absl::Duration kSpawnAnswerTimeout = absl::Seconds(60);
 
-// Parent side: starts the child and waits for its answer. `keep` are the
-// handles the arguments carry.
+// Parent side: starts the child and waits for its answer. The child
+// inherits the handles the arguments carry (found by encoding them).
 absl::StatusOr<platform::ChildProcess> Spawn(
-    Target& target, const ChildIdentity& identity, const HandleList& keep,
+    Target& target, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
 
 // Child side (mp::Init): when this process was spawned, runs the target and

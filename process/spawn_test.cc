@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipc/codec_protobuf.h"
 #include "ipc/connection.h"
 #include "platform/launch.h"
 #include "process/process.h"

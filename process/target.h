@@ -15,7 +15,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ipc/codec.h"
-#include "ipc/inherited_handles.h"
 
 namespace mp::process_internal {
 
@@ -28,13 +27,16 @@ class Target {
   virtual ~Target() = default;
   // Runs the target; its exit code, or the error it returned.
   virtual absl::StatusOr<int> Run() = 0;
-  // The handles the arguments carry into the child.
-  virtual void AppendHandles(HandleList* out) = 0;
+  // The handles the arguments carry into the child (for fork): those the
+  // codec meets when it encodes them, the same ones spawn passes.
+  virtual HandleList Handles() = 0;
   // The target when it is a plain function (spawn looks it up in the table),
   // else nullptr (a lambda or function object: fork only).
   virtual ErasedFunction function() const = 0;
-  // Appends the arguments, encoded as one tuple (ipc/codec.h), for spawn.
-  virtual absl::Status EncodeArguments(std::string* out) = 0;
+  // Appends the arguments, pickled as one tuple (ipc/codec.h), for spawn;
+  // the handles they carry are recorded in *handles.
+  virtual absl::Status EncodeArguments(std::string* out,
+                                       HandleTable* handles) = 0;
 };
 
 // std::ref'd arguments reach the target as the referenced object.
@@ -48,6 +50,19 @@ T& Unwrap(std::reference_wrapper<T>& ref) {
 }
 template <typename T>
 using Unwrapped = decltype(Unwrap(std::declval<T&>()));
+
+// Records in *table the handles `value` carries, by encoding it (a pointer:
+// what it points to). Values with no Codec carry none.
+template <typename T>
+void CollectHandles(const T& value, HandleTable* table, std::string* scratch) {
+  if constexpr (std::is_pointer_v<T> &&
+                !std::is_function_v<std::remove_pointer_t<T>>) {
+    if (value != nullptr) CollectHandles(*value, table, scratch);
+  } else if constexpr (IsEncodable<T>::value) {
+    scratch->clear();
+    Encode(value, scratch, table).IgnoreError();  // only the handles matter
+  }
+}
 
 // The exit code for what a target returned: int (the code), void (0) or
 // absl::Status (OK: 0, else the error).
@@ -86,8 +101,13 @@ class BoundTarget final : public Target {
     });
   }
 
-  void AppendHandles(HandleList* out) override {
-    AppendInheritedHandles(args_, out);
+  HandleList Handles() override {
+    HandleTable table;
+    std::string scratch;
+    std::apply(
+        [&](auto&... a) { (CollectHandles(Unwrap(a), &table, &scratch), ...); },
+        args_);
+    return table.handles();
   }
 
   ErasedFunction function() const override {
@@ -99,12 +119,15 @@ class BoundTarget final : public Target {
     }
   }
 
-  absl::Status EncodeArguments(std::string* out) override {
+  absl::Status EncodeArguments(std::string* out,
+                               HandleTable* handles) override {
     if constexpr ((IsEncodable<std::decay_t<Unwrapped<Args>>>::value && ...)) {
-      Encoder encoder(out);
-      std::apply([&](auto&... a) { encoder.EncodeTuple(Unwrap(a)...); },
-                 args_);
-      return absl::OkStatus();
+      return std::apply(
+          [&](auto&... a) {
+            return codec_internal::EncodeImpl(
+                std::forward_as_tuple(Unwrap(a)...), out, handles);
+          },
+          args_);
     } else {
       return absl::InvalidArgumentError(
           "an argument of this target has no mp::Codec, so it cannot be "
@@ -121,7 +144,8 @@ class BoundTarget final : public Target {
 // the function.
 struct RegisteredTarget {
   using Binder = absl::StatusOr<std::unique_ptr<Target>> (*)(
-      ErasedFunction function, absl::string_view encoded_arguments);
+      ErasedFunction function, absl::string_view encoded_arguments,
+      HandleTable* handles);
   std::string name;
   ErasedFunction function = nullptr;
   Binder bind = nullptr;
@@ -136,9 +160,10 @@ const RegisteredTarget* FindTarget(ErasedFunction function);
 
 template <typename R, typename... A>
 absl::StatusOr<std::unique_ptr<Target>> Bind(ErasedFunction function,
-                                             absl::string_view encoded) {
+                                             absl::string_view encoded,
+                                             HandleTable* handles) {
   using Tuple = std::tuple<std::decay_t<A>...>;
-  absl::StatusOr<Tuple> args = Decode<Tuple>(encoded);
+  absl::StatusOr<Tuple> args = Decode<Tuple>(encoded, handles);
   if (!args.ok()) return args.status();
   return std::apply(
       [function](auto&... a) -> std::unique_ptr<Target> {

@@ -30,10 +30,12 @@ TEST(TargetTest, EncodedArgumentsBindAndRun) {
   BoundTarget<int (*)(int, int), int, int> original(&Add, 2, 3);
   EXPECT_EQ(original.function(), reinterpret_cast<ErasedFunction>(&Add));
   std::string encoded;
-  ASSERT_TRUE(original.EncodeArguments(&encoded).ok());
+  HandleTable handles;
+  ASSERT_TRUE(original.EncodeArguments(&encoded, &handles).ok());
+  EXPECT_TRUE(handles.handles().empty());
   const RegisteredTarget* add = FindTarget("Add");
   absl::StatusOr<std::unique_ptr<Target>> bound =
-      add->bind(add->function, encoded);
+      add->bind(add->function, encoded, nullptr);
   ASSERT_TRUE(bound.ok()) << bound.status();
   EXPECT_EQ((*bound)->Run().value(), 5);
 }
@@ -41,19 +43,19 @@ TEST(TargetTest, EncodedArgumentsBindAndRun) {
 TEST(TargetTest, BadArgumentsAreErrors) {
   const RegisteredTarget* add = FindTarget("Add");
   std::string one_int;
-  Encode(std::make_tuple(1), &one_int);
-  EXPECT_EQ(add->bind(add->function, one_int).status().code(),
+  ASSERT_TRUE(Encode(std::make_tuple(1), &one_int).ok());
+  EXPECT_EQ(add->bind(add->function, one_int, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(add->bind(add->function, "\x7f").status().code(),
+  EXPECT_EQ(add->bind(add->function, "\x80\x04K", nullptr).status().code(),
             absl::StatusCode::kDataLoss);
 }
 
 TEST(TargetTest, ReturnValuesBecomeExitCodes) {
   const RegisteredTarget* check = FindTarget("Check");
   std::string empty;
-  Encode(std::make_tuple(std::string()), &empty);
+  ASSERT_TRUE(Encode(std::make_tuple(std::string()), &empty).ok());
   absl::StatusOr<std::unique_ptr<Target>> bound =
-      check->bind(check->function, empty);
+      check->bind(check->function, empty, nullptr);
   ASSERT_TRUE(bound.ok());
   EXPECT_EQ((*bound)->Run().status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -64,7 +66,8 @@ TEST(TargetTest, LambdasAreNotFunctions) {
   BoundTarget<decltype(lambda)> target(lambda);
   EXPECT_EQ(target.function(), nullptr);
   std::string encoded;
-  EXPECT_TRUE(target.EncodeArguments(&encoded).ok());  // no arguments
+  HandleTable handles;
+  EXPECT_TRUE(target.EncodeArguments(&encoded, &handles).ok());  // none
 }
 
 }  // namespace
