@@ -282,7 +282,9 @@ class Decoder {
 
   // Containers: the number of elements (a dict's: of pairs), and a visit of
   // each. `types` lists what is accepted (list and tuple for a sequence).
-  std::size_t size() const { return node().c.count; }
+  std::size_t size() const {
+    return type() == PyType::kDict ? node().c.count / 2 : node().c.count;
+  }
   absl::Status ExpectType(std::initializer_list<PyType> types,
                           absl::string_view expected) const;
   // f(Decoder& element) for a list, tuple, set or frozenset; f(Decoder& key,
