@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Calls the C++ adder server of rpc_over_listener.cc with CPython's own
-multiprocessing.connection.Client and prints the two answers.
+multiprocessing.connection.Client: the seed's client code, unchanged but for
+Client(address, authkey=...) in place of Pipe(). Prints the answers.
 
     rpc_client.py ADDRESS AUTHKEY
 
@@ -15,10 +16,12 @@ def main():
     if not address.startswith("/"):
         host, _, port = address.rpartition(":")
         address = (host, int(port))
-    with Client(address, authkey=authkey) as conn:
-        for request in (b"add 3 4", b'add "hello" "world"'):
-            conn.send_bytes(request)
-            print(conn.recv_bytes().decode())
+    client_P = Client(address, authkey=authkey)
+    client_P.send((3, 4))
+    print(client_P.recv())
+    client_P.send(('hello', 'world'))
+    print(client_P.recv())
+    client_P.close()
 
 
 if __name__ == "__main__":

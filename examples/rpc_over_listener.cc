@@ -1,46 +1,54 @@
 // The adder server of pipe_adder_server, but across processes that did not
 // start each other: a Listener with an authkey, and any client that knows
-// the key -- rpc_client.py, a plain python3 script using CPython's own
-// multiprocessing.connection.Client, for example.
+// the key -- rpc_client.py, the seed's own client code run by python3 with
+// CPython's multiprocessing.connection.Client, for example:
+//
+//   conn.send((3, 4)); print(conn.recv())                  # 7
+//   conn.send(('hello', 'world')); print(conn.recv())      # helloworld
 //
 //   rpc_over_listener ADDRESS AUTHKEY [CLIENTS]
 //
 // ADDRESS is a Unix socket path, "@name" or "host:port" (port 0 picks one;
-// the server prints the address it got). Requests are text messages, so any
-// language can call: "add 3 4" answers "7", 'add "hello" "world"' answers
-// '"helloworld"'. A client that closes its connection is done; the server
-// stops after CLIENTS clients (default: 1) and prints "Server done". A
-// client with the wrong key is turned away and does not count.
-#include <cstdlib>
+// the server prints the address it got). Requests and answers are pickled
+// by mp's codec exactly as Python's send()/recv() pickle them. A request of
+// another shape gets the answer "error: ..." (a str). A client that closes
+// its connection is done; the server stops after CLIENTS clients (default:
+// 1) and prints "Server done". A client with the wrong key is turned away
+// and does not count.
+#include <cstdint>
 #include <iostream>
 #include <string>
-#include <vector>
+#include <utility>
+#include <variant>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "ipc/listener.h"
 
 namespace {
 
-// "add A B" -> the sum of two integers or the concatenation of two quoted
-// strings; anything else -> an "error: ..." reply.
-std::string Answer(absl::string_view request) {
-  std::vector<std::string> words = absl::StrSplit(request, ' ');
-  if (words.size() != 3 || words[0] != "add") {
-    return absl::StrCat("error: expected 'add A B', got '", request, "'");
+// Python's (int, int) or (str, str), and their sums.
+using Request = std::variant<std::pair<int64_t, int64_t>,
+                             std::pair<std::string, std::string>>;
+using Reply = std::variant<int64_t, std::string>;
+
+// Answers one client until it closes its connection.
+void Serve(mp::Connection& conn) {
+  for (;;) {
+    absl::StatusOr<Request> request = conn.Recv<Request>();
+    Reply reply;
+    if (request.ok()) {
+      reply = std::visit(
+          [](const auto& xy) -> Reply { return xy.first + xy.second; },
+          *request);
+    } else if (request.status().code() == absl::StatusCode::kInvalidArgument) {
+      reply = absl::StrCat("error: expected (int, int) or (str, str): ",
+                           request.status().message());
+    } else {
+      return;  // end of stream (or a broken connection): this client is done
+    }
+    if (!conn.Send(reply).ok()) return;
   }
-  int64_t a, b;
-  if (absl::SimpleAtoi(words[1], &a) && absl::SimpleAtoi(words[2], &b)) {
-    return absl::StrCat(a + b);
-  }
-  absl::string_view x = words[1], y = words[2];
-  if (absl::ConsumePrefix(&x, "\"") && absl::ConsumeSuffix(&x, "\"") &&
-      absl::ConsumePrefix(&y, "\"") && absl::ConsumeSuffix(&y, "\"")) {
-    return absl::StrCat("\"", x, y, "\"");
-  }
-  return "error: A and B must both be integers or both quoted strings";
 }
 
 }  // namespace
@@ -66,11 +74,7 @@ int main(int argc, char** argv) {
       continue;
     }
     ++served;
-    for (;;) {
-      absl::StatusOr<std::string> request = conn->RecvBytes(/*maxlength=*/4096);
-      if (!request.ok()) break;  // end of stream: this client is done
-      if (!conn->SendBytes(Answer(*request)).ok()) break;
-    }
+    Serve(*conn);
   }
   std::cout << "Server done" << std::endl;
   return 0;

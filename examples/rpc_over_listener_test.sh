@@ -9,12 +9,12 @@ dir=$(mktemp -d /tmp/mp-rpc-XXXXXX)  # short: Unix socket paths are short
 trap 'rm -rf "$dir"' EXIT
 
 if [[ -n ${WINE:-} ]]; then
-  timeout 60 "$WINE" examples/rpc_over_listener.exe 127.0.0.1:0 sesame \
+  timeout 60 "$WINE" examples/rpc_over_listener.exe 127.0.0.1:0 sesame 2 \
     >"$dir/server.raw" 2>&1 &
   server=$!
   clean() { tr -d '\r' <"$dir/server.raw"; }  # Windows text mode's CRLF
 else
-  timeout 60 examples/rpc_over_listener "$dir/adder.sock" sesame \
+  timeout 60 examples/rpc_over_listener "$dir/adder.sock" sesame 2 \
     >"$dir/server.raw" 2>&1 &
   server=$!
   clean() { cat "$dir/server.raw"; }
@@ -35,8 +35,20 @@ fi
 grep -q AuthenticationError "$dir/bad.out" || { echo "FAIL: no AuthenticationError:"; cat "$dir/bad.out"; exit 1; }
 
 client=$(timeout 30 python3 examples/rpc_client.py "$address" sesame)
+# A request of another shape is answered with an error, not a crash.
+odd=$(timeout 30 python3 -c '
+import sys
+from multiprocessing.connection import Client
+a = sys.argv[1]
+if not a.startswith("/"):
+    h, _, p = a.rpartition(":"); a = (h, int(p))
+with Client(a, authkey=b"sesame") as c:
+    c.send([1.5, None]); print(c.recv().split(":")[0])
+    c.send((2, 40)); print(c.recv())
+' "$address")
 wait "$server"
-expected_client=$'7\n"helloworld"'
+[[ $odd == $'error\n42' ]] || { echo "FAIL: an odd request got:"; echo "$odd"; exit 1; }
+expected_client=$'7\nhelloworld'
 expected_server="Listening on $address
 Refused a client: authentication failed: digest received was wrong
 Server done"
