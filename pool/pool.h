@@ -1,0 +1,688 @@
+// mp::Pool: Python's multiprocessing.Pool.
+//
+//   int Square(int x) { return x * x; }
+//   MP_REGISTER_TASK(Square);  // for spawn (and Windows)
+//
+//   absl::StatusOr<mp::Pool> pool = mp::Pool::Create();  // CpuCount() workers
+//   absl::StatusOr<std::vector<int>> squares = pool->Map(Square, items);
+//
+// Workers are daemonic child processes started with the pool's start method.
+// A task's arguments and result travel pickled (ipc/codec.h), so they may be
+// any encodable type. A task function may return a value, void, absl::Status
+// or absl::StatusOr<T>; an error status, or an exception it throws, becomes
+// that task's error (Python re-raises the worker's exception in get()).
+//
+// Which functions run:
+//   - a function registered with MP_REGISTER_TASK, under every start method;
+//   - under fork, any callable (lambdas with captures, function objects).
+//     A worker can run the callables that existed when it was forked, so the
+//     first task with a callable newer than a worker replaces that worker
+//     (one fork each); register functions you use often, or create the
+//     pool after them... as Python, whose workers only run importable
+//     functions, never closures.
+//
+// Better than Python on the bad day: a worker that dies while running a
+// task (a crash, SIGKILL, _exit) fails that task with kAborted ("pool
+// worker 3 (pid 1234) died with signal 9 while running a task of 100 items")
+// instead of hanging the caller forever; the worker is replaced and the pool
+// goes on. Terminate() (and the destructor) kill the workers at once and
+// fail what had not finished with kCancelled.
+//
+// Threads: the pool runs one thread of its own, which sends tasks, receives
+// results, runs callbacks (keep them short, as in Python) and replaces
+// workers; with fork, workers are forked from that thread (what runs in a
+// forked worker is the task loop: it takes no lock that another thread of
+// the parent could hold). A Pool may be used from several threads.
+#ifndef MULTIPROCESSING_POOL_POOL_H_
+#define MULTIPROCESSING_POOL_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ipc/codec.h"
+#include "pool/task.h"
+#include "process/process.h"
+
+namespace mp {
+
+namespace pool_internal {
+
+// The pool thread's view of one submitted call (apply, map, imap...).
+class Job {
+ public:
+  virtual ~Job() = default;
+  // The next chunk of the input: its pickled argument tuples and how many
+  // there are (or, in *error, why they cannot be sent). False once the input
+  // is exhausted. Called on the pool thread.
+  virtual bool NextChunk(std::string* chunk, std::size_t* count,
+                         absl::Status* error) = 0;
+  // The outcomes of the `count` items from `first` on.
+  virtual void Deliver(std::size_t first, std::size_t count,
+                       absl::string_view outcomes) = 0;
+  virtual void Fail(std::size_t first, std::size_t count,
+                    const absl::Status& status) = 0;
+  // No more chunks: `total` items in all.
+  virtual void InputDone(std::size_t total) = 0;
+
+  // Which function: a registered name, else an index in the callables table.
+  std::string task_name;
+  int64_t callable = -1;
+};
+
+class Core;
+
+// Results as they arrive, for every kind of call.
+template <typename R>
+class ResultState final : public Job {
+ public:
+  enum class Mode { kSingle, kList, kOrdered, kUnordered };
+  using Pull = std::function<bool(std::string*, std::size_t*, absl::Status*)>;
+
+  ResultState(Mode mode, Pull pull) : mode_(mode), pull_(std::move(pull)) {}
+
+  std::function<void(const R&)> on_value;                // apply_async
+  std::function<void(const std::vector<R>&)> on_values;  // map_async
+  std::function<void(const absl::Status&)> on_error;
+
+  bool NextChunk(std::string* chunk, std::size_t* count,
+                 absl::Status* error) override {
+    return pull_(chunk, count, error);
+  }
+  void Deliver(std::size_t first, std::size_t count,
+               absl::string_view outcomes) override {
+    absl::StatusOr<std::vector<Outcome<R>>> decoded =
+        Decode<std::vector<Outcome<R>>>(outcomes);
+    if (!decoded.ok() || decoded->size() != count) {
+      absl::Status s = !decoded.ok() ? decoded.status()
+                       : decoded->size() == 1 && !std::get<0>((*decoded)[0])
+                           ? ToStatus((*decoded)[0])
+                           : absl::DataLossError("pool: a worker answered "
+                                                 "with the wrong number of "
+                                                 "results");
+      return Fail(first, count, s);
+    }
+    std::vector<absl::StatusOr<R>> values;
+    values.reserve(count);
+    for (Outcome<R>& o : *decoded) {
+      if (std::get<0>(o)) {
+        values.emplace_back(std::get<1>(o) ? std::move(*std::get<1>(o)) : R{});
+      } else {
+        values.emplace_back(ToStatus(o));
+      }
+    }
+    Store(first, std::move(values));
+  }
+  void Fail(std::size_t first, std::size_t count,
+            const absl::Status& status) override {
+    Store(first, std::vector<absl::StatusOr<R>>(count, status));
+  }
+  void InputDone(std::size_t total) override {
+    {
+      absl::MutexLock lock(&mu_);
+      total_ = total;
+    }
+    MaybeFinish();
+  }
+
+  bool Ready() {
+    absl::MutexLock lock(&mu_);
+    return done_;
+  }
+  bool WaitReady(std::optional<absl::Duration> timeout) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() { return done_; };
+    if (!timeout) {
+      mu_.Await(absl::Condition(&done));
+    } else {
+      mu_.AwaitWithTimeout(absl::Condition(&done), *timeout);
+    }
+    return done_;
+  }
+  // apply / map: the first error, or the values.
+  absl::StatusOr<std::vector<R>> Values(std::optional<absl::Duration> timeout) {
+    if (!WaitReady(timeout)) return Timeout();
+    absl::MutexLock lock(&mu_);
+    if (!first_error_.ok()) return first_error_;
+    std::vector<R> out;
+    out.reserve(items_.size());
+    for (auto& v : items_) out.push_back(**v);
+    return out;
+  }
+  absl::StatusOr<bool> Successful() {
+    absl::MutexLock lock(&mu_);
+    if (!done_) {
+      return absl::InvalidArgumentError("pool: the result is not ready");
+    }
+    return first_error_.ok();
+  }
+  // imap / imap_unordered: the next item, nullopt at the end.
+  absl::StatusOr<std::optional<R>> Next(std::optional<absl::Duration> timeout) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() {
+      if (total_ && next_ >= *total_) return true;
+      if (mode_ == Mode::kUnordered) return !completed_.empty();
+      return next_ < items_.size() && items_[next_].has_value();
+    };
+    if (!timeout) {
+      mu_.Await(absl::Condition(&ready));
+    } else if (!mu_.AwaitWithTimeout(absl::Condition(&ready), *timeout)) {
+      return Timeout();
+    }
+    if (total_ && next_ >= *total_) return std::optional<R>();
+    const std::size_t i = mode_ == Mode::kUnordered ? completed_.front() : next_;
+    if (mode_ == Mode::kUnordered) completed_.pop_front();
+    ++next_;
+    absl::StatusOr<R> v = std::move(*items_[i]);
+    if (!v.ok()) return v.status();
+    return std::optional<R>(std::move(*v));
+  }
+
+ private:
+  static absl::Status ToStatus(const Outcome<R>& o) {
+    return absl::Status(static_cast<absl::StatusCode>(std::get<2>(o)),
+                        std::get<3>(o));
+  }
+  static absl::Status Timeout() {
+    return absl::DeadlineExceededError("pool: the result is not ready yet");
+  }
+  void Store(std::size_t first, std::vector<absl::StatusOr<R>> values) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (items_.size() < first + values.size()) {
+        items_.resize(first + values.size());
+      }
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!values[i].ok() && first_error_.ok()) {
+          first_error_ = values[i].status();
+        }
+        items_[first + i] = std::move(values[i]);
+        completed_.push_back(first + i);
+      }
+      filled_ += values.size();
+    }
+    MaybeFinish();
+  }
+  // Ready: every item arrived, or (apply, map) the first error did, as in
+  // Python. Runs the callback once.
+  void MaybeFinish() {
+    std::function<void()> callback;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_) return;
+      const bool all = total_ && filled_ >= *total_;
+      const bool failed_early =
+          !first_error_.ok() &&
+          (mode_ == Mode::kSingle || mode_ == Mode::kList);
+      if (!all && !failed_early) return;
+      done_ = true;
+      if (!first_error_.ok()) {
+        if (on_error) callback = [f = on_error, s = first_error_] { f(s); };
+      } else if (mode_ == Mode::kSingle && on_value && !items_.empty()) {
+        callback = [f = on_value, v = **items_[0]] { f(v); };
+      } else if (mode_ == Mode::kList && on_values) {
+        std::vector<R> all_values;
+        for (auto& v : items_) all_values.push_back(**v);
+        callback = [f = on_values, v = std::move(all_values)] { f(v); };
+      }
+    }
+    if (callback) callback();
+  }
+
+  const Mode mode_;
+  Pull pull_;  // pool thread only
+  absl::Mutex mu_;
+  std::vector<std::optional<absl::StatusOr<R>>> items_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::size_t> completed_ ABSL_GUARDED_BY(mu_);
+  std::size_t filled_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<std::size_t> total_ ABSL_GUARDED_BY(mu_);
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Encodes items [begin, end) of a range as a list of argument tuples.
+template <typename Tuple, typename It, typename MakeArgs>
+absl::Status EncodeChunk(It begin, std::size_t n, MakeArgs make,
+                         std::string* out) {
+  std::vector<Tuple> args;
+  args.reserve(n);
+  for (std::size_t i = 0; i < n; ++i, ++begin) args.push_back(make(*begin));
+  out->clear();
+  return Encode(args, out);
+}
+
+// T, in a context where it is not deduced.
+template <typename T>
+struct Identity {
+  using type = T;
+};
+template <typename T>
+using NonDeduced = typename Identity<T>::type;
+
+// The result type a caller sees for f(args...).
+template <typename F, typename... A>
+using TaskResult = typename ResultOf<
+    std::invoke_result_t<F&, std::decay_t<A>&...>>::type;
+
+// Python's default chunksize for map: len / (4 * workers), rounded up.
+std::size_t DefaultChunksize(std::size_t items, int workers);
+
+}  // namespace pool_internal
+
+// apply_async()'s result; map_async()'s is AsyncResult<std::vector<R>>.
+template <typename R>
+class AsyncResult {
+ public:
+  // get(timeout): the value, the task's error, or mp::IsTimeout.
+  absl::StatusOr<R> Get(std::optional<absl::Duration> timeout = std::nullopt) {
+    absl::StatusOr<std::vector<R>> v = state_->Values(timeout);
+    if (!v.ok()) return v.status();
+    if constexpr (kList) {
+      return std::move(*v);
+    } else {
+      return std::move((*v)[0]);
+    }
+  }
+  // wait(timeout): whether it is ready now.
+  bool Wait(std::optional<absl::Duration> timeout = std::nullopt) {
+    return state_->WaitReady(timeout);
+  }
+  bool Ready() const { return state_->Ready(); }
+  // successful(): kInvalidArgument (Python's ValueError) while not ready.
+  absl::StatusOr<bool> Successful() const { return state_->Successful(); }
+
+ private:
+  friend class Pool;
+  static constexpr bool kList = false;
+  using Item = R;
+  explicit AsyncResult(std::shared_ptr<pool_internal::ResultState<R>> s)
+      : state_(std::move(s)) {}
+  std::shared_ptr<pool_internal::ResultState<R>> state_;
+};
+
+template <typename R>
+class AsyncResult<std::vector<R>> {
+ public:
+  absl::StatusOr<std::vector<R>> Get(
+      std::optional<absl::Duration> timeout = std::nullopt) {
+    return state_->Values(timeout);
+  }
+  bool Wait(std::optional<absl::Duration> timeout = std::nullopt) {
+    return state_->WaitReady(timeout);
+  }
+  bool Ready() const { return state_->Ready(); }
+  absl::StatusOr<bool> Successful() const { return state_->Successful(); }
+
+ private:
+  friend class Pool;
+  explicit AsyncResult(std::shared_ptr<pool_internal::ResultState<R>> s)
+      : state_(std::move(s)) {}
+  std::shared_ptr<pool_internal::ResultState<R>> state_;
+};
+
+template <typename R>
+using MapResult = AsyncResult<std::vector<R>>;
+
+// imap()'s and imap_unordered()'s iterator: Next() gives the next result
+// (in input order for Imap, in completion order for ImapUnordered), an
+// empty optional after the last (Python's StopIteration), the task's error
+// for a failed item (the iteration goes on after it), or mp::IsTimeout.
+template <typename R>
+class ImapIterator {
+ public:
+  absl::StatusOr<std::optional<R>> Next(
+      std::optional<absl::Duration> timeout = std::nullopt) {
+    return state_->Next(timeout);
+  }
+
+ private:
+  friend class Pool;
+  explicit ImapIterator(std::shared_ptr<pool_internal::ResultState<R>> s)
+      : state_(std::move(s)) {}
+  std::shared_ptr<pool_internal::ResultState<R>> state_;
+};
+
+class Pool {
+ public:
+  struct Options {
+    // processes: the number of workers; CpuCount() (or 1) when unset.
+    std::optional<int> processes;
+    // maxtasksperchild: a worker is replaced after this many tasks (chunks);
+    // 0 = never.
+    int maxtasksperchild = 0;
+    // The start method of the workers (Python's context); the default one
+    // when unset.
+    std::optional<StartMethod> start_method;
+
+    // initializer(*initargs): run by each worker when it starts. Under
+    // spawn, a function registered with MP_REGISTER_TASK. A failing
+    // initializer (an error status or exception) fails every task that
+    // worker is given.
+    template <typename F, typename... A>
+    Options& set_initializer(F f, A... args);
+
+    // Internal.
+    std::function<void()> init_fork;
+    std::string init_name;
+    std::string init_args;
+    absl::Status init_status;
+  };
+
+  // Pool(processes): kInvalidArgument for processes < 1.
+  static absl::StatusOr<Pool> Create(std::optional<int> processes = std::nullopt);
+  static absl::StatusOr<Pool> Create(Options options);
+
+  Pool(Pool&&) noexcept;
+  Pool& operator=(Pool&&) noexcept;
+  // Like leaving Python's `with Pool() as p:`: Terminate() and Join().
+  ~Pool();
+
+  // apply(f, args): f(args...) in a worker.
+  template <typename F, typename... A>
+  auto Apply(F f, A... args) {
+    return ApplyAsync(f, std::move(args)...).Get();
+  }
+  // apply_async(f, args): see also ApplyAsyncWithCallbacks.
+  template <typename F, typename... A>
+  auto ApplyAsync(F f, A... args) {
+    return ApplyAsyncWithCallbacks(f, std::make_tuple(std::move(args)...), {},
+                                   {});
+  }
+  // apply_async(f, args, callback=, error_callback=). The callbacks run on
+  // the pool's thread.
+  template <typename F, typename... A, typename R = pool_internal::TaskResult<F, A...>>
+  AsyncResult<R> ApplyAsyncWithCallbacks(
+      F f, std::tuple<A...> args, std::function<void(const pool_internal::NonDeduced<R>&)> callback,
+      std::function<void(const absl::Status&)> error_callback);
+
+  // map(f, items, chunksize): [f(x) for x in items], in order; the first
+  // failed item's error. chunksize 0: Python's default.
+  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
+  absl::StatusOr<std::vector<R>> Map(F f, std::vector<T> items,
+                                     std::size_t chunksize = 0) {
+    return MapAsync(f, std::move(items), chunksize).Get();
+  }
+  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
+  MapResult<R> MapAsync(
+      F f, std::vector<T> items, std::size_t chunksize = 0,
+      std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback = {},
+      std::function<void(const absl::Status&)> error_callback = {});
+
+  // starmap(f, [(a, b), ...]): f(a, b) for each tuple.
+  template <typename F, typename... A,
+            typename R = pool_internal::TaskResult<F, A...>>
+  absl::StatusOr<std::vector<R>> Starmap(F f,
+                                         std::vector<std::tuple<A...>> items,
+                                         std::size_t chunksize = 0) {
+    return StarmapAsync(f, std::move(items), chunksize).Get();
+  }
+  template <typename F, typename... A, typename R = pool_internal::TaskResult<F, A...>>
+  MapResult<R> StarmapAsync(
+      F f, std::vector<std::tuple<A...>> items, std::size_t chunksize = 0,
+      std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback = {},
+      std::function<void(const absl::Status&)> error_callback = {});
+
+  // imap(f, iterable, chunksize=1): results in order as they come. The
+  // input is read lazily, on the pool's thread, as workers become free: the
+  // range [begin, end) must stay valid until the iterator reaches its end.
+  template <typename F, typename It,
+            typename R = pool_internal::TaskResult<F, decltype(*std::declval<It>())>>
+  ImapIterator<R> Imap(F f, It begin, It end, std::size_t chunksize = 1) {
+    return Iterate<R>(pool_internal::ResultState<R>::Mode::kOrdered, f, begin,
+                      end, chunksize);
+  }
+  // imap_unordered: the same, in completion order.
+  template <typename F, typename It,
+            typename R = pool_internal::TaskResult<F, decltype(*std::declval<It>())>>
+  ImapIterator<R> ImapUnordered(F f, It begin, It end,
+                                std::size_t chunksize = 1) {
+    return Iterate<R>(pool_internal::ResultState<R>::Mode::kUnordered, f,
+                      begin, end, chunksize);
+  }
+
+  // close(): no more tasks; the workers exit once the submitted ones are
+  // done.
+  void Close();
+  // terminate(): stops the workers at once (SIGTERM, then SIGKILL); what has
+  // not finished fails with kCancelled.
+  void Terminate();
+  // join(): waits for the workers to exit, after Close() or Terminate()
+  // (before: kInvalidArgument, Python's ValueError). Afterwards the pool's
+  // thread, pipes and processes are gone.
+  absl::Status Join();
+
+  // The number of workers.
+  int processes() const;
+  // The pids of the current workers (they change as workers are replaced).
+  std::vector<int64_t> WorkerPids() const;
+
+ private:
+  explicit Pool(std::shared_ptr<pool_internal::Core> core);
+
+  // How the workers will find f: its registered name, or (fork) its index
+  // in the callables table. kInvalidArgument under spawn for a function
+  // that is not registered.
+  template <typename F, typename Args>
+  absl::Status Locate(F& f, pool_internal::Job* job);
+  absl::Status Submit(std::shared_ptr<pool_internal::Job> job);
+  StartMethod start_method() const;
+  int workers() const { return processes(); }
+
+  // Submits f over `items`, each made into an argument tuple by `make`.
+  template <typename R, typename Args, typename F, typename Items,
+            typename MakeArgs>
+  std::shared_ptr<pool_internal::ResultState<R>> SubmitList(
+      typename pool_internal::ResultState<R>::Mode mode, F& f, Items items,
+      std::size_t chunksize, MakeArgs make,
+      std::function<void(const R&)> on_value,
+      std::function<void(const std::vector<R>&)> on_values,
+      std::function<void(const absl::Status&)> on_error);
+
+  template <typename R, typename F, typename It>
+  ImapIterator<R> Iterate(typename pool_internal::ResultState<R>::Mode mode,
+                          F f, It begin, It end, std::size_t chunksize);
+
+  std::shared_ptr<pool_internal::Core> core_;
+};
+
+// ---------------------------------------------------------------------------
+
+template <typename F, typename... A>
+Pool::Options& Pool::Options::set_initializer(F f, A... args) {
+  std::tuple<A...> bound(std::move(args)...);
+  init_fork = [f, bound]() mutable {
+    auto call = [&]() -> absl::Status {
+      using Raw = decltype(std::apply(f, bound));
+      if constexpr (std::is_same_v<std::decay_t<Raw>, absl::Status>) {
+        return std::apply(f, bound);
+      } else {
+        std::apply(f, bound);
+        return absl::OkStatus();
+      }
+    };
+    absl::Status s = call();
+    if (!s.ok()) {
+      // The worker reports it for every task it is given.
+      pool_internal::SetInitializerError(s);
+    }
+  };
+  init_name.clear();
+  init_args.clear();
+  init_status = absl::OkStatus();
+  if constexpr (std::is_pointer_v<F> &&
+                std::is_function_v<std::remove_pointer_t<F>>) {
+    const std::string* name = pool_internal::FindTaskName(
+        reinterpret_cast<pool_internal::ErasedFunction>(f));
+    if (name != nullptr) {
+      init_name = *name;
+      init_status = Encode(std::vector<std::tuple<A...>>{bound}, &init_args);
+    }
+  }
+  return *this;
+}
+
+template <typename F, typename Args>
+absl::Status Pool::Locate(F& f, pool_internal::Job* job) {
+  if constexpr (std::is_pointer_v<F> &&
+                std::is_function_v<std::remove_pointer_t<F>>) {
+    if (const std::string* name = pool_internal::FindTaskName(
+            reinterpret_cast<pool_internal::ErasedFunction>(f))) {
+      job->task_name = *name;
+      return absl::OkStatus();
+    }
+  }
+  if (start_method() != StartMethod::kFork) {
+    return absl::InvalidArgumentError(
+        "pool: under the spawn start method a task must be a function "
+        "registered with MP_REGISTER_TASK (lambdas and function objects run "
+        "only in forked workers)");
+  }
+  if constexpr (std::is_pointer_v<F> &&
+                std::is_function_v<std::remove_pointer_t<F>>) {
+    // One table entry per function, however often it is used.
+    static std::mutex mu;
+    static std::map<F, int64_t>* known = new std::map<F, int64_t>;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = known->find(f);
+    if (it == known->end()) {
+      it = known
+               ->emplace(f, pool_internal::AddCallable(
+                                [f](absl::string_view chunk) mutable {
+                                  return pool_internal::RunChunk<F, Args>(
+                                      f, chunk);
+                                }))
+               .first;
+    }
+    job->callable = it->second;
+  } else {
+    job->callable =
+        pool_internal::AddCallable([f](absl::string_view chunk) mutable {
+          return pool_internal::RunChunk<F, Args>(f, chunk);
+        });
+  }
+  return absl::OkStatus();
+}
+
+template <typename R, typename Args, typename F, typename Items,
+          typename MakeArgs>
+std::shared_ptr<pool_internal::ResultState<R>> Pool::SubmitList(
+    typename pool_internal::ResultState<R>::Mode mode, F& f, Items items,
+    std::size_t chunksize, MakeArgs make,
+    std::function<void(const R&)> on_value,
+    std::function<void(const std::vector<R>&)> on_values,
+    std::function<void(const absl::Status&)> on_error) {
+  const std::size_t size = items.size();
+  if (chunksize == 0) {
+    chunksize = pool_internal::DefaultChunksize(size, workers());
+  }
+  auto shared = std::make_shared<Items>(std::move(items));
+  auto next = std::make_shared<std::size_t>(0);
+  auto state = std::make_shared<pool_internal::ResultState<R>>(
+      mode, [shared, next, chunksize, make](
+                std::string* chunk, std::size_t* count, absl::Status* error) {
+        if (*next >= shared->size()) return false;
+        *count = std::min(chunksize, shared->size() - *next);
+        *error = pool_internal::EncodeChunk<Args>(shared->begin() + *next,
+                                                  *count, make, chunk);
+        *next += *count;
+        return true;
+      });
+  state->on_value = std::move(on_value);
+  state->on_values = std::move(on_values);
+  state->on_error = std::move(on_error);
+  absl::Status s = Locate<F, Args>(f, state.get());
+  if (s.ok()) s = Submit(state);
+  if (!s.ok()) {
+    state->Fail(0, 1, s);
+    state->InputDone(1);
+  }
+  return state;
+}
+
+template <typename F, typename... A, typename R>
+AsyncResult<R> Pool::ApplyAsyncWithCallbacks(
+    F f, std::tuple<A...> args, std::function<void(const pool_internal::NonDeduced<R>&)> callback,
+    std::function<void(const absl::Status&)> error_callback) {
+  using Args = std::tuple<std::decay_t<A>...>;
+  std::vector<Args> one;
+  one.push_back(std::move(args));
+  return AsyncResult<R>(SubmitList<R, Args>(
+      pool_internal::ResultState<R>::Mode::kSingle, f, std::move(one), 1,
+      [](const Args& a) { return a; }, std::move(callback), {},
+      std::move(error_callback)));
+}
+
+template <typename F, typename T, typename R>
+MapResult<R> Pool::MapAsync(
+    F f, std::vector<T> items, std::size_t chunksize,
+    std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback,
+    std::function<void(const absl::Status&)> error_callback) {
+  using Args = std::tuple<T>;
+  return MapResult<R>(SubmitList<R, Args>(
+      pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
+      chunksize, [](const T& x) { return Args(x); }, {}, std::move(callback),
+      std::move(error_callback)));
+}
+
+template <typename F, typename... A, typename R>
+MapResult<R> Pool::StarmapAsync(
+    F f, std::vector<std::tuple<A...>> items, std::size_t chunksize,
+    std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback,
+    std::function<void(const absl::Status&)> error_callback) {
+  using Args = std::tuple<A...>;
+  return MapResult<R>(SubmitList<R, Args>(
+      pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
+      chunksize, [](const Args& a) { return a; }, {}, std::move(callback),
+      std::move(error_callback)));
+}
+
+template <typename R, typename F, typename It>
+ImapIterator<R> Pool::Iterate(
+    typename pool_internal::ResultState<R>::Mode mode, F f, It begin, It end,
+    std::size_t chunksize) {
+  using T = std::decay_t<decltype(*begin)>;
+  using Args = std::tuple<T>;
+  if (chunksize == 0) chunksize = 1;
+  auto cursor = std::make_shared<std::pair<It, It>>(begin, end);
+  auto state = std::make_shared<pool_internal::ResultState<R>>(
+      mode, [cursor, chunksize](std::string* chunk, std::size_t* count,
+                                absl::Status* error) {
+        std::vector<Args> args;
+        while (args.size() < chunksize && cursor->first != cursor->second) {
+          args.emplace_back(*cursor->first);
+          ++cursor->first;
+        }
+        if (args.empty()) return false;
+        *count = args.size();
+        chunk->clear();
+        *error = Encode(args, chunk);
+        return true;
+      });
+  absl::Status s = Locate<F, Args>(f, state.get());
+  if (s.ok()) s = Submit(state);
+  if (!s.ok()) {
+    state->Fail(0, 1, s);
+    state->InputDone(1);
+  }
+  return ImapIterator<R>(state);
+}
+
+}  // namespace mp
+
+#endif  // MULTIPROCESSING_POOL_POOL_H_

@@ -1,0 +1,171 @@
+// Internal to //pool: how a task crosses to a worker and back.
+//
+// A task is a chunk of calls of one function: the parent pickles the chunk's
+// argument tuples (a list of tuples), the worker decodes them, calls the
+// function on each and pickles one outcome per call:
+//   (True, result, 0, b'')  or  (False, None, status code, b'message').
+// The function is found in the worker either by name in the task registry
+// (MP_REGISTER_TASK; spawn, and fork for registered functions) or, under
+// fork only, by its index in this process's table of callables, which a
+// worker inherits as it was when the worker was forked.
+#ifndef MULTIPROCESSING_POOL_TASK_H_
+#define MULTIPROCESSING_POOL_TASK_H_
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/config.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "ipc/codec.h"
+
+namespace mp::pool_internal {
+
+// What a task function returns, as the result type the caller sees: void and
+// absl::Status give std::monostate (None), absl::StatusOr<T> gives T.
+template <typename Raw>
+struct ResultOf {
+  using type = std::decay_t<Raw>;
+};
+template <>
+struct ResultOf<void> {
+  using type = std::monostate;
+};
+template <>
+struct ResultOf<absl::Status> {
+  using type = std::monostate;
+};
+template <typename T>
+struct ResultOf<absl::StatusOr<T>> {
+  using type = T;
+};
+
+// One call's outcome on the wire.
+template <typename R>
+using Outcome = std::tuple<bool, std::optional<R>, int, Bytes>;
+
+template <typename R>
+Outcome<R> Failed(const absl::Status& s) {
+  return Outcome<R>(false, std::nullopt, static_cast<int>(s.code()),
+                    Bytes(std::string(s.message())));
+}
+
+// Calls f with the tuple's elements; an error or exception becomes a failed
+// outcome.
+template <typename F, typename Tuple>
+auto Call(F& f, Tuple& args) {
+  using Raw = decltype(std::apply(f, args));
+  using R = typename ResultOf<Raw>::type;
+  auto call = [&]() -> Outcome<R> {
+    if constexpr (std::is_void_v<Raw>) {
+      std::apply(f, args);
+      return Outcome<R>(true, R{}, 0, Bytes());
+    } else if constexpr (std::is_same_v<std::decay_t<Raw>, absl::Status>) {
+      absl::Status s = std::apply(f, args);
+      if (!s.ok()) return Failed<R>(s);
+      return Outcome<R>(true, R{}, 0, Bytes());
+    } else if constexpr (!std::is_same_v<R, std::decay_t<Raw>>) {
+      Raw v = std::apply(f, args);  // a StatusOr
+      if (!v.ok()) return Failed<R>(v.status());
+      return Outcome<R>(true, std::move(*v), 0, Bytes());
+    } else {
+      return Outcome<R>(true, std::apply(f, args), 0, Bytes());
+    }
+  };
+#ifdef ABSL_HAVE_EXCEPTIONS
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return Failed<R>(absl::UnknownError(
+        absl::StrCat("task raised an exception: ", e.what())));
+  } catch (...) {
+    return Failed<R>(absl::UnknownError("task raised an unknown exception"));
+  }
+#else
+  return call();
+#endif
+}
+
+// Runs a chunk: decodes the argument tuples, calls f on each, returns the
+// pickled list of outcomes (one per call; a single failed outcome when the
+// chunk itself cannot be read).
+template <typename F, typename Args>
+std::string RunChunk(F& f, absl::string_view chunk) {
+  using R = typename ResultOf<decltype(std::apply(
+      f, std::declval<Args&>()))>::type;
+  std::vector<Outcome<R>> outcomes;
+  absl::StatusOr<std::vector<Args>> args = Decode<std::vector<Args>>(chunk);
+  if (!args.ok()) {
+    outcomes.push_back(Failed<R>(args.status()));
+  } else {
+    outcomes.reserve(args->size());
+    for (Args& a : *args) outcomes.push_back(Call(f, a));
+  }
+  std::string out;
+  absl::Status s = Encode(outcomes, &out);
+  if (!s.ok()) {
+    out.clear();
+    Encode(std::vector<Outcome<R>>{Failed<R>(s)}, &out).IgnoreError();
+  }
+  return out;
+}
+
+// A worker's view of a task function: chunk in, outcomes out.
+using ChunkRunner = std::function<std::string(absl::string_view chunk)>;
+
+// The task registry (spawn): name -> runner. Registering two functions under
+// one name aborts at start-up (a build mistake).
+using ErasedFunction = void (*)();
+bool RegisterTask(const char* name, ErasedFunction function,
+                  std::string (*run)(ErasedFunction, absl::string_view));
+// The registered name of a function, or nullptr.
+const std::string* FindTaskName(ErasedFunction function);
+// The runner registered under `name`, or nullptr.
+std::optional<ChunkRunner> FindTask(absl::string_view name);
+
+template <typename R, typename... A>
+std::string RunRegistered(ErasedFunction function, absl::string_view chunk) {
+  auto f = reinterpret_cast<R (*)(A...)>(function);
+  return RunChunk<decltype(f), std::tuple<std::decay_t<A>...>>(f, chunk);
+}
+
+template <typename R, typename... A>
+bool RegisterTaskFunction(const char* name, R (*function)(A...)) {
+  return RegisterTask(name, reinterpret_cast<ErasedFunction>(function),
+                      &RunRegistered<R, A...>);
+}
+
+// In a worker: the initializer failed; every task then fails with this.
+void SetInitializerError(absl::Status status);
+
+// The table of callables (fork): index -> runner. Append-only.
+int64_t AddCallable(ChunkRunner runner);
+// The runners as they are now (a worker keeps this copy).
+std::vector<std::shared_ptr<const ChunkRunner>> CallablesSnapshot();
+
+}  // namespace mp::pool_internal
+
+#define MP_INTERNAL_POOL_CONCAT2(a, b) a##b
+#define MP_INTERNAL_POOL_CONCAT(a, b) MP_INTERNAL_POOL_CONCAT2(a, b)
+
+// MP_REGISTER_TASK(Function): lets Pool workers started by spawn (and on
+// Windows) run Function, which may return any encodable type (or void,
+// absl::Status, absl::StatusOr<T>). Write it at namespace scope after the
+// function, in a file linked into the binary, like MP_REGISTER_TARGET.
+#define MP_REGISTER_TASK(function)                                   \
+  [[maybe_unused]] static const bool MP_INTERNAL_POOL_CONCAT(        \
+      mp_registered_task_, __COUNTER__) =                            \
+      ::mp::pool_internal::RegisterTaskFunction(#function, &function)
+
+#endif  // MULTIPROCESSING_POOL_TASK_H_
