@@ -8,6 +8,7 @@
 
 #include "ipc/connection.h"  // IWYU pragma: export
 #include "ipc/listener.h"    // IWYU pragma: export
+#include "ipc/py_value.h"    // IWYU pragma: export
 #include "ipc/queue.h"       // IWYU pragma: export
 #include "ipc/wait.h"        // IWYU pragma: export
 #include "platform/error.h"  // IWYU pragma: export

@@ -48,4 +48,8 @@ fi
 check pipe_adder_server "7
 helloworld
 Server done"
+
+check pool_map "[1, 4, 9]
+[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
+INVALID_ARGUMENT: division by zero"
 exit $fail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the targets in fuzz/ with libFuzzer (clang, ASan + UBSan).
 #
-#   fuzz/run.sh [--seconds N] [--merge] [frame|codec|auth ...]
+#   fuzz/run.sh [--seconds N] [--merge] [frame|pickle|auth ...]
 #
 # Each target runs N seconds (default 600) from its seed corpus, all of them
 # at once, in a scratch directory; crashes, hangs (>10 s) and allocations
@@ -19,12 +19,12 @@ while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift ;;
     --merge) merge=1 ;;
-    frame|codec|auth) names+=("$1") ;;
-    *) echo "usage: $0 [--seconds N] [--merge] [frame|codec|auth ...]" >&2; exit 2 ;;
+    frame|pickle|auth) names+=("$1") ;;
+    *) echo "usage: $0 [--seconds N] [--merge] [frame|pickle|auth ...]" >&2; exit 2 ;;
   esac
   shift
 done
-((${#names[@]})) || names=(frame codec auth)
+((${#names[@]})) || names=(frame pickle auth)
 
 # One output base per checkout, as Bazel's own are.
 base=${MP_FUZZ_OUTPUT_BASE:-$HOME/.cache/mp-fuzz-bazel/$(pwd | md5sum | cut -c1-12)}

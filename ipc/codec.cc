@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "absl/strings/str_format.h"
 
@@ -124,12 +125,12 @@ int64_t Encoder::AddHandle(platform::NativeHandle handle) {
   return handles_->Add(handle);
 }
 
-absl::StatusOr<Decoder> Decoder::Child(uint32_t node) const {
+absl::Status Decoder::CheckDepth() const {
   if (depth_ + 1 > kMaxDepth) {
     return absl::ResourceExhaustedError(
         absl::StrCat("codec: values nested deeper than ", kMaxDepth));
   }
-  return Decoder(context_, node, depth_ + 1);
+  return absl::OkStatus();
 }
 
 absl::Status Decoder::TypeError(absl::string_view expected) const {
@@ -242,7 +243,7 @@ absl::Status HashFlood(std::size_t bucket_length) {
 }
 
 namespace {
-thread_local pickle::Tape* tls_tape = nullptr;
+thread_local std::unique_ptr<pickle::Tape> tls_tape;
 thread_local bool tls_tape_busy = false;
 }  // namespace
 
@@ -254,8 +255,8 @@ absl::Status DecodeRoot(absl::string_view data, HandleTable* handles,
   pickle::Tape* tape = &local;
   const bool reuse = !tls_tape_busy;
   if (reuse) {
-    if (tls_tape == nullptr) tls_tape = new pickle::Tape;
-    tape = tls_tape;
+    if (tls_tape == nullptr) tls_tape = std::make_unique<pickle::Tape>();
+    tape = tls_tape.get();
     tls_tape_busy = true;
   }
   absl::Status status;

@@ -207,7 +207,15 @@ class Encoder {
   void WriteBool(bool v) {
     Put(v ? pickle::op::kNewTrue : pickle::op::kNewFalse);
   }
-  void WriteInt(absl::int128 v) { pickle::AppendInt(v, out_); }
+  void WriteInt(absl::int128 v) {
+    if (v >= 0 && v < 0x100) {  // BININT1, the commonest
+      const char b[2] = {pickle::op::kBinInt1,
+                         static_cast<char>(static_cast<uint8_t>(v))};
+      out_->append(b, 2);
+    } else {
+      pickle::AppendInt(v, out_);
+    }
+  }
   void WriteFloat(double v);
   // A str: `utf8` must be valid UTF-8, else the encoding fails.
   void WriteStr(absl::string_view utf8);
@@ -318,7 +326,11 @@ class Decoder {
 
  private:
   const pickle::Node& node() const { return context_->tape->node(node_); }
-  absl::StatusOr<Decoder> Child(uint32_t node) const;
+  // kResourceExhausted when this value's elements would nest too deep.
+  absl::Status CheckDepth() const;
+  Decoder Child(uint32_t node) const {
+    return Decoder(context_, node, depth_ + 1);
+  }
 
   Context* context_;
   uint32_t node_;
@@ -486,11 +498,12 @@ void Encoder::WriteDict(const Range& range) {
 template <typename F>
 absl::Status Decoder::ForEach(F&& f) const {
   const pickle::Tape& tape = *context_->tape;
+  if (node().c.count == 0) return absl::OkStatus();
+  if (absl::Status s = CheckDepth(); !s.ok()) return s;
   uint32_t c = node().c.first;
   for (uint32_t i = 0, n = node().c.count; i < n; ++i, c = tape.node(c).next) {
-    absl::StatusOr<Decoder> element = Child(c);
-    if (!element.ok()) return element.status();
-    if (absl::Status s = f(*element); !s.ok()) return s;
+    Decoder element = Child(c);
+    if (absl::Status s = f(element); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -498,14 +511,14 @@ absl::Status Decoder::ForEach(F&& f) const {
 template <typename F>
 absl::Status Decoder::ForEachPair(F&& f) const {
   const pickle::Tape& tape = *context_->tape;
+  if (node().c.count == 0) return absl::OkStatus();
+  if (absl::Status s = CheckDepth(); !s.ok()) return s;
   uint32_t c = node().c.first;
   for (uint32_t i = 0, n = node().c.count; i + 1 < n; i += 2) {
     const uint32_t v = tape.node(c).next;
-    absl::StatusOr<Decoder> key = Child(c);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<Decoder> value = Child(v);
-    if (!value.ok()) return value.status();
-    if (absl::Status s = f(*key, *value); !s.ok()) return s;
+    Decoder key = Child(c);
+    Decoder value = Child(v);
+    if (absl::Status s = f(key, value); !s.ok()) return s;
     c = tape.node(v).next;
   }
   return absl::OkStatus();
@@ -524,14 +537,11 @@ absl::Status Decoder::DecodeTuple(Ts*... fields) {
   }
   uint32_t c = node().c.first;
   absl::Status s;
-  auto one = [&](auto* field) {
+  if constexpr (sizeof...(Ts) > 0) s = CheckDepth();
+  [[maybe_unused]] auto one = [&](auto* field) {
     if (!s.ok()) return;
-    absl::StatusOr<Decoder> element = Child(c);
-    if (!element.ok()) {
-      s = element.status();
-      return;
-    }
-    s = element->Decode(field);
+    Decoder element = Child(c);
+    s = element.Decode(field);
     c = context_->tape->node(c).next;
   };
   (one(fields), ...);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -79,6 +80,41 @@ uint64_t LoadLittleEndian(const char* p, int n) {
     v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
   }
   return v;
+}
+
+// Protocol 0's text numbers, as plain as Python's repr() writes them: an
+// optional '-', then digits without a leading zero (or "0"); a float adds a
+// fraction and an exponent, or is inf / -inf / nan. Anything else (octal,
+// hex, spaces, "-0") is refused rather than guessed at, as readers differ.
+bool IsPlainInteger(absl::string_view s) {
+  if (absl::ConsumePrefix(&s, "-") && s == "0") return false;
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool IsPlainFloat(absl::string_view s) {
+  absl::ConsumePrefix(&s, "-");
+  if (s == "inf" || s == "nan") return true;
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (!digits()) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    digits();
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
 }
 
 // The text up to the next '\n' (protocol 0 arguments), consuming the '\n'.
@@ -352,7 +388,7 @@ absl::Status Tape::AddToTop(Kind expected, std::size_t begin, char opcode) {
 }
 
 void Tape::Release() {
-  constexpr std::size_t kKeep = 4096;
+  constexpr std::size_t kKeep = 1 << 16;  // 1.5 MiB of nodes
   if (nodes_.capacity() > kKeep) std::vector<Node>().swap(nodes_);
   if (stack_.capacity() > kKeep) std::vector<uint32_t>().swap(stack_);
   if (marks_.capacity() > kKeep) std::vector<std::size_t>().swap(marks_);
@@ -506,7 +542,7 @@ absl::Status Tape::Step(char opcode, const char*& p, const char* end) {
         line.remove_suffix(1);
       }
       int64_t i = 0;
-      if (!absl::SimpleAtoi(line, &i)) {
+      if (!IsPlainInteger(line) || !absl::SimpleAtoi(line, &i)) {
         return absl::InvalidArgumentError(
             "codec: a protocol 0 integer that is not a 64-bit decimal");
       }
@@ -525,7 +561,10 @@ absl::Status Tape::Step(char opcode, const char*& p, const char* end) {
       absl::string_view line;
       double d = 0;
       if (!ReadLine(p, end, &line)) return Truncated();
-      if (!absl::SimpleAtod(line, &d)) return Malformed("FLOAT text");
+      if (!IsPlainFloat(line) || !absl::SimpleAtod(line, &d)) {
+        return absl::InvalidArgumentError(
+            "codec: a protocol 0 float that is not plain decimal text");
+      }
       const uint32_t node = NewNode(Kind::kFloat);
       nodes_[node].f = d;
       return Push(node);

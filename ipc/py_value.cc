@@ -1,6 +1,8 @@
 #include "ipc/py_value.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -127,7 +129,10 @@ void PyValue::Deduplicate() {
   kept.reserve(items_.size());
   // `seen` points into `kept`, which never reallocates (reserved above).
   for (std::size_t i = 0; i < items_.size(); i += step) {
-    auto it = seen.find(&items_[i]);
+    // NaN is not equal to itself: two NaN elements stay two, as in Python.
+    const bool nan = items_[i].type_ == PyType::kFloat &&
+                     std::isnan(items_[i].f_);
+    auto it = nan ? seen.end() : seen.find(&items_[i]);
     if (it == seen.end()) {
       kept.push_back(std::move(items_[i]));
       seen.emplace(&kept.back(), kept.size() - 1);
@@ -185,6 +190,16 @@ std::size_t PyValue::UnorderedHash() const {
 
 namespace {
 
+// Code points Python's repr() escapes beyond ASCII: the C1 controls, the
+// separators and format characters that str.isprintable() rejects (the
+// common ones; not the whole Unicode table), surrogates and private use.
+bool Unprintable(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0xa0) || cp == 0xad || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+         (cp >= 0x205f && cp <= 0x2064) || cp == 0x3000 || cp == 0xfeff ||
+         (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xe000 && cp <= 0xf8ff);
+}
+
 void AppendQuoted(absl::string_view s, bool bytes, std::string* out) {
   const char quote =
       (s.find('\'') != absl::string_view::npos &&
@@ -193,21 +208,41 @@ void AppendQuoted(absl::string_view s, bool bytes, std::string* out) {
           : '\'';
   if (bytes) out->push_back('b');
   out->push_back(quote);
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80 && !bytes) {
+      // One UTF-8 sequence (the codec only makes valid ones).
+      const int n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+      uint32_t cp = c & (0x3f >> (n - 1));
+      for (int k = 1; k < n && i + k < s.size(); ++k) {
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+      }
+      if (!Unprintable(cp)) {
+        out->append(s.data() + i, std::min<std::size_t>(n, s.size() - i));
+      } else if (cp <= 0xff) {
+        absl::StrAppendFormat(out, "\\x%02x", cp);
+      } else if (cp <= 0xffff) {
+        absl::StrAppendFormat(out, "\\u%04x", cp);
+      } else {
+        absl::StrAppendFormat(out, "\\U%08x", cp);
+      }
+      i += n;
+      continue;
+    }
+    ++i;
     if (c == '\\' || c == static_cast<unsigned char>(quote)) {
       out->push_back('\\');
-      out->push_back(ch);
+      out->push_back(static_cast<char>(c));
     } else if (c == '\n') {
       out->append("\\n");
     } else if (c == '\r') {
       out->append("\\r");
     } else if (c == '\t') {
       out->append("\\t");
-    } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
+    } else if (c < 0x20 || c >= 0x7f) {
       absl::StrAppendFormat(out, "\\x%02x", c);
     } else {
-      out->push_back(ch);  // non-ASCII UTF-8 of a str prints as itself
+      out->push_back(static_cast<char>(c));
     }
   }
   out->push_back(quote);

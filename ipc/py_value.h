@@ -89,7 +89,10 @@ class PyValue {
   }
 
   // Python's repr(): None, True, 3, 1.5, 'text', b'\x00', (1,), [1, 2],
-  // {'a': 1}, {1, 2}, set(), frozenset({1}).
+  // {'a': 1}, {1, 2}, set(), frozenset({1}). Non-ASCII text prints as
+  // itself, except the unprintable characters Python escapes (controls,
+  // separators, format characters, surrogates: the common ones, not
+  // Unicode's whole table).
   std::string Repr() const;
 
   friend bool operator==(const PyValue& a, const PyValue& b);

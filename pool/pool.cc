@@ -30,7 +30,7 @@ namespace {
 
 struct Registered {
   ErasedFunction function;
-  std::string (*run)(ErasedFunction, absl::string_view);
+  std::string (*run)(ErasedFunction, absl::string_view, bool);
 };
 
 std::mutex& RegistryMutex() {
@@ -55,7 +55,8 @@ absl::Status* initializer_error = nullptr;
 }  // namespace
 
 bool RegisterTask(const char* name, ErasedFunction function,
-                  std::string (*run)(ErasedFunction, absl::string_view)) {
+                  std::string (*run)(ErasedFunction, absl::string_view,
+                                     bool)) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   auto [it, inserted] = ByName().try_emplace(name, Registered{function, run});
   if (!inserted && it->second.function != function) {
@@ -81,7 +82,9 @@ std::optional<ChunkRunner> FindTask(absl::string_view name) {
   if (it == ByName().end()) return std::nullopt;
   Registered r = it->second;
   return ChunkRunner(
-      [r](absl::string_view chunk) { return r.run(r.function, chunk); });
+      [r](absl::string_view chunk, bool spread) {
+        return r.run(r.function, chunk, spread);
+      });
 }
 
 int64_t AddCallable(ChunkRunner runner) {
@@ -115,9 +118,9 @@ namespace {
 
 // --- The worker. ---
 
-// What travels: (task id, callable index, registered name, chunk) down;
-// (task id, outcomes) up.
-using TaskMessage = std::tuple<int64_t, int64_t, std::string, Bytes>;
+// What travels: (task id, callable index, registered name, spread, chunk)
+// down; (task id, outcomes) up.
+using TaskMessage = std::tuple<int64_t, int64_t, std::string, bool, Bytes>;
 using ReplyMessage = std::tuple<int64_t, Bytes>;
 
 // Runs tasks until the parent closes the connection or `maxtasks` are done.
@@ -126,7 +129,7 @@ int WorkerLoop(Connection& conn, int64_t maxtasks,
   for (int64_t done = 0; maxtasks <= 0 || done < maxtasks; ++done) {
     absl::StatusOr<TaskMessage> task = conn.Recv<TaskMessage>();
     if (!task.ok()) return IsEof(task.status()) ? 0 : 1;
-    const auto& [id, index, name, chunk] = *task;
+    const auto& [id, index, name, spread, chunk] = *task;
     std::string outcomes;
     absl::Status error;
     if (initializer_error != nullptr && !initializer_error->ok()) {
@@ -137,21 +140,22 @@ int WorkerLoop(Connection& conn, int64_t maxtasks,
     } else if (!name.empty()) {
       std::optional<ChunkRunner> run = FindTask(name);
       if (run) {
-        outcomes = (*run)(chunk);
+        outcomes = (*run)(chunk, spread);
       } else {
         error = absl::NotFoundError(absl::StrCat(
             "pool: task ", name, " is not registered in the worker"));
       }
     } else if (index >= 0 && static_cast<std::size_t>(index) < table.size()) {
-      outcomes = (*table[index])(chunk);
+      outcomes = (*table[index])(chunk, spread);
     } else {
       error = absl::InternalError("pool: the worker does not know the task");
     }
     if (!error.ok()) {
+      ChunkResults<std::monostate> failed;
+      failed.ok = false;
+      failed.outcomes.push_back(Failed<std::monostate>(error));
       outcomes.clear();
-      Encode(std::vector<Outcome<std::monostate>>{Failed<std::monostate>(error)},
-             &outcomes)
-          .IgnoreError();
+      Encode(failed, &outcomes).IgnoreError();
     }
     if (!conn.Send(ReplyMessage(id, Bytes(std::move(outcomes)))).ok()) {
       return 1;
@@ -169,13 +173,15 @@ int SpawnedWorker(Connection& conn, int64_t maxtasks, std::string init_name,
       SetInitializerError(absl::NotFoundError(
           absl::StrCat("initializer ", init_name, " is not registered")));
     } else {
-      std::string outcomes = (*init)(init_args);
-      absl::StatusOr<std::vector<Outcome<PyValue>>> o =
-          Decode<std::vector<Outcome<PyValue>>>(outcomes);
-      if (o.ok() && o->size() == 1 && !std::get<0>((*o)[0])) {
+      absl::StatusOr<ChunkResults<PyValue>> o =
+          Decode<ChunkResults<PyValue>>((*init)(init_args, true));
+      if (!o.ok()) {
+        SetInitializerError(o.status());
+      } else if (!o->ok && !o->outcomes.empty()) {
+        const Outcome<PyValue>& failed = o->outcomes[0];
         SetInitializerError(
-            absl::Status(static_cast<absl::StatusCode>(std::get<2>((*o)[0])),
-                         std::get<3>((*o)[0])));
+            absl::Status(static_cast<absl::StatusCode>(std::get<2>(failed)),
+                         std::get<3>(failed)));
       }
     }
   }
@@ -411,7 +417,8 @@ class Core {
       w.task = std::move(run);
       const Running& t = *w.task;
       absl::Status s = w.conn.Send(
-          TaskMessage(t.id, t.job->callable, t.job->task_name, Bytes(t.chunk)));
+          TaskMessage(t.id, t.job->callable, t.job->task_name, t.job->spread,
+                      Bytes(t.chunk)));
       if (!s.ok()) w.conn_dead = true;  // its exit fails the task
     }
   }

@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -83,6 +84,8 @@ class Job {
   // Which function: a registered name, else an index in the callables table.
   std::string task_name;
   int64_t callable = -1;
+  // Items are argument tuples (apply, starmap), else single arguments.
+  bool spread = true;
 };
 
 class Core;
@@ -106,25 +109,33 @@ class ResultState final : public Job {
   }
   void Deliver(std::size_t first, std::size_t count,
                absl::string_view outcomes) override {
-    absl::StatusOr<std::vector<Outcome<R>>> decoded =
-        Decode<std::vector<Outcome<R>>>(outcomes);
-    if (!decoded.ok() || decoded->size() != count) {
-      absl::Status s = !decoded.ok() ? decoded.status()
-                       : decoded->size() == 1 && !std::get<0>((*decoded)[0])
-                           ? ToStatus((*decoded)[0])
-                           : absl::DataLossError("pool: a worker answered "
-                                                 "with the wrong number of "
-                                                 "results");
-      return Fail(first, count, s);
-    }
+    absl::StatusOr<ChunkResults<R>> decoded =
+        Decode<ChunkResults<R>>(outcomes);
+    if (!decoded.ok()) return Fail(first, count, decoded.status());
     std::vector<absl::StatusOr<R>> values;
     values.reserve(count);
-    for (Outcome<R>& o : *decoded) {
-      if (std::get<0>(o)) {
-        values.emplace_back(std::get<1>(o) ? std::move(*std::get<1>(o)) : R{});
-      } else {
-        values.emplace_back(ToStatus(o));
+    if (decoded->ok) {
+      for (R& v : decoded->values) values.emplace_back(std::move(v));
+    } else {
+      for (Outcome<R>& o : decoded->outcomes) {
+        if (std::get<0>(o)) {
+          values.emplace_back(std::get<1>(o) ? std::move(*std::get<1>(o))
+                                             : R{});
+        } else {
+          values.emplace_back(ToStatus(o));
+        }
       }
+    }
+    if (values.size() != count) {
+      // A chunk that failed as a whole (unreadable arguments, an
+      // initializer that failed): its one error is every item's.
+      const absl::Status s =
+          values.size() == 1 && !values[0].ok()
+              ? values[0].status()
+              : absl::DataLossError(
+                    "pool: a worker answered with the wrong number of "
+                    "results");
+      return Fail(first, count, s);
     }
     Store(first, std::move(values));
   }
@@ -212,7 +223,7 @@ class ResultState final : public Job {
           first_error_ = values[i].status();
         }
         items_[first + i] = std::move(values[i]);
-        completed_.push_back(first + i);
+        if (mode_ == Mode::kUnordered) completed_.push_back(first + i);
       }
       filled_ += values.size();
     }
@@ -256,15 +267,20 @@ class ResultState final : public Job {
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Encodes items [begin, end) of a range as a list of argument tuples.
-template <typename Tuple, typename It, typename MakeArgs>
-absl::Status EncodeChunk(It begin, std::size_t n, MakeArgs make,
-                         std::string* out) {
-  std::vector<Tuple> args;
-  args.reserve(n);
-  for (std::size_t i = 0; i < n; ++i, ++begin) args.push_back(make(*begin));
+// Items [begin, end) of a vector, encoded as a list without a copy.
+template <typename T>
+struct ItemRange {
+  const T* b;
+  const T* e;
+  const T* begin() const { return b; }
+  const T* end() const { return e; }
+};
+
+// Encodes n items from `begin` as a list.
+template <typename T>
+absl::Status EncodeChunk(const T* begin, std::size_t n, std::string* out) {
   out->clear();
-  return Encode(args, out);
+  return Encode(ItemRange<T>{begin, begin + n}, out);
 }
 
 // T, in a context where it is not deduced.
@@ -284,6 +300,13 @@ using TaskResult = typename ResultOf<
 std::size_t DefaultChunksize(std::size_t items, int workers);
 
 }  // namespace pool_internal
+
+template <typename T>
+struct Codec<pool_internal::ItemRange<T>> {
+  static void Encode(const pool_internal::ItemRange<T>& r, Encoder& e) {
+    e.WriteList<T>(r);
+  }
+};
 
 // apply_async()'s result; map_async()'s is AsyncResult<std::vector<R>>.
 template <typename R>
@@ -418,6 +441,12 @@ class Pool {
                                      std::size_t chunksize = 0) {
     return MapAsync(f, std::move(items), chunksize).Get();
   }
+  // map(f, [1, 2, 3]): a braced list.
+  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
+  absl::StatusOr<std::vector<R>> Map(F f, std::initializer_list<T> items,
+                                     std::size_t chunksize = 0) {
+    return Map(f, std::vector<T>(items), chunksize);
+  }
   template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
   MapResult<R> MapAsync(
       F f, std::vector<T> items, std::size_t chunksize = 0,
@@ -484,12 +513,11 @@ class Pool {
   StartMethod start_method() const;
   int workers() const { return processes(); }
 
-  // Submits f over `items`, each made into an argument tuple by `make`.
-  template <typename R, typename Args, typename F, typename Items,
-            typename MakeArgs>
+  // Submits f over `items`: argument tuples (spread) or single arguments.
+  template <typename R, typename Args, typename F, typename Item>
   std::shared_ptr<pool_internal::ResultState<R>> SubmitList(
-      typename pool_internal::ResultState<R>::Mode mode, F& f, Items items,
-      std::size_t chunksize, MakeArgs make,
+      typename pool_internal::ResultState<R>::Mode mode, F& f,
+      std::vector<Item> items, std::size_t chunksize, bool spread,
       std::function<void(const R&)> on_value,
       std::function<void(const std::vector<R>&)> on_values,
       std::function<void(const absl::Status&)> on_error);
@@ -563,27 +591,28 @@ absl::Status Pool::Locate(F& f, pool_internal::Job* job) {
     if (it == known->end()) {
       it = known
                ->emplace(f, pool_internal::AddCallable(
-                                [f](absl::string_view chunk) mutable {
+                                [f](absl::string_view chunk,
+                                    bool spread) mutable {
                                   return pool_internal::RunChunk<F, Args>(
-                                      f, chunk);
+                                      f, chunk, spread);
                                 }))
                .first;
     }
     job->callable = it->second;
   } else {
     job->callable =
-        pool_internal::AddCallable([f](absl::string_view chunk) mutable {
-          return pool_internal::RunChunk<F, Args>(f, chunk);
-        });
+        pool_internal::AddCallable(
+            [f](absl::string_view chunk, bool spread) mutable {
+              return pool_internal::RunChunk<F, Args>(f, chunk, spread);
+            });
   }
   return absl::OkStatus();
 }
 
-template <typename R, typename Args, typename F, typename Items,
-          typename MakeArgs>
+template <typename R, typename Args, typename F, typename Item>
 std::shared_ptr<pool_internal::ResultState<R>> Pool::SubmitList(
-    typename pool_internal::ResultState<R>::Mode mode, F& f, Items items,
-    std::size_t chunksize, MakeArgs make,
+    typename pool_internal::ResultState<R>::Mode mode, F& f,
+    std::vector<Item> items, std::size_t chunksize, bool spread,
     std::function<void(const R&)> on_value,
     std::function<void(const std::vector<R>&)> on_values,
     std::function<void(const absl::Status&)> on_error) {
@@ -591,18 +620,19 @@ std::shared_ptr<pool_internal::ResultState<R>> Pool::SubmitList(
   if (chunksize == 0) {
     chunksize = pool_internal::DefaultChunksize(size, workers());
   }
-  auto shared = std::make_shared<Items>(std::move(items));
+  auto shared = std::make_shared<std::vector<Item>>(std::move(items));
   auto next = std::make_shared<std::size_t>(0);
   auto state = std::make_shared<pool_internal::ResultState<R>>(
-      mode, [shared, next, chunksize, make](
-                std::string* chunk, std::size_t* count, absl::Status* error) {
+      mode, [shared, next, chunksize](std::string* chunk, std::size_t* count,
+                                      absl::Status* error) {
         if (*next >= shared->size()) return false;
         *count = std::min(chunksize, shared->size() - *next);
-        *error = pool_internal::EncodeChunk<Args>(shared->begin() + *next,
-                                                  *count, make, chunk);
+        *error = pool_internal::EncodeChunk(shared->data() + *next, *count,
+                                            chunk);
         *next += *count;
         return true;
       });
+  state->spread = spread;
   state->on_value = std::move(on_value);
   state->on_values = std::move(on_values);
   state->on_error = std::move(on_error);
@@ -624,8 +654,7 @@ AsyncResult<R> Pool::ApplyAsyncWithCallbacks(
   one.push_back(std::move(args));
   return AsyncResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kSingle, f, std::move(one), 1,
-      [](const Args& a) { return a; }, std::move(callback), {},
-      std::move(error_callback)));
+      /*spread=*/true, std::move(callback), {}, std::move(error_callback)));
 }
 
 template <typename F, typename T, typename R>
@@ -636,7 +665,7 @@ MapResult<R> Pool::MapAsync(
   using Args = std::tuple<T>;
   return MapResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
-      chunksize, [](const T& x) { return Args(x); }, {}, std::move(callback),
+      chunksize, /*spread=*/false, {}, std::move(callback),
       std::move(error_callback)));
 }
 
@@ -648,7 +677,7 @@ MapResult<R> Pool::StarmapAsync(
   using Args = std::tuple<A...>;
   return MapResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
-      chunksize, [](const Args& a) { return a; }, {}, std::move(callback),
+      chunksize, /*spread=*/true, {}, std::move(callback),
       std::move(error_callback)));
 }
 
@@ -663,7 +692,7 @@ ImapIterator<R> Pool::Iterate(
   auto state = std::make_shared<pool_internal::ResultState<R>>(
       mode, [cursor, chunksize](std::string* chunk, std::size_t* count,
                                 absl::Status* error) {
-        std::vector<Args> args;
+        std::vector<T> args;
         while (args.size() < chunksize && cursor->first != cursor->second) {
           args.emplace_back(*cursor->first);
           ++cursor->first;
@@ -674,6 +703,7 @@ ImapIterator<R> Pool::Iterate(
         *error = Encode(args, chunk);
         return true;
       });
+  state->spread = false;
   absl::Status s = Locate<F, Args>(f, state.get());
   if (s.ok()) s = Submit(state);
   if (!s.ok()) {

@@ -61,26 +61,35 @@ Outcome<R> Failed(const absl::Status& s) {
                     Bytes(std::string(s.message())));
 }
 
-// Calls f with the tuple's elements; an error or exception becomes a failed
-// outcome.
-template <typename F, typename Tuple>
-auto Call(F& f, Tuple& args) {
-  using Raw = decltype(std::apply(f, args));
+// Calls f with the tuple's elements (kSpread) or with the one argument; an
+// error or exception becomes a failed outcome.
+template <bool kSpread, typename F, typename Item>
+decltype(auto) Invoke(F& f, Item& item) {
+  if constexpr (kSpread) {
+    return std::apply(f, item);
+  } else {
+    return std::invoke(f, item);
+  }
+}
+
+template <bool kSpread, typename F, typename Item>
+auto Call(F& f, Item& args) {
+  using Raw = decltype(Invoke<kSpread>(f, args));
   using R = typename ResultOf<Raw>::type;
   auto call = [&]() -> Outcome<R> {
     if constexpr (std::is_void_v<Raw>) {
-      std::apply(f, args);
+      Invoke<kSpread>(f, args);
       return Outcome<R>(true, R{}, 0, Bytes());
     } else if constexpr (std::is_same_v<std::decay_t<Raw>, absl::Status>) {
-      absl::Status s = std::apply(f, args);
+      absl::Status s = Invoke<kSpread>(f, args);
       if (!s.ok()) return Failed<R>(s);
       return Outcome<R>(true, R{}, 0, Bytes());
     } else if constexpr (!std::is_same_v<R, std::decay_t<Raw>>) {
-      Raw v = std::apply(f, args);  // a StatusOr
+      Raw v = Invoke<kSpread>(f, args);  // a StatusOr
       if (!v.ok()) return Failed<R>(v.status());
       return Outcome<R>(true, std::move(*v), 0, Bytes());
     } else {
-      return Outcome<R>(true, std::apply(f, args), 0, Bytes());
+      return Outcome<R>(true, Invoke<kSpread>(f, args), 0, Bytes());
     }
   };
 #ifdef ABSL_HAVE_EXCEPTIONS
@@ -97,47 +106,89 @@ auto Call(F& f, Tuple& args) {
 #endif
 }
 
-// Runs a chunk: decodes the argument tuples, calls f on each, returns the
-// pickled list of outcomes (one per call; a single failed outcome when the
-// chunk itself cannot be read).
-template <typename F, typename Args>
-std::string RunChunk(F& f, absl::string_view chunk) {
-  using R = typename ResultOf<decltype(std::apply(
-      f, std::declval<Args&>()))>::type;
+// A chunk's results on the wire: (True, [result, ...]) when every call
+// succeeded (the common case: one value per call), else (False, [outcome,
+// ...]) with one outcome per call, or a single failed outcome when the chunk
+// itself could not be read.
+template <typename R>
+struct ChunkResults {
+  bool ok = true;
+  std::vector<R> values;
   std::vector<Outcome<R>> outcomes;
-  absl::StatusOr<std::vector<Args>> args = Decode<std::vector<Args>>(chunk);
+};
+
+// Runs a chunk: decodes the items (argument tuples when kSpread, else single
+// arguments), calls f on each, returns the pickled ChunkResults.
+template <bool kSpread, typename F, typename Item>
+std::string RunItems(F& f, absl::string_view chunk) {
+  using R = typename ResultOf<decltype(Invoke<kSpread>(
+      f, std::declval<Item&>()))>::type;
+  ChunkResults<R> results;
+  absl::StatusOr<std::vector<Item>> args = Decode<std::vector<Item>>(chunk);
   if (!args.ok()) {
-    outcomes.push_back(Failed<R>(args.status()));
+    results.ok = false;
+    results.outcomes.push_back(Failed<R>(args.status()));
   } else {
-    outcomes.reserve(args->size());
-    for (Args& a : *args) outcomes.push_back(Call(f, a));
+    results.outcomes.reserve(args->size());
+    for (Item& a : *args) {
+      results.outcomes.push_back(Call<kSpread>(f, a));
+      results.ok = results.ok && std::get<0>(results.outcomes.back());
+    }
+  }
+  if (results.ok) {
+    results.values.reserve(results.outcomes.size());
+    for (Outcome<R>& o : results.outcomes) {
+      results.values.push_back(std::get<1>(o) ? std::move(*std::get<1>(o))
+                                              : R{});
+    }
+    results.outcomes.clear();
   }
   std::string out;
-  absl::Status s = Encode(outcomes, &out);
+  absl::Status s = Encode(results, &out);
   if (!s.ok()) {
     out.clear();
-    Encode(std::vector<Outcome<R>>{Failed<R>(s)}, &out).IgnoreError();
+    ChunkResults<R> failed;
+    failed.ok = false;
+    failed.outcomes.push_back(Failed<R>(s));
+    Encode(failed, &out).IgnoreError();
   }
   return out;
 }
 
+// f over a chunk whose items are argument tuples (spread: starmap, apply)
+// or, for a function of one parameter, the arguments themselves (map, imap:
+// less to encode and decode per item).
+template <typename F, typename Args>
+std::string RunChunk(F& f, absl::string_view chunk, bool spread) {
+  if constexpr (std::tuple_size_v<Args> == 1) {
+    if (!spread) {
+      return RunItems<false, F, std::tuple_element_t<0, Args>>(f, chunk);
+    }
+  }
+  return RunItems<true, F, Args>(f, chunk);
+}
+
 // A worker's view of a task function: chunk in, outcomes out.
-using ChunkRunner = std::function<std::string(absl::string_view chunk)>;
+using ChunkRunner =
+    std::function<std::string(absl::string_view chunk, bool spread)>;
 
 // The task registry (spawn): name -> runner. Registering two functions under
 // one name aborts at start-up (a build mistake).
 using ErasedFunction = void (*)();
 bool RegisterTask(const char* name, ErasedFunction function,
-                  std::string (*run)(ErasedFunction, absl::string_view));
+                  std::string (*run)(ErasedFunction, absl::string_view,
+                                     bool));
 // The registered name of a function, or nullptr.
 const std::string* FindTaskName(ErasedFunction function);
 // The runner registered under `name`, or nullptr.
 std::optional<ChunkRunner> FindTask(absl::string_view name);
 
 template <typename R, typename... A>
-std::string RunRegistered(ErasedFunction function, absl::string_view chunk) {
+std::string RunRegistered(ErasedFunction function, absl::string_view chunk,
+                          bool spread) {
   auto f = reinterpret_cast<R (*)(A...)>(function);
-  return RunChunk<decltype(f), std::tuple<std::decay_t<A>...>>(f, chunk);
+  return RunChunk<decltype(f), std::tuple<std::decay_t<A>...>>(f, chunk,
+                                                              spread);
 }
 
 template <typename R, typename... A>
@@ -155,6 +206,30 @@ int64_t AddCallable(ChunkRunner runner);
 std::vector<std::shared_ptr<const ChunkRunner>> CallablesSnapshot();
 
 }  // namespace mp::pool_internal
+
+namespace mp {
+template <typename R>
+struct Codec<pool_internal::ChunkResults<R>> {
+  static void Encode(const pool_internal::ChunkResults<R>& r, Encoder& e) {
+    if (r.ok) {
+      e.EncodeTuple(true, r.values);
+    } else {
+      e.EncodeTuple(false, r.outcomes);
+    }
+  }
+  static absl::Status Decode(Decoder& d, pool_internal::ChunkResults<R>* r) {
+    if (absl::Status s = d.ExpectType({PyType::kTuple}, "tuple"); !s.ok()) {
+      return s;
+    }
+    if (d.size() != 2) return d.TypeError("a pair");
+    int i = 0;
+    return d.ForEach([&](Decoder& element) {
+      if (i++ == 0) return element.ReadBool(&r->ok);
+      return r->ok ? element.Decode(&r->values) : element.Decode(&r->outcomes);
+    });
+  }
+};
+}  // namespace mp
 
 #define MP_INTERNAL_POOL_CONCAT2(a, b) a##b
 #define MP_INTERNAL_POOL_CONCAT(a, b) MP_INTERNAL_POOL_CONCAT2(a, b)
