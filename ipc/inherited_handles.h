@@ -3,7 +3,7 @@
 // When a value is passed as an argument to mp::Process, the child keeps
 // exactly the handles this trait finds in the arguments (plus stdin, stdout
 // and stderr); every other descriptor is closed in the child. Types that own
-// handles (Connection, and later Queue) specialise InheritedHandles.
+// handles (Connection, Queue) specialise InheritedHandles.
 //
 // With the spawn start method the arguments are encoded (ipc/codec.h) and a
 // handle travels as its number: the child inherits the handle under the same

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ipc/internal/queue_core.h"
 #include "platform/handle.h"
 
 namespace mp {
@@ -59,29 +60,24 @@ TEST(QueueSemanticsTest, ClosedQueueIsAClearError) {
 
 TEST(QueueSemanticsTest, WrongTypeIsInvalidArgument) {
   // A peer that puts another type: a Queue<int> on the same channel and
-  // counters, made the way a spawned child makes one (handles it may claim,
-  // an encoded queue), from duplicates of this queue's handles.
+  // counters, adopted from duplicates of this queue's handles as a spawned
+  // child adopts the handles it inherits (the codec's part of that is in
+  // tests/queue_test.cc, where queues pass to spawned children).
   Queue<std::string> strings = Queue<std::string>::Create().value();
   HandleList handles;
-  AppendInheritedHandles(strings, &handles);
+  ipc_internal::QueueAccess::Core(strings)->AppendHandles(&handles);
   ASSERT_EQ(handles.size(), 3u);
-  std::vector<platform::ScopedHandle> dups;
-  std::vector<platform::NativeHandle> numbers;
-  for (platform::NativeHandle h : handles) {
-    dups.push_back(platform::Duplicate(h).value());
-    numbers.push_back(dups.back().release());
-  }
-  ipc_internal::SetClaimableHandles(numbers);
-  std::string encoded;
-  Encoder(&encoded).EncodeTuple(0, 0, static_cast<int64_t>(numbers[0]),
-                                static_cast<int64_t>(numbers[1]),
-                                static_cast<int64_t>(numbers[2]));
-  absl::StatusOr<Queue<int>> ints = Decode<Queue<int>>(encoded);
-  ASSERT_TRUE(ints.ok()) << ints.status();
+  platform::ScopedHandle dups[3];
+  for (int i = 0; i < 3; ++i) dups[i] = platform::Duplicate(handles[i]).value();
+  Queue<int> ints = ipc_internal::QueueAccess::Wrap<Queue<int>>(
+      ipc_internal::QueueCore::Adopt(ipc_internal::QueueKind::kQueue, 0,
+                                     std::move(dups[0]), std::move(dups[1]),
+                                     std::move(dups[2]))
+          .value());
   ASSERT_TRUE(strings.Put("not a number").ok());
-  EXPECT_EQ(ints->Get(true, absl::Seconds(10)).status().code(),
+  EXPECT_EQ(ints.Get(true, absl::Seconds(10)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(ints->Put(7).ok());
+  ASSERT_TRUE(ints.Put(7).ok());
   EXPECT_EQ(strings.Get(true, absl::Seconds(10)).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(strings.qsize(), 0u);

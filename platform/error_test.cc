@@ -11,13 +11,39 @@ namespace {
 TEST(ErrorTest, PredicatesMatchOnlyTheirOwnErrors) {
   EXPECT_TRUE(IsEof(EofError("x")));
   EXPECT_TRUE(IsTimeout(TimeoutError("x")));
-  EXPECT_TRUE(IsEmpty(EmptyError("x")));
-  EXPECT_TRUE(IsFull(FullError("x")));
-  EXPECT_FALSE(IsEmpty(FullError("x")));
-  EXPECT_FALSE(IsFull(EmptyError("x")));
   EXPECT_FALSE(IsEof(TimeoutError("x")));
+  EXPECT_FALSE(IsTimeout(EofError("x")));
   EXPECT_FALSE(IsTimeout(absl::OkStatus()));
-  EXPECT_FALSE(IsEmpty(absl::UnavailableError("broken pipe")));
+  // The type, not the code or the message, tells them apart.
+  EXPECT_FALSE(IsEof(absl::OutOfRangeError("EOF: x")));
+  EXPECT_FALSE(IsTimeout(absl::DeadlineExceededError("timed out: x")));
+}
+
+TEST(ErrorTest, ErrorsKeepTheirCodes) {
+  EXPECT_EQ(EofError("x").code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(TimeoutError("x").code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(ErrorTest, TypedErrorCarriesItsTypeAndDetail) {
+  absl::Status s = platform::TypedError(absl::StatusCode::kUnavailable,
+                                        "type.test/Mine", "m", absl::Cord("d"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "m");
+  EXPECT_TRUE(platform::HasErrorType(s, "type.test/Mine"));
+  EXPECT_FALSE(platform::HasErrorType(s, "type.test/Other"));
+  EXPECT_EQ(s.GetPayload("type.test/Mine").value(), "d");
+}
+
+#if defined(_WIN32)
+constexpr int kTimedOut = 1460;  // ERROR_TIMEOUT
+#else
+constexpr int kTimedOut = ETIMEDOUT;
+#endif
+
+TEST(ErrorTest, NativeTimeoutIsATimeout) {
+  absl::Status s = platform::NativeError(kTimedOut, "wait");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(IsTimeout(s)) << s;
 }
 
 #if defined(_WIN32)
