@@ -5,7 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/errors.h"
+#include "ipc/internal/errors.h"
 #include "platform/crypto.h"
 
 namespace mp {
@@ -23,7 +23,8 @@ constexpr std::size_t kMaxHandshakeMessage = 256;
 constexpr std::size_t kMaxDigestName = 20;
 
 absl::Status AuthError(absl::string_view what) {
-  return AuthenticationError(absl::StrCat("authentication failed: ", what));
+  return ipc_internal::AuthenticationError(
+      absl::StrCat("authentication failed: ", what));
 }
 
 bool IsAllowedDigest(absl::string_view name) {

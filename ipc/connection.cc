@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "ipc/internal/errors.h"
 #include "platform/channel.h"
 #include "platform/poll.h"
 
@@ -187,7 +188,7 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
   // BufferTooShort: the message is read anyway and handed over whole.
   std::string message(*length, '\0');
   if (absl::Status s = RecvPayload(message.data(), *length); !s.ok()) return s;
-  return BufferTooShortError(
+  return ipc_internal::BufferTooShortError(
       absl::StrCat("buffer too short: the message has ", *length,
                    " bytes, the buffer ", buffer.size() - offset,
                    " after offset ", offset),

@@ -1,6 +1,6 @@
-// The Python exceptions ipc/ raises, told apart as platform/error.h says
-// (a payload per exception type, tested by these predicates; the codes are
-// the README's "Errors" table).
+// Telling apart Python's exceptions: the predicates for those ipc/ raises,
+// and (from platform/error.h, which says how they work) IsEof and
+// IsTimeout. The codes are the README's "Errors" table.
 #ifndef MULTIPROCESSING_IPC_ERRORS_H_
 #define MULTIPROCESSING_IPC_ERRORS_H_
 
@@ -8,26 +8,19 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "platform/error.h"  // IsEof, IsTimeout
 
 namespace mp {
 
-// queue.Empty and queue.Full: kUnavailable.
-absl::Status EmptyError(absl::string_view what);
+// queue.Empty and queue.Full (both kUnavailable).
 bool IsEmpty(const absl::Status& s);
-absl::Status FullError(absl::string_view what);
 bool IsFull(const absl::Status& s);
 
-// BufferTooShort (Connection::RecvBytesInto): kResourceExhausted, carrying
-// the whole message.
-absl::Status BufferTooShortError(absl::string_view what, std::string message);
-// The message a BufferTooShort error carries, or nullopt for any other
-// status.
+// The whole message a BufferTooShort error (kResourceExhausted, from
+// Connection::RecvBytesInto) carries, or nullopt for any other status.
 std::optional<std::string> BufferTooShortMessage(const absl::Status& status);
 
-// AuthenticationError (a wrong authkey): kPermissionDenied.
-absl::Status AuthenticationError(absl::string_view what);
+// AuthenticationError: a wrong authkey, either side (kPermissionDenied).
 bool IsAuthenticationError(const absl::Status& s);
 
 }  // namespace mp

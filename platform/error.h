@@ -1,13 +1,13 @@
 // Errors: how Python's exceptions are told apart in an absl::Status, the
 // ones this layer raises (EOFError, timeouts), and native error numbers
-// turned into Status.
+// turned into Status. Users include ipc/errors.h, which includes this.
 //
 // One mechanism for every Python exception the library maps: the status has
-// the code of the table in the README ("Errors") and a payload keyed by the
-// exception's type URL (TypedError), which a predicate tests (IsEof,
-// IsTimeout; ipc/errors.h has queue.Empty, queue.Full, BufferTooShort and
-// AuthenticationError). Codes alone cannot do it: queue.Empty and
-// queue.Full share one, and a message can be reworded.
+// the code of the README's "Errors" table and a payload keyed by the
+// exception's type URL (TypedError), which its predicate looks for (IsEof,
+// IsTimeout here; IsEmpty, IsFull, BufferTooShortMessage and
+// IsAuthenticationError in ipc/errors.h). Codes alone cannot do it:
+// queue.Empty and queue.Full share one, and a message can be reworded.
 #ifndef MULTIPROCESSING_PLATFORM_ERROR_H_
 #define MULTIPROCESSING_PLATFORM_ERROR_H_
 

@@ -103,8 +103,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ipc/errors.h"  // IsTimeout() for Join()
 #include "ipc/inherited_handles.h"
-#include "platform/error.h"  // IsTimeout() for Join()
 #include "platform/handle.h"
 #include "platform/launch.h"
 #include "process/target.h"  // MP_REGISTER_TARGET
