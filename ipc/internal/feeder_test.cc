@@ -61,7 +61,10 @@ TEST(FeederTest, CancelledFlushDoesNotWait) {
   });
   feeder->CancelJoin();
   EXPECT_FALSE(feeder->Flush());  // returns while the write still blocks
-  EXPECT_TRUE(written.items.empty());
+  {
+    std::lock_guard<std::mutex> lock(written.mu);
+    EXPECT_TRUE(written.items.empty());
+  }
   release.Notify();
   // The detached thread writes and ends on its own.
   for (int i = 0; i < 1000; ++i) {
