@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ipc/internal/errors.h"
 #include "platform/crypto.h"
 
 namespace mp {
@@ -22,7 +23,7 @@ constexpr std::size_t kMaxHandshakeMessage = 256;
 constexpr std::size_t kMaxDigestName = 20;
 
 absl::Status AuthError(absl::string_view what) {
-  return absl::PermissionDeniedError(
+  return ipc_internal::AuthenticationError(
       absl::StrCat("authentication failed: ", what));
 }
 

@@ -10,9 +10,10 @@
 //
 // Every handshake message is read with maxlength 256, so a peer cannot make
 // us allocate more. Digests are compared in constant time. A wrong key, a
-// garbled challenge or an unsupported digest is kPermissionDenied (Python's
-// AuthenticationError) on both sides; I/O errors pass through (IsEof,
-// kDataLoss, IsTimeout when the socket has a receive timeout).
+// garbled challenge or an unsupported digest is Python's AuthenticationError
+// (mp::IsAuthenticationError, kPermissionDenied) on both sides; I/O errors
+// pass through (IsEof, kDataLoss, IsTimeout when the socket has a receive
+// timeout).
 #ifndef MULTIPROCESSING_IPC_AUTH_H_
 #define MULTIPROCESSING_IPC_AUTH_H_
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "gtest/gtest.h"
+#include "ipc/errors.h"
 #include "platform/crypto.h"
 
 namespace mp {
@@ -31,6 +32,8 @@ TEST(AuthTest, WrongKeyFailsOnBothSides) {
   auto [d, a] = Handshake("secret", "guess");
   EXPECT_EQ(d.code(), absl::StatusCode::kPermissionDenied) << d;
   EXPECT_EQ(a.code(), absl::StatusCode::kPermissionDenied) << a;
+  EXPECT_TRUE(IsAuthenticationError(d)) << d;
+  EXPECT_TRUE(IsAuthenticationError(a)) << a;
 }
 
 TEST(AuthTest, EmptyKeyIsARealKey) {

@@ -842,17 +842,45 @@ absl::Status DecodeTupleElements(Decoder& d, [[maybe_unused]] Tuple* t,
 }  // namespace codec_internal
 
 template <typename K, typename C, typename A>
-struct Codec<std::set<K, C, A>> : codec_internal::SetCodec<std::set<K, C, A>> {
+struct Codec<std::set<K, C, A>> {
+  using Set = std::set<K, C, A>;
+  static void Encode(const Set& v, Encoder& e) {
+    codec_internal::SetCodec<Set>::Encode(v, e);
+  }
+  static absl::Status Decode(Decoder& d, Set* out) {
+    return codec_internal::SetCodec<Set>::Decode(d, out);
+  }
 };
 template <typename K, typename H, typename E, typename A>
-struct Codec<std::unordered_set<K, H, E, A>>
-    : codec_internal::SetCodec<std::unordered_set<K, H, E, A>> {};
+struct Codec<std::unordered_set<K, H, E, A>> {
+  using Set = std::unordered_set<K, H, E, A>;
+  static void Encode(const Set& v, Encoder& e) {
+    codec_internal::SetCodec<Set>::Encode(v, e);
+  }
+  static absl::Status Decode(Decoder& d, Set* out) {
+    return codec_internal::SetCodec<Set>::Decode(d, out);
+  }
+};
 template <typename K, typename V, typename C, typename A>
-struct Codec<std::map<K, V, C, A>>
-    : codec_internal::MapCodec<std::map<K, V, C, A>> {};
+struct Codec<std::map<K, V, C, A>> {
+  using Map = std::map<K, V, C, A>;
+  static void Encode(const Map& v, Encoder& e) {
+    codec_internal::MapCodec<Map>::Encode(v, e);
+  }
+  static absl::Status Decode(Decoder& d, Map* out) {
+    return codec_internal::MapCodec<Map>::Decode(d, out);
+  }
+};
 template <typename K, typename V, typename H, typename E, typename A>
-struct Codec<std::unordered_map<K, V, H, E, A>>
-    : codec_internal::MapCodec<std::unordered_map<K, V, H, E, A>> {};
+struct Codec<std::unordered_map<K, V, H, E, A>> {
+  using Map = std::unordered_map<K, V, H, E, A>;
+  static void Encode(const Map& v, Encoder& e) {
+    codec_internal::MapCodec<Map>::Encode(v, e);
+  }
+  static absl::Status Decode(Decoder& d, Map* out) {
+    return codec_internal::MapCodec<Map>::Decode(d, out);
+  }
+};
 
 template <typename A, typename B>
 struct Codec<std::pair<A, B>> {

@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "ipc/internal/errors.h"
 #include "platform/channel.h"
 #include "platform/poll.h"
 
 namespace mp {
 namespace {
 
-constexpr absl::string_view kBufferTooShortUrl =
-    "type.multiprocessing/BufferTooShort";
 // Payloads up to this size are allocated in one go; above it the buffer
 // grows as bytes arrive, so a lying length header costs at most this much
 // memory before the peer has to send real data.
@@ -20,12 +18,14 @@ constexpr std::size_t kEagerAllocation = std::size_t{64} << 20;
 constexpr std::size_t kMaxShortFrame = 0x7fffffff;
 
 void StoreBigEndian(uint64_t v, int bytes, char* out) {
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8)
+    out[i] = static_cast<char>(v & 0xff);
 }
 
 uint64_t LoadBigEndian(const char* in, int bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
   return v;
 }
 
@@ -85,13 +85,15 @@ absl::Status Connection::SendFrame(absl::string_view payload) {
 
 absl::StatusOr<std::size_t> Connection::RecvLength() {
   char header[8];
-  absl::StatusOr<std::size_t> got = platform::ReadFull(handle_.get(), header, 4);
+  absl::StatusOr<std::size_t> got =
+      platform::ReadFull(handle_.get(), header, 4);
   if (!got.ok()) return got.status();
   if (*got == 0) return EofError("the other end closed the connection");
   if (*got < 4) {
     return absl::DataLossError("connection closed inside a message header");
   }
-  const int32_t length = static_cast<int32_t>(static_cast<uint32_t>(LoadBigEndian(header, 4)));
+  const int32_t length =
+      static_cast<int32_t>(static_cast<uint32_t>(LoadBigEndian(header, 4)));
   if (length >= 0) return static_cast<std::size_t>(length);
   if (length != -1) {
     return absl::DataLossError(absl::StrCat("corrupt message length ", length));
@@ -103,7 +105,8 @@ absl::StatusOr<std::size_t> Connection::RecvLength() {
   }
   const uint64_t long_length = LoadBigEndian(header, 8);
   if (long_length > SIZE_MAX) {
-    return absl::DataLossError(absl::StrCat("corrupt message length ", long_length));
+    return absl::DataLossError(
+        absl::StrCat("corrupt message length ", long_length));
   }
   return static_cast<std::size_t>(long_length);
 }
@@ -112,8 +115,8 @@ absl::Status Connection::RecvPayload(char* dst, std::size_t n) {
   absl::StatusOr<std::size_t> got = platform::ReadFull(handle_.get(), dst, n);
   if (!got.ok()) return got.status();
   if (*got < n) {
-    return absl::DataLossError(absl::StrCat(
-        "connection closed after ", *got, " of a message's ", n, " bytes"));
+    return absl::DataLossError(absl::StrCat("connection closed after ", *got,
+                                            " of a message's ", n, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -123,14 +126,16 @@ absl::Status Connection::RecvInto(std::string* out,
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
   absl::StatusOr<std::size_t> length = RecvLength();
   if (!length.ok()) return length.status();
-  const std::size_t limit = std::min(maxlength.value_or(SIZE_MAX), max_message_size_);
+  const std::size_t limit =
+      std::min(maxlength.value_or(SIZE_MAX), max_message_size_);
   if (*length > limit) {
     // The rest of the stream is this message's body: nothing after it can
     // be found again, so the connection is closed, as in CPython.
     handle_.reset();
     return absl::ResourceExhaustedError(absl::StrCat(
-        "bad message length: ", *length, " bytes exceeds the limit of ",
-        limit, maxlength && *maxlength == limit ? " (maxlength)" : " (max_message_size)"));
+        "bad message length: ", *length, " bytes exceeds the limit of ", limit,
+        maxlength && *maxlength == limit ? " (maxlength)"
+                                         : " (max_message_size)"));
   }
   // Grow geometrically past kEagerAllocation, so memory follows the bytes
   // that really arrive.
@@ -140,7 +145,8 @@ absl::Status Connection::RecvInto(std::string* out,
     const std::size_t next =
         std::min(*length, std::max(kEagerAllocation, 2 * have));
     out->resize(next);
-    if (absl::Status s = RecvPayload(out->data() + have, next - have); !s.ok()) {
+    if (absl::Status s = RecvPayload(out->data() + have, next - have);
+        !s.ok()) {
       out->clear();
       return s;
     }
@@ -159,8 +165,9 @@ absl::StatusOr<std::string> Connection::RecvBytes(
 absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
                                                       std::size_t offset) {
   if (offset > buffer.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "offset ", offset, " is past the buffer's end (", buffer.size(), " bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("offset ", offset, " is past the buffer's end (",
+                     buffer.size(), " bytes)"));
   }
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
   absl::StatusOr<std::size_t> length = RecvLength();
@@ -172,7 +179,8 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
         max_message_size_, " (max_message_size)"));
   }
   if (*length <= buffer.size() - offset) {
-    if (absl::Status s = RecvPayload(buffer.data() + offset, *length); !s.ok()) {
+    if (absl::Status s = RecvPayload(buffer.data() + offset, *length);
+        !s.ok()) {
       return s;
     }
     return *length;
@@ -180,17 +188,11 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
   // BufferTooShort: the message is read anyway and handed over whole.
   std::string message(*length, '\0');
   if (absl::Status s = RecvPayload(message.data(), *length); !s.ok()) return s;
-  absl::Status too_short = absl::ResourceExhaustedError(absl::StrCat(
-      "buffer too short: the message has ", *length, " bytes, the buffer ",
-      buffer.size() - offset, " after offset ", offset));
-  too_short.SetPayload(kBufferTooShortUrl, absl::Cord(std::move(message)));
-  return too_short;
-}
-
-std::optional<std::string> BufferTooShortMessage(const absl::Status& status) {
-  auto payload = status.GetPayload(kBufferTooShortUrl);
-  if (!payload) return std::nullopt;
-  return std::string(*payload);
+  return ipc_internal::BufferTooShortError(
+      absl::StrCat("buffer too short: the message has ", *length,
+                   " bytes, the buffer ", buffer.size() - offset,
+                   " after offset ", offset),
+      std::move(message));
 }
 
 absl::StatusOr<bool> Connection::Poll(std::optional<absl::Duration> timeout) {
@@ -209,11 +211,13 @@ absl::Status Connection::Close() {
 
 absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex) {
   absl::StatusOr<platform::ChannelPair> pair =
-      duplex ? platform::CreateDuplexChannel() : platform::CreateOneWayChannel();
+      duplex ? platform::CreateDuplexChannel()
+             : platform::CreateOneWayChannel();
   if (!pair.ok()) return pair.status();
-  return std::make_pair(
-      Connection(std::move(pair->first), /*readable=*/true, /*writable=*/duplex),
-      Connection(std::move(pair->second), /*readable=*/duplex, /*writable=*/true));
+  return std::make_pair(Connection(std::move(pair->first), /*readable=*/true,
+                                   /*writable=*/duplex),
+                        Connection(std::move(pair->second), /*readable=*/duplex,
+                                   /*writable=*/true));
 }
 
 }  // namespace mp

@@ -20,7 +20,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "ipc/codec.h"
-#include "platform/error.h"
+#include "ipc/errors.h"  // IsEof, BufferTooShortMessage
 #include "platform/handle.h"
 
 namespace mp {
@@ -58,7 +58,8 @@ class Connection {
   // recv_bytes_into(buffer, offset): reads the next message into
   // buffer[offset...] and returns its size. A message that does not fit is
   // kResourceExhausted (Python's BufferTooShort) and is handed to the caller
-  // whole through BufferTooShortMessage(status); the connection stays usable.
+  // whole through BufferTooShortMessage(status) (ipc/errors.h); the
+  // connection stays usable.
   absl::StatusOr<std::size_t> RecvBytesInto(absl::Span<char> buffer,
                                             std::size_t offset = 0);
 
@@ -108,10 +109,6 @@ class Connection {
 // Pipe(duplex): two connected Connections. With duplex = false the first can
 // only receive and the second can only send.
 absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true);
-
-// The whole message carried by a BufferTooShort error of RecvBytesInto, or
-// nullopt for any other status.
-std::optional<std::string> BufferTooShortMessage(const absl::Status& status);
 
 // A Connection as an argument of a Process: the child inherits its handle.
 // Encoded as (index in the arguments' HandleTable, readable, writable), or

@@ -20,7 +20,7 @@ TEST(ConnectionTest, RecvSurvivesASignalStorm) {
   });
   int64_t delivered = 0;
   {
-    mp::testing::SignalStorm storm(50);
+    mp::test_util::SignalStorm storm(50);
     for (int i = 0; i < kMessages; ++i) {
       absl::StatusOr<std::string> m = b.RecvBytes();
       ASSERT_TRUE(m.ok()) << m.status();

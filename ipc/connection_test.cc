@@ -1,6 +1,6 @@
 // Connection on every OS. The test binary is also the peer that dies in
 // the middle of a message: started with --child-die-mid-frame=<case>
-// <handle>, main() writes that case's bytes and exits.
+// <handle>, ChildMain() writes that case's bytes and exits.
 #include "ipc/connection.h"
 
 #include <optional>
@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "ipc/connection_test_util.h"
 #include "platform/channel.h"
+#include "platform/child_main.h"
 #include "platform/launch.h"
 
 namespace mp {
@@ -266,23 +267,25 @@ TEST(ConnectionTest, AConnectionCannotTravelInAMessage) {
   EXPECT_FALSE(b.Poll().value());  // nothing was sent
 }
 
-}  // namespace
-}  // namespace mp
-
-int main(int argc, char** argv) {
-  const std::vector<std::string>& args = mp::platform::ProgramArguments();
+// Started with --child-die-mid-frame=<case> <handle>: writes that case's
+// bytes and dies with the frame unfinished.
+std::optional<int> ChildMain() {
+  const std::vector<std::string>& args = platform::ProgramArguments();
   absl::string_view which;
   if (args.size() == 3) which = args[1];
   std::size_t i = 0;
   int64_t handle = 0;
   if (absl::ConsumePrefix(&which, "--child-die-mid-frame=") &&
-      absl::SimpleAtoi(which, &i) && i < mp::UnfinishedFrames().size() &&
+      absl::SimpleAtoi(which, &i) && i < UnfinishedFrames().size() &&
       absl::SimpleAtoi(args[2], &handle)) {
-    const std::string& bytes = mp::UnfinishedFrames()[i].bytes;
+    const std::string& bytes = UnfinishedFrames()[i].bytes;
     const bool wrote =
-        mp::platform::WriteAll(handle, {{bytes.data(), bytes.size()}}).ok();
-    mp::platform::ExitNow(wrote ? 0 : 1);  // dies with the frame unfinished
+        platform::WriteAll(handle, {{bytes.data(), bytes.size()}}).ok();
+    platform::ExitNow(wrote ? 0 : 1);
   }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return std::nullopt;
 }
+MP_TEST_CHILD_MAIN(ChildMain);
+
+}  // namespace
+}  // namespace mp

@@ -1,20 +1,26 @@
 #include "ipc/exit_hooks.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace mp {
 namespace {
 
-int runs = 0;
-void Count() { ++runs; }
+std::string ran;
+void A() { ran += "a"; }
+void B() { ran += "b"; }
+void C() { ran += "c"; }
 
 TEST(ExitHooksTest, AddedOnceRunInOrder) {
-  AddExitHook(Count);
-  AddExitHook(Count);
+  AddExitHook(B);
+  AddExitHook(A);
+  AddExitHook(B);  // again: still once, in its first place
+  AddExitHook(C);
   RunExitHooks();
-  EXPECT_EQ(runs, 1);
-  RunExitHooks();
-  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(ran, "bac");
+  RunExitHooks();  // hooks may run twice (a child's exit, then std::atexit)
+  EXPECT_EQ(ran, "bacbac");
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 namespace mp {
 namespace {
 
-using testing::EchoBothWays;
+using test_util::EchoBothWays;
 
 TEST(ListenerTcpTest, Ipv4AndIpv6) {
   EchoBothWays("127.0.0.1:0");

@@ -17,9 +17,9 @@
 namespace mp {
 namespace {
 
-using testing::EchoBothWays;
-using testing::EchoClient;
-using testing::LocalAddress;
+using test_util::EchoBothWays;
+using test_util::EchoClient;
+using test_util::LocalAddress;
 
 TEST(ListenerTest, EchoesOverALocalAddress) {
   EchoBothWays(LocalAddress("echo"));

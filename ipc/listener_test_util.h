@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "ipc/listener.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 // A client in another thread: connects, echoes every message back until end
 // of stream; records how its Client() call ended.
@@ -47,6 +47,6 @@ inline void EchoBothWays(const std::string& address) {
   ASSERT_TRUE(c->Close().ok());
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util
 
 #endif  // MULTIPROCESSING_IPC_LISTENER_TEST_UTIL_H_

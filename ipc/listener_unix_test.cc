@@ -13,12 +13,12 @@
 namespace mp {
 namespace {
 
-using testing::EchoBothWays;
-using testing::LocalAddress;
+using test_util::EchoBothWays;
+using test_util::LocalAddress;
 
 TEST(ListenerUnixTest, PathsAndAbstractNames) {
   EchoBothWays(LocalAddress("family.sock"));
-  EchoBothWays(absl::StrCat("@mp-listener-test-", testing::UniqueToken()));
+  EchoBothWays(absl::StrCat("@mp-listener-test-", test_util::UniqueToken()));
 }
 
 TEST(ListenerUnixTest, CloseRemovesTheSocketFile) {

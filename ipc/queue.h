@@ -14,15 +14,16 @@
 // get. Each item is delivered exactly once; the items one producer (thread)
 // puts arrive in the order it put them.
 //
-// How it works, and what a process that dies does to the others. Items are
+// How it works (ipc/internal/queue_core.h follows an item from Put() to
+// Get()), and what a process that dies does to the others. Items are
 // copied through a ring buffer in shared memory (ipc/shared_ring.h), many
 // per lock hold; items over 64 KiB travel in shared memory of their own,
 // whose handle goes through a kernel message channel
 // (platform/message_channel.h) while the ring holds its ticket. The ring's
 // lock survives its holder's death (platform::SharedLock: a robust mutex on
-// Linux, a mutex on Windows), and a record enters or leaves the ring by one store made last. So
-// a producer or consumer killed at any point, even holding the lock, cannot
-// wedge the others; the survivors see:
+// Linux, a mutex on Windows), and a record enters or leaves the ring by one
+// store made last. So a producer or consumer killed at any point, even
+// holding the lock, cannot wedge the others; the survivors see:
 //   - a consumer killed inside Get(): no item is lost, except one over
 //     64 KiB whose message it had taken and whose record it had not yet
 //     removed (that one item is lost);
@@ -61,8 +62,9 @@
 // SimpleQueue writes in Put() itself (no thread), blocking while the ring
 // is full.
 //
-// Errors: Get() with nothing to get before the timeout, or GetNowait() on an
-// empty queue: mp::IsEmpty(s). Put() on a full bounded queue: mp::IsFull(s).
+// Errors (ipc/errors.h): Get() with nothing to get before the timeout, or
+// GetNowait() on an empty queue: mp::IsEmpty(s). Put() on a full bounded
+// queue: mp::IsFull(s).
 // Use after Close() in this process: kFailedPrecondition. An item that does
 // not decode as T (a peer that put another type): kInvalidArgument, and that
 // item is consumed. TaskDone() called more times than items were put:
@@ -77,166 +79,31 @@
 #define MULTIPROCESSING_IPC_QUEUE_H_
 
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "platform/error.h"
-#include "platform/handle.h"
+#include "ipc/errors.h"  // IsEmpty, IsFull
+#include "ipc/internal/queue_codec.h"  // Codec<Queue<T>> ...
 
 namespace mp {
-namespace ipc_internal {
-
-enum class QueueKind { kQueue = 0, kSimple = 1, kJoinable = 2 };
-
-// The untyped queue behind the three classes: byte strings.
-class QueueCore {
- public:
-  static absl::StatusOr<std::shared_ptr<QueueCore>> Create(QueueKind kind,
-                                                           int maxsize);
-  // In a spawned child: the queue whose handles it inherited.
-  static absl::StatusOr<std::shared_ptr<QueueCore>> Adopt(
-      QueueKind kind, int maxsize, platform::ScopedHandle reader,
-      platform::ScopedHandle writer, platform::ScopedHandle shared);
-  ~QueueCore();
-
-  absl::Status Put(std::string item, bool block,
-                   std::optional<absl::Duration> timeout);
-  absl::StatusOr<std::string> Get(bool block,
-                                  std::optional<absl::Duration> timeout);
-  std::size_t qsize() const;
-  bool empty() const;
-  bool full() const;
-  void Close();
-  absl::Status JoinThread();
-  void CancelJoinThread();
-  absl::Status TaskDone();
-  absl::Status Join();
-
-  // Takes the lock every process shares and never releases it: for tests
-  // that kill the holder.
-  void AcquireLockForTesting();
-
-  QueueKind kind() const { return kind_; }
-  int maxsize() const { return maxsize_; }
-  void AppendHandles(HandleList* out) const;
-
-  struct Impl;
-
- private:
-  QueueCore(QueueKind kind, int maxsize, std::unique_ptr<Impl> impl);
-  QueueKind kind_;
-  int maxsize_;
-  // Shared with the feeder thread, which may outlive this object after
-  // CancelJoinThread().
-  std::shared_ptr<Impl> impl_;
-};
 
 template <typename T>
-absl::StatusOr<T> DecodeItem(absl::StatusOr<std::string> bytes) {
-  if (!bytes.ok()) return bytes.status();
-  return Decode<T>(*bytes);
-}
-
-// What Queue, SimpleQueue and JoinableQueue share.
-template <typename T, QueueKind kKind>
-class QueueBase {
- public:
-  // No queue: only something to assign to (decoding needs it); calling
-  // any method on it is a bug. Use Create().
-  QueueBase() = default;
-
-  // qsize(), empty(), full(): see the top of this file.
-  std::size_t qsize() const { return core_->qsize(); }
-  bool empty() const { return core_->empty(); }
-
-  // close(): this process will put no more; the feeder exits once it has
-  // written the buffer. Get() and Put() fail afterwards in this process.
-  void Close() { core_->Close(); }
-
-  ipc_internal::QueueCore* core() const { return core_.get(); }
-
- protected:
-  explicit QueueBase(std::shared_ptr<QueueCore> core)
-      : core_(std::move(core)) {}
-  static absl::StatusOr<std::shared_ptr<QueueCore>> NewCore(int maxsize) {
-    return QueueCore::Create(kKind, maxsize);
-  }
-  template <typename Q>
-  friend struct QueueCodec;
-
-  std::shared_ptr<QueueCore> core_;
-};
-
-// The queues as Process arguments: (kind, maxsize, and the indices of the
-// three handles in the arguments' HandleTable), or None for a queue that
-// was never created.
-template <typename Q>
-struct QueueCodec {
-  static void Encode(const Q& q, Encoder& e) {
-    if (q.core() == nullptr) {
-      e.WriteNone();
-      return;
-    }
-    HandleList h;
-    q.core()->AppendHandles(&h);
-    e.EncodeTuple(static_cast<int>(q.core()->kind()), q.core()->maxsize(),
-                  e.AddHandle(h[0]), e.AddHandle(h[1]), e.AddHandle(h[2]));
-  }
-  static absl::Status Decode(Decoder& d, Q* q) {
-    if (d.is_none()) {
-      *q = Q();
-      return absl::OkStatus();
-    }
-    int kind = 0, maxsize = 0;
-    int64_t handles[3];
-    if (absl::Status s = d.DecodeTuple(&kind, &maxsize, &handles[0],
-                                       &handles[1], &handles[2]);
-        !s.ok()) {
-      return s;
-    }
-    if (kind != static_cast<int>(Q::kKindValue)) {
-      return absl::InvalidArgumentError("codec: a queue of another kind");
-    }
-    platform::ScopedHandle owned[3];
-    for (int i = 0; i < 3; ++i) {
-      absl::StatusOr<platform::ScopedHandle> h = d.ClaimHandle(handles[i]);
-      if (!h.ok()) return h.status();
-      owned[i] = std::move(*h);
-    }
-    absl::StatusOr<std::shared_ptr<QueueCore>> core =
-        QueueCore::Adopt(Q::kKindValue, maxsize, std::move(owned[0]),
-                         std::move(owned[1]), std::move(owned[2]));
-    if (!core.ok()) return core.status();
-    *q = Q(std::move(*core));
-    return absl::OkStatus();
-  }
-};
-
-}  // namespace ipc_internal
+class JoinableQueue;
 
 // Python's multiprocessing.Queue(maxsize).
 template <typename T>
-class Queue : public ipc_internal::QueueBase<T, ipc_internal::QueueKind::kQueue> {
-  using Base = ipc_internal::QueueBase<T, ipc_internal::QueueKind::kQueue>;
-
+class Queue {
  public:
-  static constexpr ipc_internal::QueueKind kKindValue =
-      ipc_internal::QueueKind::kQueue;
-
   // maxsize <= 0: unbounded.
   static absl::StatusOr<Queue> Create(int maxsize = 0) {
-    auto core = Base::NewCore(maxsize);
-    if (!core.ok()) return core.status();
-    return Queue(std::move(*core));
+    return ipc_internal::MakeQueue<Queue>(maxsize);
   }
+  // No queue: only something to assign to (decoding needs it); calling any
+  // method on it is a bug. Use Create().
   Queue() = default;
 
   // put(item, block, timeout). Blocks only on a full bounded queue: until
@@ -244,9 +111,9 @@ class Queue : public ipc_internal::QueueBase<T, ipc_internal::QueueKind::kQueue>
   // once when full.
   absl::Status Put(const T& item, bool block = true,
                    std::optional<absl::Duration> timeout = std::nullopt) {
-    std::string bytes;
-    if (absl::Status s = mp::Encode(item, &bytes); !s.ok()) return s;
-    return this->core_->Put(std::move(bytes), block, timeout);
+    absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
+    if (!bytes.ok()) return bytes.status();
+    return core_->Put(std::move(*bytes), block, timeout);
   }
   absl::Status PutNowait(const T& item) { return Put(item, false); }
 
@@ -254,37 +121,41 @@ class Queue : public ipc_internal::QueueBase<T, ipc_internal::QueueKind::kQueue>
   // `timeout` (block = false: none there now).
   absl::StatusOr<T> Get(bool block = true,
                         std::optional<absl::Duration> timeout = std::nullopt) {
-    return ipc_internal::DecodeItem<T>(this->core_->Get(block, timeout));
+    return ipc_internal::DecodeItem<T>(core_->Get(block, timeout));
   }
   absl::StatusOr<T> GetNowait() { return Get(false); }
 
-  bool full() const { return this->core_->full(); }
+  // qsize(), empty(), full(): see the top of this file.
+  std::size_t qsize() const { return core_->qsize(); }
+  bool empty() const { return core_->empty(); }
+  bool full() const { return core_->full(); }
 
+  // close(): this process will put no more; the feeder exits once it has
+  // written the buffer. Get() and Put() fail afterwards in this process.
+  void Close() { core_->Close(); }
   // join_thread(): after Close(), waits until the feeder wrote the buffer.
   // Before Close(): kFailedPrecondition.
-  absl::Status JoinThread() { return this->core_->JoinThread(); }
+  absl::Status JoinThread() { return core_->JoinThread(); }
   // cancel_join_thread(): this process will not wait for the feeder when it
   // ends (its buffered items may be lost).
-  void CancelJoinThread() { this->core_->CancelJoinThread(); }
+  void CancelJoinThread() { core_->CancelJoinThread(); }
 
  protected:
   explicit Queue(std::shared_ptr<ipc_internal::QueueCore> core)
-      : Base(std::move(core)) {}
-  template <typename Q>
-  friend struct ipc_internal::QueueCodec;
+      : core_(std::move(core)) {}
+
+  std::shared_ptr<ipc_internal::QueueCore> core_;
+
+ private:
+  friend struct ipc_internal::QueueAccess;
 };
 
 // Python's multiprocessing.JoinableQueue(maxsize).
 template <typename T>
 class JoinableQueue : public Queue<T> {
  public:
-  static constexpr ipc_internal::QueueKind kKindValue =
-      ipc_internal::QueueKind::kJoinable;
-
   static absl::StatusOr<JoinableQueue> Create(int maxsize = 0) {
-    auto core = ipc_internal::QueueCore::Create(kKindValue, maxsize);
-    if (!core.ok()) return core.status();
-    return JoinableQueue(std::move(*core));
+    return ipc_internal::MakeQueue<JoinableQueue>(maxsize);
   }
   JoinableQueue() = default;
 
@@ -297,50 +168,38 @@ class JoinableQueue : public Queue<T> {
  private:
   explicit JoinableQueue(std::shared_ptr<ipc_internal::QueueCore> core)
       : Queue<T>(std::move(core)) {}
-  template <typename Q>
-  friend struct ipc_internal::QueueCodec;
+  friend struct ipc_internal::QueueAccess;
 };
 
 // Python's multiprocessing.SimpleQueue: Put() writes at once (no feeder
 // thread, no bound, no qsize in Python; empty() here).
 template <typename T>
-class SimpleQueue
-    : public ipc_internal::QueueBase<T, ipc_internal::QueueKind::kSimple> {
-  using Base = ipc_internal::QueueBase<T, ipc_internal::QueueKind::kSimple>;
-
+class SimpleQueue {
  public:
-  static constexpr ipc_internal::QueueKind kKindValue =
-      ipc_internal::QueueKind::kSimple;
-
   static absl::StatusOr<SimpleQueue> Create() {
-    auto core = Base::NewCore(0);
-    if (!core.ok()) return core.status();
-    return SimpleQueue(std::move(*core));
+    return ipc_internal::MakeQueue<SimpleQueue>(0);
   }
   SimpleQueue() = default;
 
   absl::Status Put(const T& item) {
-    std::string bytes;
-    if (absl::Status s = mp::Encode(item, &bytes); !s.ok()) return s;
-    return this->core_->Put(std::move(bytes), true, std::nullopt);
+    absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
+    if (!bytes.ok()) return bytes.status();
+    return core_->Put(std::move(*bytes), true, std::nullopt);
   }
   absl::StatusOr<T> Get() {
-    return ipc_internal::DecodeItem<T>(this->core_->Get(true, std::nullopt));
+    return ipc_internal::DecodeItem<T>(core_->Get(true, std::nullopt));
   }
+  std::size_t qsize() const { return core_->qsize(); }
+  bool empty() const { return core_->empty(); }
+  void Close() { core_->Close(); }
 
  private:
   explicit SimpleQueue(std::shared_ptr<ipc_internal::QueueCore> core)
-      : Base(std::move(core)) {}
-  template <typename Q>
-  friend struct ipc_internal::QueueCodec;
-};
+      : core_(std::move(core)) {}
+  friend struct ipc_internal::QueueAccess;
 
-template <typename T>
-struct Codec<Queue<T>> : ipc_internal::QueueCodec<Queue<T>> {};
-template <typename T>
-struct Codec<JoinableQueue<T>> : ipc_internal::QueueCodec<JoinableQueue<T>> {};
-template <typename T>
-struct Codec<SimpleQueue<T>> : ipc_internal::QueueCodec<SimpleQueue<T>> {};
+  std::shared_ptr<ipc_internal::QueueCore> core_;
+};
 
 }  // namespace mp
 

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ipc/internal/queue_core.h"
 #include "platform/handle.h"
 
 namespace mp {

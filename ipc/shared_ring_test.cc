@@ -1,6 +1,6 @@
 // The ring within a process and across processes, on every OS: the other
 // processes are this test binary started again with a --child-* switch and
-// the ring's memory (main() below runs that side).
+// the ring's memory (ChildMain() below runs that side).
 #include "ipc/shared_ring.h"
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "platform/child_main.h"
 #include "platform/launch.h"
 #include "platform/shared_memory.h"
 
@@ -243,11 +244,7 @@ std::optional<int> ChildMain() {
   return std::nullopt;
 }
 
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp::ipc_internal
-
-int main(int argc, char** argv) {
-  if (std::optional<int> code = mp::ipc_internal::ChildMain()) return *code;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

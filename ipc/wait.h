@@ -1,7 +1,7 @@
 // mp::Wait(): Python's multiprocessing.connection.wait(object_list, timeout).
 //
-//   std::vector<mp::Waitable> objects = {conn_a, conn_b, listener,
-//                                        process.sentinel().value()};
+//   std::vector<mp::Waitable> objects = {
+//       conn_a, conn_b, listener, mp::Waitable(process.sentinel().value())};
 //   absl::StatusOr<std::vector<std::size_t>> ready = mp::Wait(objects);
 //
 // Returns the indices of the objects that are ready: a Connection with a
@@ -26,13 +26,14 @@
 
 namespace mp {
 
-// Something Wait() can watch; converts implicitly from what it accepts.
+// Something Wait() can watch: converts implicitly from a Connection or a
+// Listener; a bare handle must be named, so no stray integer converts.
 class Waitable {
  public:
   Waitable(const Connection& c) : handle_(c.fileno()) {}  // NOLINT
   Waitable(const Listener& l) : handle_(l.fileno()) {}    // NOLINT
   // A process sentinel (Process::sentinel()) or another readable handle.
-  Waitable(platform::NativeHandle h) : handle_(h) {}  // NOLINT
+  explicit Waitable(platform::NativeHandle h) : handle_(h) {}
 
   platform::NativeHandle handle() const { return handle_; }
 

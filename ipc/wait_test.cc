@@ -1,5 +1,6 @@
 #include "ipc/wait.h"
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -7,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "platform/child_main.h"
 #include "platform/launch.h"
 #include "platform/test_util.h"
 
@@ -41,13 +43,13 @@ TEST(WaitTest, Timeouts) {
 }
 
 TEST(WaitTest, ListenersAndProcessSentinels) {
-  Listener listener = Listener::Create(testing::LocalAddress("wait")).value();
-  // This binary again, as a child that exits at once (see main()).
+  Listener listener = Listener::Create(test_util::LocalAddress("wait")).value();
+  // This binary again, as a child that exits at once (see ChildMain()).
   platform::ChildProcess child =
       platform::LaunchProgram(
           {platform::ExecutablePath().value(), "--child-exit"}, {})
           .value();
-  std::vector<Waitable> objects = {listener, child.sentinel.get()};
+  std::vector<Waitable> objects = {listener, Waitable(child.sentinel.get())};
   EXPECT_EQ(Wait(objects, absl::Seconds(30)).value(),
             std::vector<std::size_t>{1});
   ASSERT_TRUE(platform::WaitForExit(child, std::nullopt).ok());
@@ -62,12 +64,13 @@ TEST(WaitTest, ClosedObjectIsAnError) {
   EXPECT_EQ(Wait({a}).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Started with --child-exit: exits at once (a sentinel to wait for).
+std::optional<int> ChildMain() {
+  const std::vector<std::string>& args = platform::ProgramArguments();
+  if (args.size() == 2 && args[1] == "--child-exit") return 0;
+  return std::nullopt;
+}
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp
-
-int main(int argc, char** argv) {
-  const std::vector<std::string>& args = mp::platform::ProgramArguments();
-  if (args.size() == 2 && args[1] == "--child-exit") return 0;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -136,7 +136,7 @@ TEST(ChannelTest, ReadsAndWritesSurviveASignalStorm) {
   std::string got;
   int64_t signals = 0;
   {
-    mp::testing::SignalStorm storm(50);
+    mp::test_util::SignalStorm storm(50);
     got = ReadN(p.second.get(), n);
     signals = storm.delivered();
   }

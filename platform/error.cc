@@ -1,41 +1,53 @@
 #include "platform/error.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace mp {
 namespace {
-constexpr absl::string_view kEmpty = "queue.Empty";
-constexpr absl::string_view kFull = "queue.Full";
+constexpr absl::string_view kEofType = "type.multiprocessing/EOFError";
+constexpr absl::string_view kTimeoutType = "type.multiprocessing/TimeoutError";
 }  // namespace
 
 absl::Status EofError(absl::string_view what) {
-  return absl::OutOfRangeError(absl::StrCat("EOF: ", what));
+  return platform::TypedError(absl::StatusCode::kOutOfRange, kEofType,
+                              absl::StrCat("EOF: ", what));
 }
 bool IsEof(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kOutOfRange;
+  return platform::HasErrorType(s, kEofType);
 }
 
 absl::Status TimeoutError(absl::string_view what) {
-  return absl::DeadlineExceededError(absl::StrCat("timed out: ", what));
+  return platform::TypedError(absl::StatusCode::kDeadlineExceeded, kTimeoutType,
+                              absl::StrCat("timed out: ", what));
 }
 bool IsTimeout(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kDeadlineExceeded;
+  return platform::HasErrorType(s, kTimeoutType);
 }
 
-absl::Status EmptyError(absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat(kEmpty, ": ", what));
-}
-bool IsEmpty(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnavailable &&
-         absl::StartsWith(s.message(), kEmpty);
-}
-absl::Status FullError(absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat(kFull, ": ", what));
-}
-bool IsFull(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnavailable &&
-         absl::StartsWith(s.message(), kFull);
+namespace platform {
+
+absl::Status TypedError(absl::StatusCode code, absl::string_view type_url,
+                        absl::string_view message, absl::Cord detail) {
+  absl::Status s(code, message);
+  s.SetPayload(type_url, std::move(detail));
+  return s;
 }
 
+bool HasErrorType(const absl::Status& s, absl::string_view type_url) {
+  return !s.ok() && s.GetPayload(type_url).has_value();
+}
+
+// The code and text of a native error: error_posix.cc, error_win.cc.
+absl::Status NativeStatus(int error_number, absl::string_view operation);
+
+absl::Status NativeError(int error_number, absl::string_view operation) {
+  absl::Status s = NativeStatus(error_number, operation);
+  // A native timeout (ETIMEDOUT, WAIT_TIMEOUT, ...) is IsTimeout() too.
+  if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+    s.SetPayload(kTimeoutType, absl::Cord());
+  }
+  return s;
+}
+
+}  // namespace platform
 }  // namespace mp

@@ -8,16 +8,39 @@
 namespace mp {
 namespace {
 
-TEST(ErrorTest, PredicatesMatchOnlyTheirOwnErrors) {
-  EXPECT_TRUE(IsEof(EofError("x")));
-  EXPECT_TRUE(IsTimeout(TimeoutError("x")));
-  EXPECT_TRUE(IsEmpty(EmptyError("x")));
-  EXPECT_TRUE(IsFull(FullError("x")));
-  EXPECT_FALSE(IsEmpty(FullError("x")));
-  EXPECT_FALSE(IsFull(EmptyError("x")));
-  EXPECT_FALSE(IsEof(TimeoutError("x")));
+// ipc/errors_test.cc checks every predicate against every error.
+TEST(ErrorTest, EofAndTimeoutAreTheirTypesWithTheirCodes) {
+  const absl::Status eof = EofError("x"), timeout = TimeoutError("x");
+  EXPECT_EQ(eof.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(timeout.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(IsEof(eof) && !IsTimeout(eof));
+  EXPECT_TRUE(IsTimeout(timeout) && !IsEof(timeout));
   EXPECT_FALSE(IsTimeout(absl::OkStatus()));
-  EXPECT_FALSE(IsEmpty(absl::UnavailableError("broken pipe")));
+  // The type, not the code or the message, tells them apart.
+  EXPECT_FALSE(IsEof(absl::Status(eof.code(), eof.message())));
+  EXPECT_FALSE(IsTimeout(absl::Status(timeout.code(), timeout.message())));
+}
+
+TEST(ErrorTest, TypedErrorCarriesItsTypeAndDetail) {
+  absl::Status s = platform::TypedError(absl::StatusCode::kUnavailable,
+                                        "type.test/Mine", "m", absl::Cord("d"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "m");
+  EXPECT_TRUE(platform::HasErrorType(s, "type.test/Mine"));
+  EXPECT_FALSE(platform::HasErrorType(s, "type.test/Other"));
+  EXPECT_EQ(s.GetPayload("type.test/Mine").value(), "d");
+}
+
+#if defined(_WIN32)
+constexpr int kTimedOut = 1460;  // ERROR_TIMEOUT
+#else
+constexpr int kTimedOut = ETIMEDOUT;
+#endif
+
+TEST(ErrorTest, NativeTimeoutIsATimeout) {
+  absl::Status s = platform::NativeError(kTimedOut, "wait");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(IsTimeout(s)) << s;
 }
 
 #if defined(_WIN32)

@@ -69,7 +69,9 @@ std::string SystemText(DWORD error) {
 
 }  // namespace
 
-absl::Status NativeError(int error_number, absl::string_view operation) {
+// The code and text of a native error; NativeError() (error.cc) adds the
+// error type of a timeout.
+absl::Status NativeStatus(int error_number, absl::string_view operation) {
   const DWORD error = static_cast<DWORD>(error_number);
   return absl::Status(CodeFor(error),
                       absl::StrCat(operation, ": ", SystemText(error)));

@@ -35,9 +35,18 @@ TEST(ScopedHandleTest, CloseTwiceIsAnError) {
 
 TEST(ScopedHandleTest, ReleaseGivesUpOwnership) {
   ChannelPair p = CreateDuplexChannel().value();
-  NativeHandle raw = p.first.release();
-  EXPECT_FALSE(p.first.is_valid());
-  ScopedHandle again(raw);  // closes it
+  NativeHandle raw;
+  {
+    ScopedHandle owner = std::move(p.first);
+    raw = owner.release();
+    EXPECT_FALSE(owner.is_valid());
+  }  // destroying the released owner does not close the handle
+  const char c = 'x';
+  ASSERT_TRUE(WriteAll(raw, {{&c, 1}}).ok());
+  char got = 0;
+  EXPECT_EQ(ReadFull(p.second.get(), &got, 1).value(), 1u);
+  EXPECT_EQ(got, 'x');
+  EXPECT_TRUE(ScopedHandle(raw).Close().ok());  // still open until now
 }
 
 TEST(ScopedHandleTest, DuplicateIsAnIndependentHandle) {

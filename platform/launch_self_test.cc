@@ -1,5 +1,5 @@
 // LaunchProgram on every OS, with this test binary as the child: started
-// with one of the --child-* switches below, main() does that and exits
+// with one of the --child-* switches below, ChildMain() does that and exits
 // instead of running the tests. (launch_test.cc covers fork and POSIX.)
 #include <cstdlib>
 #include <optional>
@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/channel.h"
+#include "platform/child_main.h"
 #include "platform/exit_status.h"
 #include "platform/launch.h"
 #include "platform/poll.h"
@@ -46,12 +47,12 @@ TEST(LaunchSelfTest, TerminateAndKillReadBackAsSignals) {
 }
 
 TEST(LaunchSelfTest, ARunningChildIsUnwaitedUntilItEnds) {
-  ASSERT_FALSE(testing::HasUnwaitedChildren());
+  ASSERT_FALSE(test_util::HasUnwaitedChildren());
   ChildProcess child = LaunchSelf("--child-sleep");
-  EXPECT_TRUE(testing::HasUnwaitedChildren());
+  EXPECT_TRUE(test_util::HasUnwaitedChildren());
   ASSERT_TRUE(Kill(child).ok());
   EXPECT_EQ(Wait(child), -kSigKill);
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
 }
 
 TEST(LaunchSelfTest, WaitTimesOutThenTheSentinelFires) {
@@ -132,11 +133,7 @@ std::optional<int> ChildMain() {
   return std::nullopt;
 }
 
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp::platform
-
-int main(int argc, char** argv) {
-  if (std::optional<int> code = mp::platform::ChildMain()) return *code;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -1,5 +1,5 @@
 // Message channels on every OS; the other process of the cross-process
-// cases is this test binary started again with a --child-* switch (main()
+// cases is this test binary started again with a --child-* switch (ChildMain()
 // below runs that side).
 #include "platform/message_channel.h"
 
@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "platform/child_main.h"
 #include "platform/launch.h"
 #include "platform/shared_memory.h"
 
@@ -220,11 +221,7 @@ std::optional<int> ChildMain() {
   return std::nullopt;
 }
 
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp::platform
-
-int main(int argc, char** argv) {
-  if (std::optional<int> code = mp::platform::ChildMain()) return *code;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -61,7 +61,7 @@ TEST(PollTest, NoTimeoutBlocksUntilReady) {
 TEST(PollTest, SignalsDoNotCutTheWaitShort) {
   ChannelPair p = CreateDuplexChannel().value();
   NativeHandle h = p.first.get();
-  mp::testing::SignalStorm storm(200);
+  mp::test_util::SignalStorm storm(200);
   absl::Time start = absl::Now();
   EXPECT_THAT(WaitReadable({&h, 1}, absl::Milliseconds(300)).value(),
               IsEmpty());

@@ -1,6 +1,6 @@
 // Shared memory, waits on words and SharedLock across processes, on every
 // OS: the other process is this test binary started again with a --child-*
-// switch and the memory's handle (main() below runs that side).
+// switch and the memory's handle (ChildMain() below runs that side).
 #include "platform/shared_memory.h"
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "platform/child_main.h"
 #include "platform/launch.h"
 
 namespace mp::platform {
@@ -219,11 +220,7 @@ std::optional<int> ChildMain() {
   return std::nullopt;
 }
 
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp::platform
-
-int main(int argc, char** argv) {
-  if (std::optional<int> code = mp::platform::ChildMain()) return *code;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

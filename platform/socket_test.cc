@@ -13,7 +13,7 @@
 namespace mp::platform {
 namespace {
 
-using testing::RoundTrip;
+using test_util::RoundTrip;
 
 TEST(SocketTest, TcpPortZeroPicksAFreePort) {
   absl::StatusOr<BoundSocket> listener = Listen("127.0.0.1:0", 1);

@@ -8,7 +8,7 @@
 #include "platform/channel.h"
 #include "platform/socket.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 // Listens on `address`, connects, and passes bytes both ways.
 inline void RoundTrip(const std::string& address) {
@@ -30,6 +30,6 @@ inline void RoundTrip(const std::string& address) {
   ASSERT_TRUE(p::RemoveSocketFile(listener->address).ok());
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util
 
 #endif  // MULTIPROCESSING_PLATFORM_SOCKET_TEST_UTIL_H_

@@ -14,18 +14,18 @@ namespace {
 
 // Bazel's TEST_TMPDIR is too long for sun_path (108 bytes).
 std::string TempPath(absl::string_view name) {
-  return absl::StrCat("/tmp/mp-socket-test-", testing::UniqueToken(), "-",
+  return absl::StrCat("/tmp/mp-socket-test-", test_util::UniqueToken(), "-",
                       name);
 }
 
-using testing::RoundTrip;
+using test_util::RoundTrip;
 
 TEST(SocketUnixTest, UnixPath) { RoundTrip(TempPath("unix.sock")); }
 
 TEST(SocketUnixTest, AbstractNamespace) {
-  RoundTrip(absl::StrCat("@mp-socket-test-", testing::UniqueToken()));
+  RoundTrip(absl::StrCat("@mp-socket-test-", test_util::UniqueToken()));
   RoundTrip(std::string(1, '\0') +
-            absl::StrCat("mp-socket-test-", testing::UniqueToken()));
+            absl::StrCat("mp-socket-test-", test_util::UniqueToken()));
 }
 
 TEST(SocketUnixTest, Errors) {

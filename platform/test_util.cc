@@ -4,7 +4,7 @@
 #include "absl/time/clock.h"
 #include "platform/crypto.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 const std::string& UniqueToken() {
   static const std::string token = [] {
@@ -24,4 +24,4 @@ bool WaitUntilGone(std::int64_t pid, absl::Duration timeout) {
   return true;
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util

@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 // Random hex, the same for the whole test process: for names that parallel
 // tests must not share (Unix socket paths, abstract names). Bazel's sandbox
@@ -83,6 +83,6 @@ bool IsZombie(std::int64_t pid);
 
 #endif  // !defined(_WIN32)
 
-}  // namespace mp::testing
+}  // namespace mp::test_util
 
 #endif  // MULTIPROCESSING_PLATFORM_TEST_UTIL_H_

@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "platform/test_util.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 std::string LocalAddress(absl::string_view name) {
   return absl::StrCat("/tmp/mp-test-", UniqueToken(), "-", name);
@@ -92,4 +92,4 @@ bool HasUnwaitedChildren() {
   return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util

@@ -11,7 +11,7 @@
 #include "platform/channel.h"
 #include "platform/handle.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 namespace {
 
 // The storm is only worth something if it really cuts blocking calls short:
@@ -55,4 +55,4 @@ TEST(HasUnwaitedChildrenTest, SeesRunningAndExitedChildrenUntilReaped) {
 }
 
 }  // namespace
-}  // namespace mp::testing
+}  // namespace mp::test_util

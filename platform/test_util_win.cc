@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "platform/test_util.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 std::string LocalAddress(absl::string_view name) {
   return absl::StrCat("\\\\.\\pipe\\mp-test-", UniqueToken(), "-", name);
@@ -48,4 +48,4 @@ std::int64_t ResidentKiB() {
   return static_cast<std::int64_t>(counters.WorkingSetSize / 1024);
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util

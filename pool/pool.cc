@@ -18,9 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/connection.h"
+#include "ipc/errors.h"
 #include "ipc/py_value.h"
 #include "ipc/wait.h"
-#include "platform/error.h"
 
 namespace mp {
 namespace pool_internal {
@@ -55,8 +55,7 @@ absl::Status* initializer_error = nullptr;
 }  // namespace
 
 bool RegisterTask(const char* name, ErasedFunction function,
-                  std::string (*run)(ErasedFunction, absl::string_view,
-                                     bool)) {
+                  std::string (*run)(ErasedFunction, absl::string_view, bool)) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   auto [it, inserted] = ByName().try_emplace(name, Registered{function, run});
   if (!inserted && it->second.function != function) {
@@ -81,10 +80,9 @@ std::optional<ChunkRunner> FindTask(absl::string_view name) {
   auto it = ByName().find(name);
   if (it == ByName().end()) return std::nullopt;
   Registered r = it->second;
-  return ChunkRunner(
-      [r](absl::string_view chunk, bool spread) {
-        return r.run(r.function, chunk, spread);
-      });
+  return ChunkRunner([r](absl::string_view chunk, bool spread) {
+    return r.run(r.function, chunk, spread);
+  });
 }
 
 int64_t AddCallable(ChunkRunner runner) {
@@ -331,7 +329,7 @@ class Core {
           std::move(pipe->second));
     } else {
       w->process.emplace(SpawnedWorker, std::move(pipe->second), maxtasks,
-                           options_.init_name, Bytes(options_.init_args));
+                         options_.init_name, Bytes(options_.init_args));
     }
     if (absl::Status s = w->process->set_start_method(method); !s.ok()) {
       return s;
@@ -416,9 +414,9 @@ class Core {
       run.id = ++next_task_id_;
       w.task = std::move(run);
       const Running& t = *w.task;
-      absl::Status s = w.conn.Send(
-          TaskMessage(t.id, t.job->callable, t.job->task_name, t.job->spread,
-                      Bytes(t.chunk)));
+      absl::Status s =
+          w.conn.Send(TaskMessage(t.id, t.job->callable, t.job->task_name,
+                                  t.job->spread, Bytes(t.chunk)));
       if (!s.ok()) w.conn_dead = true;  // its exit fails the task
     }
   }
@@ -478,17 +476,15 @@ class Core {
     w.process->Join(absl::Seconds(5)).IgnoreError();
     if (w.task) {
       const std::optional<int> code = w.process->exitcode();
-      const std::string how =
-          !code ? "an unknown status"
-          : *code < 0 ? absl::StrCat("signal ", -*code)
-                      : absl::StrCat("exit code ", *code);
+      const std::string how = !code       ? "an unknown status"
+                              : *code < 0 ? absl::StrCat("signal ", -*code)
+                                          : absl::StrCat("exit code ", *code);
       w.task->job->Fail(
           w.task->first, w.task->count,
           absl::AbortedError(absl::StrCat(
-              "pool worker ", w.number, " (pid ",
-              w.process->pid().value_or(0), ") died with ", how,
-              " while running a task of ", w.task->count, " item",
-              w.task->count == 1 ? "" : "s")));
+              "pool worker ", w.number, " (pid ", w.process->pid().value_or(0),
+              ") died with ", how, " while running a task of ", w.task->count,
+              " item", w.task->count == 1 ? "" : "s")));
       w.task.reset();
     }
     const bool retired = w.retiring;
@@ -579,7 +575,8 @@ class Core {
     if (state == State::kTerminating) {
       KillAll();
       for (auto& w : workers_) {
-        if (w->task) w->task->job->Fail(w->task->first, w->task->count, cancelled);
+        if (w->task)
+          w->task->job->Fail(w->task->first, w->task->count, cancelled);
       }
     } else {
       // Closed and done: end of stream tells each worker to exit.
@@ -659,7 +656,8 @@ absl::StatusOr<Pool> Pool::Create(Options options) {
   return Pool(std::move(core));
 }
 
-Pool::Pool(std::shared_ptr<pool_internal::Core> core) : core_(std::move(core)) {}
+Pool::Pool(std::shared_ptr<pool_internal::Core> core)
+    : core_(std::move(core)) {}
 Pool::Pool(Pool&&) noexcept = default;
 Pool& Pool::operator=(Pool&& other) noexcept {
   if (this != &other) {

@@ -57,256 +57,18 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ipc/codec.h"
-#include "pool/task.h"
+#include "pool/internal/result_state.h"
+#include "pool/internal/task.h"  // MP_REGISTER_TASK
 #include "process/process.h"
 
 namespace mp {
 
-namespace pool_internal {
-
-// The pool thread's view of one submitted call (apply, map, imap...).
-class Job {
- public:
-  virtual ~Job() = default;
-  // The next chunk of the input: its pickled argument tuples and how many
-  // there are (or, in *error, why they cannot be sent). False once the input
-  // is exhausted. Called on the pool thread.
-  virtual bool NextChunk(std::string* chunk, std::size_t* count,
-                         absl::Status* error) = 0;
-  // The outcomes of the `count` items from `first` on.
-  virtual void Deliver(std::size_t first, std::size_t count,
-                       absl::string_view outcomes) = 0;
-  virtual void Fail(std::size_t first, std::size_t count,
-                    const absl::Status& status) = 0;
-  // No more chunks: `total` items in all.
-  virtual void InputDone(std::size_t total) = 0;
-
-  // Which function: a registered name, else an index in the callables table.
-  std::string task_name;
-  int64_t callable = -1;
-  // Items are argument tuples (apply, starmap), else single arguments.
-  bool spread = true;
-};
-
-class Core;
-
-// Results as they arrive, for every kind of call.
-template <typename R>
-class ResultState final : public Job {
- public:
-  enum class Mode { kSingle, kList, kOrdered, kUnordered };
-  using Pull = std::function<bool(std::string*, std::size_t*, absl::Status*)>;
-
-  ResultState(Mode mode, Pull pull) : mode_(mode), pull_(std::move(pull)) {}
-
-  std::function<void(const R&)> on_value;                // apply_async
-  std::function<void(const std::vector<R>&)> on_values;  // map_async
-  std::function<void(const absl::Status&)> on_error;
-
-  bool NextChunk(std::string* chunk, std::size_t* count,
-                 absl::Status* error) override {
-    return pull_(chunk, count, error);
-  }
-  void Deliver(std::size_t first, std::size_t count,
-               absl::string_view outcomes) override {
-    absl::StatusOr<ChunkResults<R>> decoded =
-        Decode<ChunkResults<R>>(outcomes);
-    if (!decoded.ok()) return Fail(first, count, decoded.status());
-    std::vector<absl::StatusOr<R>> values;
-    values.reserve(count);
-    if (decoded->ok) {
-      for (R& v : decoded->values) values.emplace_back(std::move(v));
-    } else {
-      for (Outcome<R>& o : decoded->outcomes) {
-        if (std::get<0>(o)) {
-          values.emplace_back(std::get<1>(o) ? std::move(*std::get<1>(o))
-                                             : R{});
-        } else {
-          values.emplace_back(ToStatus(o));
-        }
-      }
-    }
-    if (values.size() != count) {
-      // A chunk that failed as a whole (unreadable arguments, an
-      // initializer that failed): its one error is every item's.
-      const absl::Status s =
-          values.size() == 1 && !values[0].ok()
-              ? values[0].status()
-              : absl::DataLossError(
-                    "pool: a worker answered with the wrong number of "
-                    "results");
-      return Fail(first, count, s);
-    }
-    Store(first, std::move(values));
-  }
-  void Fail(std::size_t first, std::size_t count,
-            const absl::Status& status) override {
-    Store(first, std::vector<absl::StatusOr<R>>(count, status));
-  }
-  void InputDone(std::size_t total) override {
-    {
-      absl::MutexLock lock(&mu_);
-      total_ = total;
-    }
-    MaybeFinish();
-  }
-
-  bool Ready() {
-    absl::MutexLock lock(&mu_);
-    return done_;
-  }
-  bool WaitReady(std::optional<absl::Duration> timeout) {
-    absl::MutexLock lock(&mu_);
-    auto done = [this]() { return done_; };
-    if (!timeout) {
-      mu_.Await(absl::Condition(&done));
-    } else {
-      mu_.AwaitWithTimeout(absl::Condition(&done), *timeout);
-    }
-    return done_;
-  }
-  // apply / map: the first error, or the values.
-  absl::StatusOr<std::vector<R>> Values(std::optional<absl::Duration> timeout) {
-    if (!WaitReady(timeout)) return Timeout();
-    absl::MutexLock lock(&mu_);
-    if (!first_error_.ok()) return first_error_;
-    std::vector<R> out;
-    out.reserve(items_.size());
-    for (auto& v : items_) out.push_back(**v);
-    return out;
-  }
-  absl::StatusOr<bool> Successful() {
-    absl::MutexLock lock(&mu_);
-    if (!done_) {
-      return absl::InvalidArgumentError("pool: the result is not ready");
-    }
-    return first_error_.ok();
-  }
-  // imap / imap_unordered: the next item, nullopt at the end.
-  absl::StatusOr<std::optional<R>> Next(std::optional<absl::Duration> timeout) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() {
-      if (total_ && next_ >= *total_) return true;
-      if (mode_ == Mode::kUnordered) return !completed_.empty();
-      return next_ < items_.size() && items_[next_].has_value();
-    };
-    if (!timeout) {
-      mu_.Await(absl::Condition(&ready));
-    } else if (!mu_.AwaitWithTimeout(absl::Condition(&ready), *timeout)) {
-      return Timeout();
-    }
-    if (total_ && next_ >= *total_) return std::optional<R>();
-    const std::size_t i = mode_ == Mode::kUnordered ? completed_.front() : next_;
-    if (mode_ == Mode::kUnordered) completed_.pop_front();
-    ++next_;
-    absl::StatusOr<R> v = std::move(*items_[i]);
-    if (!v.ok()) return v.status();
-    return std::optional<R>(std::move(*v));
-  }
-
- private:
-  static absl::Status ToStatus(const Outcome<R>& o) {
-    return absl::Status(static_cast<absl::StatusCode>(std::get<2>(o)),
-                        std::get<3>(o));
-  }
-  static absl::Status Timeout() {
-    return absl::DeadlineExceededError("pool: the result is not ready yet");
-  }
-  void Store(std::size_t first, std::vector<absl::StatusOr<R>> values) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (items_.size() < first + values.size()) {
-        items_.resize(first + values.size());
-      }
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        if (!values[i].ok() && first_error_.ok()) {
-          first_error_ = values[i].status();
-        }
-        items_[first + i] = std::move(values[i]);
-        if (mode_ == Mode::kUnordered) completed_.push_back(first + i);
-      }
-      filled_ += values.size();
-    }
-    MaybeFinish();
-  }
-  // Ready: every item arrived, or (apply, map) the first error did, as in
-  // Python. Runs the callback once.
-  void MaybeFinish() {
-    std::function<void()> callback;
-    {
-      absl::MutexLock lock(&mu_);
-      if (done_) return;
-      const bool all = total_ && filled_ >= *total_;
-      const bool failed_early =
-          !first_error_.ok() &&
-          (mode_ == Mode::kSingle || mode_ == Mode::kList);
-      if (!all && !failed_early) return;
-      done_ = true;
-      if (!first_error_.ok()) {
-        if (on_error) callback = [f = on_error, s = first_error_] { f(s); };
-      } else if (mode_ == Mode::kSingle && on_value && !items_.empty()) {
-        callback = [f = on_value, v = **items_[0]] { f(v); };
-      } else if (mode_ == Mode::kList && on_values) {
-        std::vector<R> all_values;
-        for (auto& v : items_) all_values.push_back(**v);
-        callback = [f = on_values, v = std::move(all_values)] { f(v); };
-      }
-    }
-    if (callback) callback();
-  }
-
-  const Mode mode_;
-  Pull pull_;  // pool thread only
-  absl::Mutex mu_;
-  std::vector<std::optional<absl::StatusOr<R>>> items_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::size_t> completed_ ABSL_GUARDED_BY(mu_);
-  std::size_t filled_ ABSL_GUARDED_BY(mu_) = 0;
-  std::size_t next_ ABSL_GUARDED_BY(mu_) = 0;
-  std::optional<std::size_t> total_ ABSL_GUARDED_BY(mu_);
-  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// Items [begin, end) of a vector, encoded as a list without a copy.
-template <typename T>
-struct ItemRange {
-  const T* b;
-  const T* e;
-  const T* begin() const { return b; }
-  const T* end() const { return e; }
-};
-
-// Encodes n items from `begin` as a list.
-template <typename T>
-absl::Status EncodeChunk(const T* begin, std::size_t n, std::string* out) {
-  out->clear();
-  return Encode(ItemRange<T>{begin, begin + n}, out);
-}
-
-// T, in a context where it is not deduced.
-template <typename T>
-struct Identity {
-  using type = T;
-};
-template <typename T>
-using NonDeduced = typename Identity<T>::type;
-
-// The result type a caller sees for f(args...).
+// The result type the caller sees for a task f(args...) (TaskResultOf):
+// what f returns, std::monostate for void and absl::Status, T for
+// absl::StatusOr<T>.
 template <typename F, typename... A>
-using TaskResult = typename ResultOf<
-    std::invoke_result_t<F&, std::decay_t<A>&...>>::type;
-
-// Python's default chunksize for map: len / (4 * workers), rounded up.
-std::size_t DefaultChunksize(std::size_t items, int workers);
-
-}  // namespace pool_internal
-
-template <typename T>
-struct Codec<pool_internal::ItemRange<T>> {
-  static void Encode(const pool_internal::ItemRange<T>& r, Encoder& e) {
-    e.WriteList<T>(r);
-  }
-};
+using TaskResult =
+    typename TaskResultOf<std::invoke_result_t<F&, std::decay_t<A>&...>>::type;
 
 // apply_async()'s result; map_async()'s is AsyncResult<std::vector<R>>.
 template <typename R>
@@ -408,7 +170,8 @@ class Pool {
   };
 
   // Pool(processes): kInvalidArgument for processes < 1.
-  static absl::StatusOr<Pool> Create(std::optional<int> processes = std::nullopt);
+  static absl::StatusOr<Pool> Create(
+      std::optional<int> processes = std::nullopt);
   static absl::StatusOr<Pool> Create(Options options);
 
   Pool(Pool&&) noexcept;
@@ -424,65 +187,72 @@ class Pool {
   // apply_async(f, args): see also ApplyAsyncWithCallbacks.
   template <typename F, typename... A>
   auto ApplyAsync(F f, A... args) {
-    return ApplyAsyncWithCallbacks(f, std::make_tuple(std::move(args)...), {},
-                                   {});
+    return ApplyAsyncWithCallbacks(f, std::make_tuple(std::move(args)...),
+                                   nullptr, nullptr);
   }
   // apply_async(f, args, callback=, error_callback=). The callbacks run on
-  // the pool's thread.
-  template <typename F, typename... A, typename R = pool_internal::TaskResult<F, A...>>
-  AsyncResult<R> ApplyAsyncWithCallbacks(
-      F f, std::tuple<A...> args, std::function<void(const pool_internal::NonDeduced<R>&)> callback,
-      std::function<void(const absl::Status&)> error_callback);
+  // the pool's thread: callback(const R&), error_callback(const
+  // absl::Status&); nullptr for none.
+  template <typename F, typename... A, typename Callback,
+            typename ErrorCallback, typename R = TaskResult<F, A...>>
+  AsyncResult<R> ApplyAsyncWithCallbacks(F f, std::tuple<A...> args,
+                                         Callback callback,
+                                         ErrorCallback error_callback);
 
   // map(f, items, chunksize): [f(x) for x in items], in order; the first
   // failed item's error. chunksize 0: Python's default.
-  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
+  template <typename F, typename T, typename R = TaskResult<F, T>>
   absl::StatusOr<std::vector<R>> Map(F f, std::vector<T> items,
                                      std::size_t chunksize = 0) {
     return MapAsync(f, std::move(items), chunksize).Get();
   }
   // map(f, [1, 2, 3]): a braced list.
-  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
+  template <typename F, typename T, typename R = TaskResult<F, T>>
   absl::StatusOr<std::vector<R>> Map(F f, std::initializer_list<T> items,
                                      std::size_t chunksize = 0) {
     return Map(f, std::vector<T>(items), chunksize);
   }
-  template <typename F, typename T, typename R = pool_internal::TaskResult<F, T>>
-  MapResult<R> MapAsync(
-      F f, std::vector<T> items, std::size_t chunksize = 0,
-      std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback = {},
-      std::function<void(const absl::Status&)> error_callback = {});
+  // map_async(f, items, chunksize, callback, error_callback): callback(const
+  // std::vector<R>&) once all are in, or error_callback(const absl::Status&)
+  // at the first error; on the pool's thread; nullptr for none.
+  template <typename F, typename T, typename Callback = std::nullptr_t,
+            typename ErrorCallback = std::nullptr_t,
+            typename R = TaskResult<F, T>>
+  MapResult<R> MapAsync(F f, std::vector<T> items, std::size_t chunksize = 0,
+                        Callback callback = nullptr,
+                        ErrorCallback error_callback = nullptr);
 
   // starmap(f, [(a, b), ...]): f(a, b) for each tuple.
-  template <typename F, typename... A,
-            typename R = pool_internal::TaskResult<F, A...>>
+  template <typename F, typename... A, typename R = TaskResult<F, A...>>
   absl::StatusOr<std::vector<R>> Starmap(F f,
                                          std::vector<std::tuple<A...>> items,
                                          std::size_t chunksize = 0) {
     return StarmapAsync(f, std::move(items), chunksize).Get();
   }
-  template <typename F, typename... A, typename R = pool_internal::TaskResult<F, A...>>
-  MapResult<R> StarmapAsync(
-      F f, std::vector<std::tuple<A...>> items, std::size_t chunksize = 0,
-      std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback = {},
-      std::function<void(const absl::Status&)> error_callback = {});
+  template <typename F, typename... A, typename Callback = std::nullptr_t,
+            typename ErrorCallback = std::nullptr_t,
+            typename R = TaskResult<F, A...>>
+  MapResult<R> StarmapAsync(F f, std::vector<std::tuple<A...>> items,
+                            std::size_t chunksize = 0,
+                            Callback callback = nullptr,
+                            ErrorCallback error_callback = nullptr);
 
   // imap(f, iterable, chunksize=1): results in order as they come. The
   // input is read lazily, on the pool's thread, as workers become free: the
   // range [begin, end) must stay valid until the iterator reaches its end.
   template <typename F, typename It,
-            typename R = pool_internal::TaskResult<F, decltype(*std::declval<It>())>>
+            typename R = TaskResult<F, decltype(*std::declval<It>())>>
   ImapIterator<R> Imap(F f, It begin, It end, std::size_t chunksize = 1) {
     return Iterate<R>(pool_internal::ResultState<R>::Mode::kOrdered, f, begin,
                       end, chunksize);
   }
   // imap_unordered: the same, in completion order.
   template <typename F, typename It,
-            typename R = pool_internal::TaskResult<F, decltype(*std::declval<It>())>>
+            typename R = TaskResult<F, decltype(*std::declval<It>())>>
   ImapIterator<R> ImapUnordered(F f, It begin, It end,
                                 std::size_t chunksize = 1) {
-    return Iterate<R>(pool_internal::ResultState<R>::Mode::kUnordered, f,
-                      begin, end, chunksize);
+    return Iterate<R>(pool_internal::ResultState<R>::Mode::kUnordered, f, begin,
+                      end, chunksize);
   }
 
   // close(): no more tasks; the workers exit once the submitted ones are
@@ -508,7 +278,47 @@ class Pool {
   // in the callables table. kInvalidArgument under spawn for a function
   // that is not registered.
   template <typename F, typename Args>
-  absl::Status Locate(F& f, pool_internal::Job* job);
+  absl::Status Locate(F& f, pool_internal::Job* job) {
+    if constexpr (std::is_pointer_v<F> &&
+                  std::is_function_v<std::remove_pointer_t<F>>) {
+      if (const std::string* name = pool_internal::FindTaskName(
+              reinterpret_cast<pool_internal::ErasedFunction>(f))) {
+        job->task_name = *name;
+        return absl::OkStatus();
+      }
+    }
+    if (start_method() != StartMethod::kFork) {
+      return absl::InvalidArgumentError(
+          "pool: under the spawn start method a task must be a function "
+          "registered with MP_REGISTER_TASK (lambdas and function objects run "
+          "only in forked workers)");
+    }
+    if constexpr (std::is_pointer_v<F> &&
+                  std::is_function_v<std::remove_pointer_t<F>>) {
+      // One table entry per function, however often it is used.
+      static std::mutex mu;
+      static std::map<F, int64_t>* known = new std::map<F, int64_t>;
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = known->find(f);
+      if (it == known->end()) {
+        it =
+            known
+                ->emplace(
+                    f, pool_internal::AddCallable([f](absl::string_view chunk,
+                                                      bool spread) mutable {
+                      return pool_internal::RunChunk<F, Args>(f, chunk, spread);
+                    }))
+                .first;
+      }
+      job->callable = it->second;
+    } else {
+      job->callable = pool_internal::AddCallable(
+          [f](absl::string_view chunk, bool spread) mutable {
+            return pool_internal::RunChunk<F, Args>(f, chunk, spread);
+          });
+    }
+    return absl::OkStatus();
+  }
   absl::Status Submit(std::shared_ptr<pool_internal::Job> job);
   StartMethod start_method() const;
   int workers() const { return processes(); }
@@ -520,11 +330,66 @@ class Pool {
       std::vector<Item> items, std::size_t chunksize, bool spread,
       std::function<void(const R&)> on_value,
       std::function<void(const std::vector<R>&)> on_values,
-      std::function<void(const absl::Status&)> on_error);
+      std::function<void(const absl::Status&)> on_error) {
+    const std::size_t size = items.size();
+    if (chunksize == 0) {
+      chunksize = pool_internal::DefaultChunksize(size, workers());
+    }
+    auto shared = std::make_shared<std::vector<Item>>(std::move(items));
+    auto next = std::make_shared<std::size_t>(0);
+    auto state = std::make_shared<pool_internal::ResultState<R>>(
+        mode, [shared, next, chunksize](std::string* chunk, std::size_t* count,
+                                        absl::Status* error) {
+          if (*next >= shared->size()) return false;
+          *count = std::min(chunksize, shared->size() - *next);
+          *error =
+              pool_internal::EncodeChunk(shared->data() + *next, *count, chunk);
+          *next += *count;
+          return true;
+        });
+    state->spread = spread;
+    state->on_value = std::move(on_value);
+    state->on_values = std::move(on_values);
+    state->on_error = std::move(on_error);
+    absl::Status s = Locate<F, Args>(f, state.get());
+    if (s.ok()) s = Submit(state);
+    if (!s.ok()) {
+      state->Fail(0, 1, s);
+      state->InputDone(1);
+    }
+    return state;
+  }
 
   template <typename R, typename F, typename It>
   ImapIterator<R> Iterate(typename pool_internal::ResultState<R>::Mode mode,
-                          F f, It begin, It end, std::size_t chunksize);
+                          F f, It begin, It end, std::size_t chunksize) {
+    using T = std::decay_t<decltype(*begin)>;
+    using Args = std::tuple<T>;
+    if (chunksize == 0) chunksize = 1;
+    auto cursor = std::make_shared<std::pair<It, It>>(begin, end);
+    auto state = std::make_shared<pool_internal::ResultState<R>>(
+        mode, [cursor, chunksize](std::string* chunk, std::size_t* count,
+                                  absl::Status* error) {
+          std::vector<T> args;
+          while (args.size() < chunksize && cursor->first != cursor->second) {
+            args.emplace_back(*cursor->first);
+            ++cursor->first;
+          }
+          if (args.empty()) return false;
+          *count = args.size();
+          chunk->clear();
+          *error = Encode(args, chunk);
+          return true;
+        });
+    state->spread = false;
+    absl::Status s = Locate<F, Args>(f, state.get());
+    if (s.ok()) s = Submit(state);
+    if (!s.ok()) {
+      state->Fail(0, 1, s);
+      state->InputDone(1);
+    }
+    return ImapIterator<R>(state);
+  }
 
   std::shared_ptr<pool_internal::Core> core_;
 };
@@ -565,152 +430,43 @@ Pool::Options& Pool::Options::set_initializer(F f, A... args) {
   return *this;
 }
 
-template <typename F, typename Args>
-absl::Status Pool::Locate(F& f, pool_internal::Job* job) {
-  if constexpr (std::is_pointer_v<F> &&
-                std::is_function_v<std::remove_pointer_t<F>>) {
-    if (const std::string* name = pool_internal::FindTaskName(
-            reinterpret_cast<pool_internal::ErasedFunction>(f))) {
-      job->task_name = *name;
-      return absl::OkStatus();
-    }
-  }
-  if (start_method() != StartMethod::kFork) {
-    return absl::InvalidArgumentError(
-        "pool: under the spawn start method a task must be a function "
-        "registered with MP_REGISTER_TASK (lambdas and function objects run "
-        "only in forked workers)");
-  }
-  if constexpr (std::is_pointer_v<F> &&
-                std::is_function_v<std::remove_pointer_t<F>>) {
-    // One table entry per function, however often it is used.
-    static std::mutex mu;
-    static std::map<F, int64_t>* known = new std::map<F, int64_t>;
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = known->find(f);
-    if (it == known->end()) {
-      it = known
-               ->emplace(f, pool_internal::AddCallable(
-                                [f](absl::string_view chunk,
-                                    bool spread) mutable {
-                                  return pool_internal::RunChunk<F, Args>(
-                                      f, chunk, spread);
-                                }))
-               .first;
-    }
-    job->callable = it->second;
-  } else {
-    job->callable =
-        pool_internal::AddCallable(
-            [f](absl::string_view chunk, bool spread) mutable {
-              return pool_internal::RunChunk<F, Args>(f, chunk, spread);
-            });
-  }
-  return absl::OkStatus();
-}
-
-template <typename R, typename Args, typename F, typename Item>
-std::shared_ptr<pool_internal::ResultState<R>> Pool::SubmitList(
-    typename pool_internal::ResultState<R>::Mode mode, F& f,
-    std::vector<Item> items, std::size_t chunksize, bool spread,
-    std::function<void(const R&)> on_value,
-    std::function<void(const std::vector<R>&)> on_values,
-    std::function<void(const absl::Status&)> on_error) {
-  const std::size_t size = items.size();
-  if (chunksize == 0) {
-    chunksize = pool_internal::DefaultChunksize(size, workers());
-  }
-  auto shared = std::make_shared<std::vector<Item>>(std::move(items));
-  auto next = std::make_shared<std::size_t>(0);
-  auto state = std::make_shared<pool_internal::ResultState<R>>(
-      mode, [shared, next, chunksize](std::string* chunk, std::size_t* count,
-                                      absl::Status* error) {
-        if (*next >= shared->size()) return false;
-        *count = std::min(chunksize, shared->size() - *next);
-        *error = pool_internal::EncodeChunk(shared->data() + *next, *count,
-                                            chunk);
-        *next += *count;
-        return true;
-      });
-  state->spread = spread;
-  state->on_value = std::move(on_value);
-  state->on_values = std::move(on_values);
-  state->on_error = std::move(on_error);
-  absl::Status s = Locate<F, Args>(f, state.get());
-  if (s.ok()) s = Submit(state);
-  if (!s.ok()) {
-    state->Fail(0, 1, s);
-    state->InputDone(1);
-  }
-  return state;
-}
-
-template <typename F, typename... A, typename R>
-AsyncResult<R> Pool::ApplyAsyncWithCallbacks(
-    F f, std::tuple<A...> args, std::function<void(const pool_internal::NonDeduced<R>&)> callback,
-    std::function<void(const absl::Status&)> error_callback) {
+template <typename F, typename... A, typename Callback, typename ErrorCallback,
+          typename R>
+AsyncResult<R> Pool::ApplyAsyncWithCallbacks(F f, std::tuple<A...> args,
+                                             Callback callback,
+                                             ErrorCallback error_callback) {
   using Args = std::tuple<std::decay_t<A>...>;
   std::vector<Args> one;
   one.push_back(std::move(args));
   return AsyncResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kSingle, f, std::move(one), 1,
-      /*spread=*/true, std::move(callback), {}, std::move(error_callback)));
+      /*spread=*/true, std::function<void(const R&)>(std::move(callback)), {},
+      std::function<void(const absl::Status&)>(std::move(error_callback))));
 }
 
-template <typename F, typename T, typename R>
-MapResult<R> Pool::MapAsync(
-    F f, std::vector<T> items, std::size_t chunksize,
-    std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback,
-    std::function<void(const absl::Status&)> error_callback) {
+template <typename F, typename T, typename Callback, typename ErrorCallback,
+          typename R>
+MapResult<R> Pool::MapAsync(F f, std::vector<T> items, std::size_t chunksize,
+                            Callback callback, ErrorCallback error_callback) {
   using Args = std::tuple<T>;
   return MapResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
-      chunksize, /*spread=*/false, {}, std::move(callback),
-      std::move(error_callback)));
+      chunksize, /*spread=*/false, {},
+      std::function<void(const std::vector<R>&)>(std::move(callback)),
+      std::function<void(const absl::Status&)>(std::move(error_callback))));
 }
 
-template <typename F, typename... A, typename R>
-MapResult<R> Pool::StarmapAsync(
-    F f, std::vector<std::tuple<A...>> items, std::size_t chunksize,
-    std::function<void(const std::vector<pool_internal::NonDeduced<R>>&)> callback,
-    std::function<void(const absl::Status&)> error_callback) {
+template <typename F, typename... A, typename Callback, typename ErrorCallback,
+          typename R>
+MapResult<R> Pool::StarmapAsync(F f, std::vector<std::tuple<A...>> items,
+                                std::size_t chunksize, Callback callback,
+                                ErrorCallback error_callback) {
   using Args = std::tuple<A...>;
   return MapResult<R>(SubmitList<R, Args>(
       pool_internal::ResultState<R>::Mode::kList, f, std::move(items),
-      chunksize, /*spread=*/true, {}, std::move(callback),
-      std::move(error_callback)));
-}
-
-template <typename R, typename F, typename It>
-ImapIterator<R> Pool::Iterate(
-    typename pool_internal::ResultState<R>::Mode mode, F f, It begin, It end,
-    std::size_t chunksize) {
-  using T = std::decay_t<decltype(*begin)>;
-  using Args = std::tuple<T>;
-  if (chunksize == 0) chunksize = 1;
-  auto cursor = std::make_shared<std::pair<It, It>>(begin, end);
-  auto state = std::make_shared<pool_internal::ResultState<R>>(
-      mode, [cursor, chunksize](std::string* chunk, std::size_t* count,
-                                absl::Status* error) {
-        std::vector<T> args;
-        while (args.size() < chunksize && cursor->first != cursor->second) {
-          args.emplace_back(*cursor->first);
-          ++cursor->first;
-        }
-        if (args.empty()) return false;
-        *count = args.size();
-        chunk->clear();
-        *error = Encode(args, chunk);
-        return true;
-      });
-  state->spread = false;
-  absl::Status s = Locate<F, Args>(f, state.get());
-  if (s.ok()) s = Submit(state);
-  if (!s.ok()) {
-    state->Fail(0, 1, s);
-    state->InputDone(1);
-  }
-  return ImapIterator<R>(state);
+      chunksize, /*spread=*/true, {},
+      std::function<void(const std::vector<R>&)>(std::move(callback)),
+      std::function<void(const absl::Status&)>(std::move(error_callback))));
 }
 
 }  // namespace mp

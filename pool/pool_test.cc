@@ -76,7 +76,7 @@ MP_REGISTER_TASK(Initialize);
 int Initialized(int) { return initialized_with; }
 MP_REGISTER_TASK(Initialized);
 
-using PoolTest = testing::EveryStartMethod;
+using PoolTest = test_util::EveryStartMethod;
 
 Pool MakePool(StartMethod method, int processes = 2) {
   Pool::Options options;
@@ -127,8 +127,8 @@ TEST_P(PoolTest, ApplyStarmapAndAsyncResults) {
   // Callbacks run on the pool's thread once the result is in.
   absl::Notification got;
   std::vector<int64_t> seen;
-  MapResult<int64_t> m = pool.MapAsync(
-      Square, Range(5), 0, [&](const std::vector<int64_t>& v) {
+  MapResult<int64_t> m =
+      pool.MapAsync(Square, Range(5), 0, [&](const std::vector<int64_t>& v) {
         seen = v;
         got.Notify();
       });
@@ -139,7 +139,7 @@ TEST_P(PoolTest, ApplyStarmapAndAsyncResults) {
   absl::Notification failed;
   absl::Status error;
   AsyncResult<int> f = pool.ApplyAsyncWithCallbacks(
-      FailOnSeven, std::make_tuple(7), {}, [&](const absl::Status& s) {
+      FailOnSeven, std::make_tuple(7), nullptr, [&](const absl::Status& s) {
         error = s;
         failed.Notify();
       });
@@ -235,7 +235,7 @@ TEST_P(PoolTest, AWorkerKilledMidMapFailsItsTaskAndIsReplaced) {
   EXPECT_NE(after, before);
   pool.Close();
   ASSERT_TRUE(pool.Join().ok());
-  for (int64_t pid : after) EXPECT_TRUE(testing::IsGone(pid)) << pid;
+  for (int64_t pid : after) EXPECT_TRUE(test_util::IsGone(pid)) << pid;
 }
 
 TEST_P(PoolTest, MaxTasksPerChildReplacesWorkersAndLeavesNothingBehind) {
@@ -255,8 +255,8 @@ TEST_P(PoolTest, MaxTasksPerChildReplacesWorkersAndLeavesNothingBehind) {
     ASSERT_TRUE(pool.Join().ok());
   }
   EXPECT_EQ(pids.size(), 50u);  // one task per worker: 50 workers
-  for (int64_t pid : pids) EXPECT_TRUE(testing::IsGone(pid)) << pid;
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  for (int64_t pid : pids) EXPECT_TRUE(test_util::IsGone(pid)) << pid;
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
   EXPECT_EQ(platform::CountOpenHandles().value(), handles_before);
 }
 
@@ -272,7 +272,7 @@ TEST_P(PoolTest, TerminateStopsALongMapAtOnce) {
   absl::Status s = long_map.Get(absl::Seconds(10)).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
   ASSERT_TRUE(pool.Join().ok());
-  for (int64_t pid : pids) EXPECT_TRUE(testing::IsGone(pid)) << pid;
+  for (int64_t pid : pids) EXPECT_TRUE(test_util::IsGone(pid)) << pid;
   EXPECT_EQ(pool.Apply(Square, int64_t{2}).status().code(),
             absl::StatusCode::kInvalidArgument);  // Pool not running
 }
@@ -280,7 +280,8 @@ TEST_P(PoolTest, TerminateStopsALongMapAtOnce) {
 TEST_P(PoolTest, CloseAndJoinFollowPython) {
   Pool pool = MakePool(GetParam());
   EXPECT_EQ(pool.Join().code(), absl::StatusCode::kInvalidArgument);
-  MapResult<int64_t> pending = pool.MapAsync(SleepMs, std::vector<int64_t>(4, 50));
+  MapResult<int64_t> pending =
+      pool.MapAsync(SleepMs, std::vector<int64_t>(4, 50));
   pool.Close();
   EXPECT_EQ(pool.Apply(Square, int64_t{2}).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -58,13 +58,14 @@
 //           fork() of a multithreaded parent, so no lock held by another
 //           thread can hang the child. The only method on Windows.
 // The default on Linux is kFork: it runs any C++ callable (a lambda with
-// captures cannot cross an exec), starts about 2x faster, and a C++ program
-// that runs no threads when it starts processes (the common case) is not
-// exposed to fork's hazard. CPython moved its Linux default away from fork
-// because a Python process nearly always runs hidden threads; a program that
-// does run threads should call mp::SetStartMethod(mp::StartMethod::kSpawn)
-// or use GetContext(kSpawn), and one that forks from a multithreaded parent
-// must follow the DANGER note in platform/launch.h.
+// captures cannot cross an exec), starts faster (the README has the
+// figures), and a C++ program that runs no threads when it starts processes
+// (the common case) is not exposed to fork's hazard. CPython moved its Linux
+// default away from fork because a Python process nearly always runs hidden
+// threads; a program that does run threads should call
+// mp::SetStartMethod(mp::StartMethod::kSpawn) or use GetContext(kSpawn), and
+// one that forks from a multithreaded parent must follow the DANGER note in
+// platform/launch.h.
 //
 // Exit: a main process that starts children runs Python's exit function at
 // normal exit (std::atexit): daemonic children still running get
@@ -103,7 +104,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "platform/error.h"  // IsTimeout() for Join()
+#include "ipc/errors.h"  // IsTimeout() for Join()
 #include "platform/handle.h"
 #include "platform/launch.h"
 #include "process/target.h"  // MP_REGISTER_TARGET
@@ -209,7 +210,7 @@ class Process {
   absl::Status Close();
 
   // sentinel: a handle that becomes readable when the child exits (for
-  // platform::WaitReadable and, later, mp::Wait). Owned by the Process.
+  // mp::Wait, as mp::Waitable(sentinel)). Owned by the Process.
   absl::StatusOr<platform::NativeHandle> sentinel() const;
 
   // name: "Process-N" by default (N counts the Process objects this process

@@ -65,7 +65,7 @@ MP_REGISTER_TARGET(CloseInputAndCount);
 void SleepTwoSeconds() { absl::SleepFor(absl::Seconds(2)); }
 MP_REGISTER_TARGET(SleepTwoSeconds);
 
-using ProcessConnectionTest = testing::EveryStartMethod;
+using ProcessConnectionTest = test_util::EveryStartMethod;
 
 // The other end has no writer left anywhere: it reports end of stream soon.
 bool SeesEof(Connection& c) {

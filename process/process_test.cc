@@ -48,7 +48,7 @@ TEST(ProcessTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(Process([] {})), 0);
   EXPECT_EQ(ExitCodeOf(Process([] { return absl::OkStatus(); })), 0);
   EXPECT_EQ(ExitCodeOf(Process([]() -> int { std::abort(); })),
-            testing::kAbortExitCode);
+            test_util::kAbortExitCode);
 }
 
 TEST(ProcessTest, FailedStatusIsExitCodeOneAndPrinted) {
@@ -240,10 +240,10 @@ TEST(ProcessTest, DestroyedRunningChildIsReapedByTheNextStart) {
   }  // destroyed while the child runs
   ASSERT_TRUE(IsReadable(sentinel.get(), absl::Seconds(10)));
   // The child has exited and nobody reaped it yet.
-  ASSERT_TRUE(testing::IsZombie(pid));
+  ASSERT_TRUE(test_util::IsZombie(pid));
   Process next([] {});
   ASSERT_TRUE(next.Start().ok());
-  EXPECT_TRUE(testing::IsGone(pid));
+  EXPECT_TRUE(test_util::IsGone(pid));
   ASSERT_TRUE(next.Join().ok());
 }
 
@@ -263,7 +263,7 @@ TEST(ProcessTest, ManyProcessesLeakNoHandlesAndNoZombies) {
     }
   }
   EXPECT_EQ(platform::CountOpenHandles().value(), *before);
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
 }
 
 }  // namespace

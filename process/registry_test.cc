@@ -1,6 +1,6 @@
 // The registry's children are this test binary run again: started with
-// --child-exit=N --child-sleep-ms=M, main() sleeps and exits with N instead
-// of running the tests.
+// --child-exit=N --child-sleep-ms=M, ChildMain() sleeps and exits with N
+// instead of running the tests.
 #include "process/registry.h"
 
 #include <memory>
@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "platform/child_main.h"
 #include "platform/exit_status.h"
 #include "platform/launch.h"
 #include "platform/test_util.h"
@@ -43,7 +44,7 @@ TEST(RegistryTest, ActiveReapsExitedChildrenAndKeepsTheirCodes) {
   EXPECT_EQ(slow->Wait(std::nullopt).value(), -platform::kSigKill);
   EXPECT_TRUE(slow->Signal(/*kill=*/true).ok());  // reaped: nothing sent
   EXPECT_TRUE(ChildRegistry::Get().Active().empty());
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
 }
 
 TEST(RegistryTest, ExitFunctionTerminatesDaemonsAndWaitsForTheRest) {
@@ -80,13 +81,7 @@ std::optional<int> ChildMain() {
   return code;
 }
 
+MP_TEST_CHILD_MAIN(ChildMain);
+
 }  // namespace
 }  // namespace mp::process_internal
-
-int main(int argc, char** argv) {
-  if (std::optional<int> code = mp::process_internal::ChildMain()) {
-    return *code;
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -115,7 +115,7 @@ int ParentOfOrphan(Connection& out) {
 }
 MP_REGISTER_TARGET(ParentOfOrphan);
 
-class StartMethodTest : public ::mp::testing::EveryStartMethod {
+class StartMethodTest : public ::mp::test_util::EveryStartMethod {
  protected:
   // Starts `p`, waits for it and returns its exit code.
   int ExitCodeOf(Process p) {
@@ -142,7 +142,7 @@ TEST_P(StartMethodTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(Make(ReturnCode, 7)), 7);
   EXPECT_EQ(ExitCodeOf(Make(ReturnNothing)), 0);
   EXPECT_EQ(ExitCodeOf(Make(CallExit, 3)), 3);
-  EXPECT_EQ(ExitCodeOf(Make(CallAbort)), testing::kAbortExitCode);
+  EXPECT_EQ(ExitCodeOf(Make(CallAbort)), test_util::kAbortExitCode);
 }
 
 TEST_P(StartMethodTest, FailureIsExitCodeOneAndPrinted) {
@@ -248,7 +248,7 @@ TEST_P(StartMethodTest, AHundredConcurrentChildrenLeaveNothingBehind) {
     EXPECT_EQ(children[i].exitcode(), i);
   }
   EXPECT_TRUE(ActiveChildren().empty());
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
   children.clear();
   EXPECT_EQ(platform::CountOpenHandles().value(), before);
 }
@@ -264,8 +264,8 @@ TEST_P(StartMethodTest, ActiveChildrenReapsAndListsTheRunningOnes) {
   ASSERT_EQ(active.size(), 1u);
   EXPECT_EQ(active[0].pid, *slow.pid());
   EXPECT_EQ(active[0].name, "slow");
-  EXPECT_TRUE(testing::IsGone(*quick.pid()));  // reaped by ActiveChildren
-  EXPECT_EQ(quick.exitcode(), 5);              // and its code kept
+  EXPECT_TRUE(test_util::IsGone(*quick.pid()));  // reaped by ActiveChildren
+  EXPECT_EQ(quick.exitcode(), 5);                // and its code kept
   ASSERT_TRUE(slow.Kill().ok());
   ASSERT_TRUE(slow.Join().ok());
   EXPECT_TRUE(ActiveChildren().empty());
@@ -283,8 +283,8 @@ TEST_P(StartMethodTest, ExitTerminatesDaemonsAndJoinsTheOthers) {
   absl::Status joined = p.Join(absl::Seconds(20));
   ASSERT_TRUE(joined.ok()) << joined;
   EXPECT_EQ(p.exitcode(), 0);
-  EXPECT_TRUE(testing::WaitUntilGone(pids->first, absl::Seconds(10)));
-  EXPECT_TRUE(testing::WaitUntilGone(pids->second, absl::Seconds(10)));
+  EXPECT_TRUE(test_util::WaitUntilGone(pids->first, absl::Seconds(10)));
+  EXPECT_TRUE(test_util::WaitUntilGone(pids->second, absl::Seconds(10)));
 }
 
 TEST_P(StartMethodTest, ChildrenDieWithTheirParent) {
@@ -293,12 +293,12 @@ TEST_P(StartMethodTest, ChildrenDieWithTheirParent) {
   ASSERT_TRUE(p.Start().ok());
   absl::StatusOr<int64_t> grandchild = mine.Recv<int64_t>();
   ASSERT_TRUE(grandchild.ok()) << grandchild.status();
-  ASSERT_TRUE(testing::ProcessExists(*grandchild));
+  ASSERT_TRUE(test_util::ProcessExists(*grandchild));
   ASSERT_TRUE(p.Kill().ok());
   ASSERT_TRUE(p.Join().ok());
   // The grandchild is killed with its parent and reaped by whoever adopted
   // it (init or the sandbox's reaper): within a bounded time it is gone.
-  EXPECT_TRUE(testing::WaitUntilGone(*grandchild, absl::Seconds(10)))
+  EXPECT_TRUE(test_util::WaitUntilGone(*grandchild, absl::Seconds(10)))
       << "the grandchild outlived its parent";
 }
 
@@ -311,9 +311,9 @@ TEST_P(StartMethodTest, AChildAskedToOutliveItsParentDoes) {
   ASSERT_TRUE(p.Kill().ok());
   ASSERT_TRUE(p.Join().ok());
   // Its parent is gone; it still runs, then ends on its own (3 s).
-  EXPECT_FALSE(testing::WaitUntilGone(*orphan, absl::Milliseconds(500)))
+  EXPECT_FALSE(test_util::WaitUntilGone(*orphan, absl::Milliseconds(500)))
       << "the child died with its parent";
-  EXPECT_TRUE(testing::WaitUntilGone(*orphan, absl::Seconds(20)));
+  EXPECT_TRUE(test_util::WaitUntilGone(*orphan, absl::Seconds(20)));
   Process started(SleepMs, 0);
   ASSERT_TRUE(started.Start().ok());
   EXPECT_EQ(started.set_dies_with_parent(false).code(),

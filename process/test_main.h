@@ -1,7 +1,7 @@
 // For tests linked with //process:test_main that run each case under every
 // start method:
 //
-//   using QueueTest = mp::testing::EveryStartMethod;
+//   using QueueTest = mp::test_util::EveryStartMethod;
 //   TEST_P(QueueTest, ...) { Process p = Make(Target, args...); ... }
 //   MP_INSTANTIATE_FOR_EVERY_START_METHOD(QueueTest);
 #ifndef MULTIPROCESSING_PROCESS_TEST_MAIN_H_
@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "process/process.h"
 
-namespace mp::testing {
+namespace mp::test_util {
 
 class EveryStartMethod : public ::testing::TestWithParam<StartMethod> {
  protected:
@@ -30,11 +30,11 @@ inline std::string StartMethodTestName(
   return std::string(StartMethodName(info.param));
 }
 
-}  // namespace mp::testing
+}  // namespace mp::test_util
 
 #define MP_INSTANTIATE_FOR_EVERY_START_METHOD(fixture)                      \
   INSTANTIATE_TEST_SUITE_P(Methods, fixture,                                \
                            ::testing::ValuesIn(::mp::GetAllStartMethods()), \
-                           ::mp::testing::StartMethodTestName)
+                           ::mp::test_util::StartMethodTestName)
 
 #endif  // MULTIPROCESSING_PROCESS_TEST_MAIN_H_

@@ -49,7 +49,7 @@ int SleepMs(int64_t ms) {
 }
 MP_REGISTER_TARGET(SleepMs);
 
-using FaultTest = ::mp::testing::EveryStartMethod;
+using FaultTest = ::mp::test_util::EveryStartMethod;
 
 TEST_P(FaultTest, ASenderKilledMidMessageIsDataLossNeverAHang) {
   for (int round = 0; round < 3; ++round) {
@@ -76,7 +76,7 @@ TEST_P(FaultTest, ASenderKilledMidMessageIsDataLossNeverAHang) {
 TEST_P(FaultTest, BlockingCallsSurviveSignalStorms) {
   for (const int signal_number : {SIGCHLD, SIGUSR1}) {
     SCOPED_TRACE(signal_number == SIGCHLD ? "SIGCHLD storm" : "SIGUSR1 storm");
-    testing::SignalStorm storm(/*period_us=*/200, signal_number);
+    test_util::SignalStorm storm(/*period_us=*/200, signal_number);
     auto [ours, theirs] = Pipe().value();
     SimpleQueue<int> q = SimpleQueue<int>::Create().value();
     Process late = Make(SleepThenSend, std::move(theirs), q, int64_t{300});
@@ -139,7 +139,7 @@ TEST_P(FaultTest, RunningOutOfDescriptorsIsAClearErrorAndRecovers) {
   EXPECT_EQ(start.code(), absl::StatusCode::kResourceExhausted) << start;
   EXPECT_EQ(Queue<int>::Create().status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
   pipes.clear();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_EQ(platform::CountOpenHandles().value(), before);
@@ -181,7 +181,7 @@ TEST(SpawnFaultTest, AnExecThatFailsIsAClearErrorAndLeavesNothing) {
   Process p = spawn.Process(SleepMs, int64_t{0});
   EXPECT_FALSE(p.Start().ok());
   SetExecutable("");
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
   EXPECT_EQ(platform::CountOpenHandles().value(), before);
   Process good = spawn.Process(SleepMs, int64_t{0});
   ASSERT_TRUE(good.Start().ok());

@@ -21,10 +21,10 @@ int Answer(Connection& conn, int64_t index) {
 }
 MP_REGISTER_TARGET(Answer);
 
-using ProcessStressTest = testing::EveryStartMethod;
+using ProcessStressTest = test_util::EveryStartMethod;
 
 TEST_P(ProcessStressTest, AThousandProcessesInARow) {
-  ASSERT_FALSE(testing::HasUnwaitedChildren());
+  ASSERT_FALSE(test_util::HasUnwaitedChildren());
   // One process: start, answer, end of stream, join.
   auto run = [this](int64_t i) {
     auto pipe = Pipe();
@@ -47,7 +47,7 @@ TEST_P(ProcessStressTest, AThousandProcessesInARow) {
   const int before = platform::CountOpenHandles().value();
   for (int64_t i = 1; i < 1000 && !HasFatalFailure(); ++i) run(i);
   EXPECT_EQ(platform::CountOpenHandles().value(), before);
-  EXPECT_FALSE(testing::HasUnwaitedChildren());
+  EXPECT_FALSE(test_util::HasUnwaitedChildren());
 }
 
 MP_INSTANTIATE_FOR_EVERY_START_METHOD(ProcessStressTest);

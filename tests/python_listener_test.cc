@@ -68,7 +68,7 @@ void ExpectOutcome(absl::StatusOr<Connection> c, bool right_key,
 // as AF_INET), so only a Python Listener is tried on ::1.
 std::vector<std::string> Addresses(bool ipv6) {
   std::vector<std::string> out = {
-      absl::StrCat("/tmp/mp-pyl-", testing::UniqueToken(), ".sock"),
+      absl::StrCat("/tmp/mp-pyl-", test_util::UniqueToken(), ".sock"),
       "127.0.0.1:0"};
   if (ipv6 && platform::Listen("[::1]:0", 1).ok()) out.push_back("[::1]:0");
   return out;
@@ -100,7 +100,7 @@ TEST(PythonListenerTest, CppClientToPythonListener) {
       SCOPED_TRACE(
           absl::StrCat(address, right_key ? " right key" : " wrong key"));
       const std::string ready =
-          absl::StrCat("/tmp/mp-pyl-ready-", testing::UniqueToken());
+          absl::StrCat("/tmp/mp-pyl-ready-", test_util::UniqueToken());
       std::remove(ready.c_str());
       if (address[0] == '/') std::remove(address.c_str());
       platform::ChildProcess python =

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipc/internal/queue_core.h"
 #include "platform/test_util.h"
 #include "process/process.h"
 #include "process/test_main.h"
@@ -93,7 +94,7 @@ int SimpleEcho(SimpleQueue<std::string>& in, SimpleQueue<std::string>& out) {
 MP_REGISTER_TARGET(SimpleEcho);
 
 int HoldTheLockForever(Queue<Item>& q) {
-  q.core()->AcquireLockForTesting();
+  ipc_internal::QueueAccess::Core(q)->AcquireLockForTesting();
   for (;;) absl::SleepFor(absl::Seconds(1));
 }
 MP_REGISTER_TARGET(HoldTheLockForever);
@@ -107,7 +108,7 @@ int PutUntilKilled(SimpleQueue<Item>& q, int64_t producer) {
 }
 MP_REGISTER_TARGET(PutUntilKilled);
 
-using QueueTest = ::mp::testing::EveryStartMethod;
+using QueueTest = ::mp::test_util::EveryStartMethod;
 
 TEST_P(QueueTest, FourProducersFourConsumersEveryItemOnceInOrder) {
   constexpr int kProducers = 4, kConsumers = 4;

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     check(p.Start().ok() && p.Join().ok(), "warm-up process");
   }
   const int handles_before = mp::platform::CountOpenHandles().value_or(-1);
-  const int64_t rss_before = mp::testing::ResidentKiB();
+  const int64_t rss_before = mp::test_util::ResidentKiB();
 
   // Phase 1: processes in a row.
   const absl::Time phase1_end = start + budget / 2;
@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
   const double item_seconds = absl::ToDoubleSeconds(absl::Now() - phase2_start);
 
   const int handles_after = mp::platform::CountOpenHandles().value_or(-2);
-  const int64_t rss_after = mp::testing::ResidentKiB();
-  const bool unwaited = mp::testing::HasUnwaitedChildren();
+  const int64_t rss_after = mp::test_util::ResidentKiB();
+  const bool unwaited = mp::test_util::HasUnwaitedChildren();
   check(handles_after == handles_before, "descriptors leaked");
   check(!unwaited, "a child left unwaited (zombie or running)");
   check(rss_after - rss_before < 16 * 1024, "resident memory grew by 16 MiB");

@@ -8,8 +8,8 @@
 // (MP_REGISTER_TASK; spawn, and fork for registered functions) or, under
 // fork only, by its index in this process's table of callables, which a
 // worker inherits as it was when the worker was forked.
-#ifndef MULTIPROCESSING_POOL_TASK_H_
-#define MULTIPROCESSING_POOL_TASK_H_
+#ifndef MULTIPROCESSING_POOL_INTERNAL_TASK_H_
+#define MULTIPROCESSING_POOL_INTERNAL_TASK_H_
 
 #include <cstdint>
 #include <exception>
@@ -30,26 +30,31 @@
 #include "absl/strings/string_view.h"
 #include "ipc/codec.h"
 
-namespace mp::pool_internal {
+namespace mp {
 
-// What a task function returns, as the result type the caller sees: void and
-// absl::Status give std::monostate (None), absl::StatusOr<T> gives T.
+// What a task returning Raw gives its caller (mp::TaskResult in
+// pool/pool.h): the value; std::monostate (None) for void and absl::Status;
+// T for absl::StatusOr<T>.
 template <typename Raw>
-struct ResultOf {
+struct TaskResultOf {
   using type = std::decay_t<Raw>;
 };
 template <>
-struct ResultOf<void> {
+struct TaskResultOf<void> {
   using type = std::monostate;
 };
 template <>
-struct ResultOf<absl::Status> {
+struct TaskResultOf<absl::Status> {
   using type = std::monostate;
 };
 template <typename T>
-struct ResultOf<absl::StatusOr<T>> {
+struct TaskResultOf<absl::StatusOr<T>> {
   using type = T;
 };
+
+}  // namespace mp
+
+namespace mp::pool_internal {
 
 // One call's outcome on the wire.
 template <typename R>
@@ -75,7 +80,7 @@ decltype(auto) Invoke(F& f, Item& item) {
 template <bool kSpread, typename F, typename Item>
 auto Call(F& f, Item& args) {
   using Raw = decltype(Invoke<kSpread>(f, args));
-  using R = typename ResultOf<Raw>::type;
+  using R = typename TaskResultOf<Raw>::type;
   auto call = [&]() -> Outcome<R> {
     if constexpr (std::is_void_v<Raw>) {
       Invoke<kSpread>(f, args);
@@ -121,7 +126,7 @@ struct ChunkResults {
 // arguments), calls f on each, returns the pickled ChunkResults.
 template <bool kSpread, typename F, typename Item>
 std::string RunItems(F& f, absl::string_view chunk) {
-  using R = typename ResultOf<decltype(Invoke<kSpread>(
+  using R = typename TaskResultOf<decltype(Invoke<kSpread>(
       f, std::declval<Item&>()))>::type;
   ChunkResults<R> results;
   absl::StatusOr<std::vector<Item>> args = Decode<std::vector<Item>>(chunk);
@@ -176,8 +181,7 @@ using ChunkRunner =
 // one name aborts at start-up (a build mistake).
 using ErasedFunction = void (*)();
 bool RegisterTask(const char* name, ErasedFunction function,
-                  std::string (*run)(ErasedFunction, absl::string_view,
-                                     bool));
+                  std::string (*run)(ErasedFunction, absl::string_view, bool));
 // The registered name of a function, or nullptr.
 const std::string* FindTaskName(ErasedFunction function);
 // The runner registered under `name`, or nullptr.
@@ -188,7 +192,7 @@ std::string RunRegistered(ErasedFunction function, absl::string_view chunk,
                           bool spread) {
   auto f = reinterpret_cast<R (*)(A...)>(function);
   return RunChunk<decltype(f), std::tuple<std::decay_t<A>...>>(f, chunk,
-                                                              spread);
+                                                               spread);
 }
 
 template <typename R, typename... A>
@@ -238,9 +242,9 @@ struct Codec<pool_internal::ChunkResults<R>> {
 // Windows) run Function, which may return any encodable type (or void,
 // absl::Status, absl::StatusOr<T>). Write it at namespace scope after the
 // function, in a file linked into the binary, like MP_REGISTER_TARGET.
-#define MP_REGISTER_TASK(function)                                   \
-  [[maybe_unused]] static const bool MP_INTERNAL_POOL_CONCAT(        \
-      mp_registered_task_, __COUNTER__) =                            \
+#define MP_REGISTER_TASK(function)                            \
+  [[maybe_unused]] static const bool MP_INTERNAL_POOL_CONCAT( \
+      mp_registered_task_, __COUNTER__) =                     \
       ::mp::pool_internal::RegisterTaskFunction(#function, &function)
 
-#endif  // MULTIPROCESSING_POOL_TASK_H_
+#endif  // MULTIPROCESSING_POOL_INTERNAL_TASK_H_
