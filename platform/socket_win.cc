@@ -55,7 +55,8 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
 
 }  // namespace
 
-absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
+absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog,
+                                   int /*unix_socket_mode*/) {
   if (bsd_socket::IsTcpAddress(address)) {
     return bsd_socket::ListenTcp(address, backlog);
   }
