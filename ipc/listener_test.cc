@@ -180,5 +180,115 @@ TEST(ListenerTest, SixtyFourConcurrentClientsServedWithWait) {
   EXPECT_EQ(replies.load(), kClients * kMessages);
 }
 
+// Issue 21: ten silent clients and two that trickle their answer a byte at
+// a time are pending; a legitimate client behind them in the backlog is
+// served at once, and the others end at their own deadlines.
+TEST(ListenerTest, SilentAndTricklingClientsDoNotDelayALegitimateOne) {
+  constexpr absl::Duration kTimeout = absl::Seconds(2);
+  Listener listener =
+      Listener::Create(LocalAddress("hostile"), kDefaultBacklog, "key").value();
+  listener.set_handshake_timeout(kTimeout);
+  std::vector<platform::ScopedHandle> silent;
+  for (int i = 0; i < 10; ++i) {
+    silent.push_back(platform::Connect(listener.address()).value());
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> tricklers;
+  for (int i = 0; i < 2; ++i) {
+    tricklers.emplace_back([&] {
+      platform::ScopedHandle h = platform::Connect(listener.address()).value();
+      // A plausible answer's header (40 bytes follow), then a byte every
+      // 100 ms: a per-read timeout would never fire.
+      const std::string answer =
+          std::string("\x00\x00\x00\x28", 4) + std::string(40, 'x');
+      for (std::size_t at = 0; at < answer.size() && !stop.load(); ++at) {
+        const platform::ConstBuffer b[] = {{answer.data() + at, 1}};
+        if (!platform::WriteAll(h.get(), b).ok()) return;
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+      while (!stop.load()) absl::SleepFor(absl::Milliseconds(10));
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // they are ahead in the backlog
+  const absl::Time start = absl::Now();
+  absl::Duration client_took;
+  std::thread good([&] {
+    absl::StatusOr<Connection> c = Client(listener.address(), "key");
+    client_took = absl::Now() - start;
+    ASSERT_TRUE(c.ok()) << c.status();
+    absl::StatusOr<std::string> m = c->RecvBytes();
+    if (m.ok()) c->SendBytes(*m).IgnoreError();
+  });
+  absl::StatusOr<Connection> c = listener.Accept();
+  const absl::Duration served = absl::Now() - start;
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendBytes("served").ok());
+  EXPECT_EQ(c->RecvBytes().value(), "served");
+  good.join();
+  EXPECT_LT(served, absl::Seconds(1));
+  EXPECT_LT(client_took, absl::Seconds(1));
+  EXPECT_EQ(listener.pending_handshakes(), 12u);
+  // The twelve end at their deadlines (absolute: the tricklers too, whose
+  // 44 bytes would take 4.4 s), each costing an Accept() call an error.
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(listener.Accept().status().code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_LT(absl::Now() - start, kTimeout + absl::Seconds(1.5));
+  stop = true;
+  for (std::thread& t : tricklers) t.join();
+}
+
+// Pending handshakes are capped: past the cap, clients wait in the backlog.
+TEST(ListenerTest, PendingHandshakesAreCapped) {
+  Listener listener =
+      Listener::Create(LocalAddress("capped"), kDefaultBacklog, "key").value();
+  EXPECT_EQ(listener.max_pending_handshakes(), kDefaultMaxPendingHandshakes);
+  listener.set_max_pending_handshakes(3);
+  listener.set_handshake_timeout(absl::Milliseconds(300));
+  std::vector<platform::ScopedHandle> silent;
+  for (int i = 0; i < 5; ++i) {
+    silent.push_back(platform::Connect(listener.address()).value());
+  }
+  EXPECT_EQ(listener.Accept().status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LE(listener.pending_handshakes(), 3u);
+}
+
+TEST(ListenerTest, ClientTimeoutIsAnOptionCountedFromTheConnection) {
+  // A listener that never calls Accept(): the client hears nothing.
+  Listener listener =
+      Listener::Create(LocalAddress("deaf"), kDefaultBacklog, "key").value();
+  ClientOptions options;
+  options.handshake_timeout = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Connection> c = Client(listener.address(), "key", options);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << c.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+// A server that never answers the first connection (as when a full TCP
+// backlog dropped the final ACK) gets a second one.
+TEST(ListenerTest, ClientConnectsAgainWhenTheServerNeverSpeaks) {
+  platform::BoundSocket raw =
+      platform::Listen(LocalAddress("retry"), platform::kMaxBacklog).value();
+  std::thread server([&] {
+    platform::BoundSocket ignored = platform::Accept(raw).value();
+    platform::BoundSocket second = platform::Accept(raw).value();
+    Connection c(std::move(second.handle), true, true);
+    Handshake h(Handshake::Role::kServer, "key");
+    EXPECT_TRUE(RunHandshake(c, h).ok());
+    EXPECT_EQ(c.RecvBytes().value(), "hello");
+  });
+  ClientOptions options;
+  options.retry_silent_server = absl::Milliseconds(200);
+  absl::StatusOr<Connection> c = Client(raw.address, "key", options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendBytes("hello").ok());
+  server.join();
+  platform::RemoveSocketFile(raw.address).IgnoreError();
+}
+
 }  // namespace
 }  // namespace mp
