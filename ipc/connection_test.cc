@@ -17,6 +17,7 @@
 #include "ipc/connection_test_util.h"
 #include "platform/channel.h"
 #include "platform/launch.h"
+#include "platform/test_util.h"
 
 namespace mp {
 namespace {
@@ -223,6 +224,46 @@ TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
   WriteRaw(c, std::string("\0\0\x03\xe9", 4));  // 1001
   EXPECT_EQ(d.RecvBytes().status().code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+// Issue 21: RecvBytesInto trusts a length only as far as bytes arrive. A
+// header claiming 3 GiB (under the 4 GiB default cap), a few bytes, then
+// silence: resident memory stays far below the claim.
+TEST(ConnectionTest, LyingHeaderThenSilenceKeepsRecvBytesIntoBounded) {
+  auto [a, b] = MakePipe();
+  const std::int64_t before = testing::ResidentKiB();
+  absl::Status received;
+  std::thread t([&b = b, &received] {
+    char small[16];
+    received = b.RecvBytesInto(absl::MakeSpan(small)).status();
+  });
+  WriteRaw(a, std::string("\xff\xff\xff\xff\0\0\0\0\xc0\0\0\0", 12) +
+                  std::string(1000, 'x'));
+  absl::SleepFor(absl::Milliseconds(500));
+  const std::int64_t grew = testing::ResidentKiB() - before;
+  ASSERT_TRUE(a.Close().ok());
+  t.join();
+  EXPECT_EQ(received.code(), absl::StatusCode::kDataLoss) << received;
+  EXPECT_LT(grew, 160 * 1024) << "KiB";
+}
+
+// Issue 21: the buffer Send<T>/Recv<T> reuse is not kept past 1 MiB.
+TEST(ConnectionTest, LargeReusedBufferIsReleased) {
+  auto [a, b] = MakePipe();
+  const std::string big(8 << 20, 'b');
+  std::thread t([&a = a, &big] { ASSERT_TRUE(a.Send(big).ok()); });
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), big);
+  t.join();
+  EXPECT_LE(a.reused_buffer_capacity(), std::size_t{1} << 20);
+  // The receiver's goes with its next message, sent or received.
+  ASSERT_TRUE(b.Send(std::string("small")).ok());
+  EXPECT_LE(b.reused_buffer_capacity(), std::size_t{1} << 20);
+  std::thread u([&a = a, &big] { ASSERT_TRUE(a.Send(big).ok()); });
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), big);
+  u.join();
+  ASSERT_TRUE(a.Send(std::string("small")).ok());
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), "small");
+  EXPECT_LE(b.reused_buffer_capacity(), std::size_t{1} << 20);
 }
 
 TEST(ConnectionTest, CorruptLengthIsDataLoss) {
