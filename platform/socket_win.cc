@@ -50,6 +50,7 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
                        PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
                        /*lpSecurityAttributes=*/nullptr)));
   if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
+  MarkConnectedPipeInstance(AsHandle(h.get()), false);
   return h;
 }
 
@@ -98,6 +99,7 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
   absl::StatusOr<ScopedHandle> next = NewInstance(*name, /*first=*/false);
   if (!next.ok()) return next.status();
   BoundSocket connected{std::move(listener.handle), ""};
+  MarkConnectedPipeInstance(h, true);
   listener.handle = *std::move(next);
   return connected;
 }
