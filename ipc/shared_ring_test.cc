@@ -186,6 +186,11 @@ TEST(SharedRingTest, CorruptPositionsAreDataLoss) {
 
 // Issue 21: overwritten lock bytes used to abort the consumer.
 TEST(SharedRingTest, BrokenLockWordIsDataLossNotAnAbort) {
+#ifdef __SANITIZE_THREAD__
+  // ThreadSanitizer reports the use of a mutex with overwritten bytes,
+  // which is this test's point, as an error of its own.
+  GTEST_SKIP() << "uses a deliberately broken mutex";
+#endif
   Memory m(64);
   SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
   std::memset(static_cast<char*>(m.mapping.data()) + kLockAt, 0xff, 48);
