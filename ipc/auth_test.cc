@@ -4,8 +4,10 @@
 #include <thread>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "ipc/errors.h"
+#include "platform/channel.h"
 #include "platform/crypto.h"
 
 namespace mp {
@@ -115,6 +117,83 @@ TEST(AuthTest, BadInputIsAClearError) {
     EXPECT_TRUE(IsEof(AnswerChallenge(ours, "k")));
     EXPECT_FALSE(DeliverChallenge(ours, "k").ok());
   }
+}
+
+// require_sha256: no legacy MD5 answer accepted, none given, and no other
+// digest either.
+TEST(AuthTest, RequireSha256RefusesMd5BothWays) {
+  const AuthOptions strict{/*require_sha256=*/true};
+  {  // a legacy answer to our challenge
+    auto [ours, peer] = Pipe().value();
+    absl::Status delivered;
+    std::thread t(
+        [&, &ours = ours] { delivered = DeliverChallenge(ours, "k", strict); });
+    const std::string message = peer.RecvBytes().value().substr(11);
+    ASSERT_TRUE(
+        peer.SendBytes(platform::Hmac("md5", "k", message).value()).ok());
+    EXPECT_EQ(peer.RecvBytes().value(), "#FAILURE#");
+    t.join();
+    EXPECT_EQ(delivered.code(), absl::StatusCode::kPermissionDenied);
+  }
+  for (const std::string& challenge :
+       {std::string(20, 'r'), "{md5}" + std::string(40, 'r'),
+        "{sha384}" + std::string(40, 'r')}) {
+    auto [ours, peer] = Pipe().value();
+    ASSERT_TRUE(peer.SendBytes("#CHALLENGE#" + challenge).ok());
+    EXPECT_EQ(AnswerChallenge(ours, "k", strict).code(),
+              absl::StatusCode::kPermissionDenied);
+    // Nothing was answered.
+    ASSERT_TRUE(ours.Close().ok());
+    EXPECT_TRUE(IsEof(peer.RecvBytes().status()));
+  }
+  // sha256 both ways works.
+  auto [a, b] = Pipe().value();
+  absl::Status delivered;
+  std::thread t([&, &a = a] { delivered = DeliverChallenge(a, "k", strict); });
+  EXPECT_TRUE(AnswerChallenge(b, "k", strict).ok());
+  t.join();
+  EXPECT_TRUE(delivered.ok()) << delivered;
+}
+
+// The state machine never asks for more than the handshake's bytes, so what
+// follows the handshake stays in the stream.
+TEST(AuthTest, HandshakeReadsNoFurtherThanItsLastByte) {
+  auto [server, client] = Pipe().value();
+  absl::Status served;
+  std::thread t([&, &server = server] {
+    mp::Handshake h(mp::Handshake::Role::kServer, "k");
+    served = RunHandshake(server, h);
+  });
+  mp::Handshake h(mp::Handshake::Role::kClient, "k");
+  // Client: answers, then delivers; then sends at once, before the server
+  // can have finished reading.
+  ASSERT_TRUE(RunHandshake(client, h).ok());
+  ASSERT_TRUE(client.SendBytes("after").ok());
+  t.join();
+  ASSERT_TRUE(served.ok()) << served;
+  EXPECT_EQ(server.RecvBytes().value(), "after");
+}
+
+TEST(AuthTest, DeadlineIsAbsolute) {
+  auto [ours, peer] = Pipe().value();
+  // The peer trickles a plausible answer, one byte at a time, faster than
+  // any per-read timeout would notice.
+  std::thread t([&, &peer = peer] {
+    (void)peer.RecvBytes();
+    const std::string header("\x00\x00\x00\x28", 4);
+    for (int i = 0; i < 44; ++i) {
+      const char byte = i < 4 ? header[i] : 'x';
+      const platform::ConstBuffer b[] = {{&byte, 1}};
+      if (!platform::WriteAll(peer.fileno(), b).ok()) return;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  });
+  mp::Handshake h(mp::Handshake::Role::kServer, "k");
+  const absl::Time start = absl::Now();
+  absl::Status s = RunHandshake(ours, h, absl::Now() + absl::Milliseconds(500));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  t.join();
 }
 
 }  // namespace

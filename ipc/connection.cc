@@ -16,6 +16,8 @@ namespace {
 // memory before the peer has to send real data.
 constexpr std::size_t kEagerAllocation = std::size_t{64} << 20;
 constexpr std::size_t kMaxShortFrame = 0x7fffffff;
+// The reused send/receive buffer is released when it grew past this.
+constexpr std::size_t kKeptBufferSize = std::size_t{1} << 20;
 
 void StoreBigEndian(uint64_t v, int bytes, char* out) {
   for (int i = bytes - 1; i >= 0; --i, v >>= 8)
@@ -80,7 +82,14 @@ absl::Status Connection::SendFrame(absl::string_view payload) {
   }
   const platform::ConstBuffer frame[] = {{header, header_size},
                                          {payload.data(), payload.size()}};
-  return platform::WriteAll(handle_.get(), frame);
+  absl::Status written = platform::WriteAll(handle_.get(), frame);
+  // Sent (payload may be scratch_, encoded by Send<T>): a large buffer goes.
+  ReleaseLargeBuffer();
+  return written;
+}
+
+void Connection::ReleaseLargeBuffer() {
+  if (scratch_.capacity() > kKeptBufferSize) std::string().swap(scratch_);
 }
 
 absl::StatusOr<std::size_t> Connection::RecvLength() {
@@ -124,6 +133,8 @@ absl::Status Connection::RecvPayload(char* dst, std::size_t n) {
 absl::Status Connection::RecvInto(std::string* out,
                                   std::optional<std::size_t> maxlength) {
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
+  // What a large Recv<T> left behind is not kept for this message.
+  ReleaseLargeBuffer();
   absl::StatusOr<std::size_t> length = RecvLength();
   if (!length.ok()) return length.status();
   const std::size_t limit =
@@ -137,13 +148,17 @@ absl::Status Connection::RecvInto(std::string* out,
         maxlength && *maxlength == limit ? " (maxlength)"
                                          : " (max_message_size)"));
   }
+  return RecvGrowing(out, *length);
+}
+
+absl::Status Connection::RecvGrowing(std::string* out, std::size_t length) {
   // Grow geometrically past kEagerAllocation, so memory follows the bytes
   // that really arrive.
   out->clear();
   std::size_t have = 0;
-  while (have < *length) {
+  while (have < length) {
     const std::size_t next =
-        std::min(*length, std::max(kEagerAllocation, 2 * have));
+        std::min(length, std::max(kEagerAllocation, 2 * have));
     out->resize(next);
     if (absl::Status s = RecvPayload(out->data() + have, next - have);
         !s.ok()) {
@@ -185,9 +200,10 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
     }
     return *length;
   }
-  // BufferTooShort: the message is read anyway and handed over whole.
-  std::string message(*length, '\0');
-  if (absl::Status s = RecvPayload(message.data(), *length); !s.ok()) return s;
+  // BufferTooShort: the message is read anyway and handed over whole, its
+  // buffer growing as bytes arrive (never to the length the peer claims).
+  std::string message;
+  if (absl::Status s = RecvGrowing(&message, *length); !s.ok()) return s;
   return ipc_internal::BufferTooShortError(
       absl::StrCat("buffer too short: the message has ", *length,
                    " bytes, the buffer ", buffer.size() - offset,

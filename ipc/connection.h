@@ -90,6 +90,10 @@ class Connection {
   std::size_t max_message_size() const { return max_message_size_; }
   void set_max_message_size(std::size_t n) { max_message_size_ = n; }
 
+  // The capacity of the buffer Send<T>/Recv<T> reuse. Above 1 MiB it is
+  // released once sent from, and before the next message is received.
+  std::size_t reused_buffer_capacity() const { return scratch_.capacity(); }
+
  private:
   absl::Status CheckReadable() const;
   absl::Status CheckWritable() const;
@@ -97,6 +101,9 @@ class Connection {
   absl::StatusOr<std::size_t> RecvLength();
   absl::Status RecvPayload(char* dst, std::size_t n);
   absl::Status RecvInto(std::string* out, std::optional<std::size_t> maxlength);
+  // Reads a `length`-byte payload into `out`, which grows as bytes arrive.
+  absl::Status RecvGrowing(std::string* out, std::size_t length);
+  void ReleaseLargeBuffer();
   absl::Status SendFrame(absl::string_view payload);
 
   platform::ScopedHandle handle_;

@@ -3,6 +3,7 @@
 // <handle>, ChildMain() writes that case's bytes and exits.
 #include "ipc/connection.h"
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "platform/channel.h"
 #include "platform/child_main.h"
 #include "platform/launch.h"
+#include "platform/test_util.h"
 
 namespace mp {
 namespace {
@@ -224,6 +226,48 @@ TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
   WriteRaw(c, std::string("\0\0\x03\xe9", 4));  // 1001
   EXPECT_EQ(d.RecvBytes().status().code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+// Issue 21: RecvBytesInto trusts a length only as far as bytes arrive. A
+// header claiming 3 GiB (under the 4 GiB default cap), a few bytes, then
+// silence: resident memory stays far below the claim.
+TEST(ConnectionTest, LyingHeaderThenSilenceKeepsRecvBytesIntoBounded) {
+  auto [a, b] = MakePipe();
+  const std::int64_t before = test_util::ResidentKiB();
+  absl::Status received;
+  std::thread t([&b = b, &received] {
+    char small[16];
+    received = b.RecvBytesInto(absl::MakeSpan(small)).status();
+  });
+  WriteRaw(a, std::string("\xff\xff\xff\xff\0\0\0\0\xc0\0\0\0", 12) +
+                  std::string(1000, 'x'));
+  absl::SleepFor(absl::Milliseconds(500));
+  const std::int64_t grew = test_util::ResidentKiB() - before;
+  ASSERT_TRUE(a.Close().ok());
+  t.join();
+  EXPECT_EQ(received.code(), absl::StatusCode::kDataLoss) << received;
+  std::printf("resident memory grew by %lld KiB after a 3 GiB claim\n",
+              static_cast<long long>(grew));
+  EXPECT_LT(grew, 160 * 1024) << "KiB";
+}
+
+// Issue 21: the buffer Send<T>/Recv<T> reuse is not kept past 1 MiB.
+TEST(ConnectionTest, LargeReusedBufferIsReleased) {
+  auto [a, b] = MakePipe();
+  const std::string big(8 << 20, 'b');
+  std::thread t([&a = a, &big] { ASSERT_TRUE(a.Send(big).ok()); });
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), big);
+  t.join();
+  EXPECT_LE(a.reused_buffer_capacity(), std::size_t{1} << 20);
+  // The receiver's goes with its next message, sent or received.
+  ASSERT_TRUE(b.Send(std::string("small")).ok());
+  EXPECT_LE(b.reused_buffer_capacity(), std::size_t{1} << 20);
+  std::thread u([&a = a, &big] { ASSERT_TRUE(a.Send(big).ok()); });
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), big);
+  u.join();
+  ASSERT_TRUE(a.Send(std::string("small")).ok());
+  EXPECT_EQ(b.Recv<std::string>().value_or(""), "small");
+  EXPECT_LE(b.reused_buffer_capacity(), std::size_t{1} << 20);
 }
 
 TEST(ConnectionTest, CorruptLengthIsDataLoss) {

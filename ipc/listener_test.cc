@@ -1,6 +1,7 @@
 #include "ipc/listener.h"
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,6 +179,143 @@ TEST(ListenerTest, SixtyFourConcurrentClientsServedWithWait) {
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(finished, kClients);
   EXPECT_EQ(replies.load(), kClients * kMessages);
+}
+
+// Issue 21: ten silent clients and two that trickle their answer a byte at
+// a time are pending; a legitimate client that comes after them is served
+// at once, and the others end at their own deadlines. The clients connect
+// from other threads while Accept() runs: a Windows pipe listener has one
+// instance waiting at a time, so each connection needs Accept() to have
+// taken the one before.
+TEST(ListenerTest, SilentAndTricklingClientsDoNotDelayALegitimateOne) {
+  // Long enough for the twelve to connect one by one under Wine.
+  constexpr absl::Duration kTimeout = absl::Seconds(10);
+  Listener listener =
+      Listener::Create(LocalAddress("hostile"), kDefaultBacklog, "key").value();
+  listener.set_handshake_timeout(kTimeout);
+  const std::string address = listener.address();
+  std::atomic<bool> stop{false};
+  std::atomic<int> connected{0};
+  std::vector<platform::ScopedHandle> silent;
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    for (int i = 0; i < 10; ++i) {
+      absl::StatusOr<platform::ScopedHandle> h = platform::Connect(address);
+      if (h.ok()) silent.push_back(*std::move(h));
+      connected.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      while (connected.load() < 10 + i) absl::SleepFor(absl::Milliseconds(1));
+      absl::StatusOr<platform::ScopedHandle> h = platform::Connect(address);
+      connected.fetch_add(1);
+      if (!h.ok()) return;
+      // A plausible answer's header (40 bytes follow), then a byte every
+      // 300 ms (13 s in all): a per-read timeout would never fire.
+      const std::string answer =
+          std::string("\x00\x00\x00\x28", 4) + std::string(40, 'x');
+      for (std::size_t at = 0; at < answer.size() && !stop.load(); ++at) {
+        const platform::ConstBuffer b[] = {{answer.data() + at, 1}};
+        if (!platform::WriteAll(h->get(), b).ok()) return;
+        absl::SleepFor(absl::Milliseconds(300));
+      }
+      while (!stop.load()) absl::SleepFor(absl::Milliseconds(10));
+    });
+  }
+  absl::Time start;
+  absl::Duration client_took;
+  threads.emplace_back([&] {
+    while (connected.load() < 12) absl::SleepFor(absl::Milliseconds(1));
+    absl::SleepFor(absl::Milliseconds(200));  // the twelve are pending
+    start = absl::Now();
+    absl::StatusOr<Connection> c = Client(address, "key");
+    client_took = absl::Now() - start;
+    ASSERT_TRUE(c.ok()) << c.status();
+    absl::StatusOr<std::string> m = c->RecvBytes();
+    if (m.ok()) c->SendBytes(*m).IgnoreError();
+  });
+  absl::StatusOr<Connection> c = listener.Accept();
+  const absl::Time served_at = absl::Now();
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (c.ok()) {
+    EXPECT_TRUE(c->SendBytes("served").ok());
+    EXPECT_EQ(c->RecvBytes().value_or(""), "served");
+  }
+  threads.back().join();
+  threads.pop_back();
+  std::printf("served after %s (client: %s) with 12 pending\n",
+              absl::FormatDuration(served_at - start).c_str(),
+              absl::FormatDuration(client_took).c_str());
+  EXPECT_LT(served_at - start, absl::Seconds(1));
+  EXPECT_LT(client_took, absl::Seconds(1));
+  EXPECT_EQ(listener.pending_handshakes(), 12u);
+  // The twelve end at their deadlines (absolute: the tricklers too, whose
+  // 44 bytes would take 13 s), each costing an Accept() call an error.
+  for (int i = c.ok() ? 0 : 1; i < 12; ++i) {
+    EXPECT_EQ(listener.Accept().status().code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_LT(absl::Now() - start, kTimeout + absl::Seconds(2));
+  stop = true;
+  for (std::thread& t : threads) t.join();
+}
+
+// Pending handshakes are capped: past the cap, clients wait to be taken.
+TEST(ListenerTest, PendingHandshakesAreCapped) {
+  Listener listener =
+      Listener::Create(LocalAddress("capped"), kDefaultBacklog, "key").value();
+  EXPECT_EQ(listener.max_pending_handshakes(), kDefaultMaxPendingHandshakes);
+  listener.set_max_pending_handshakes(3);
+  listener.set_handshake_timeout(absl::Milliseconds(500));
+  const std::string address = listener.address();
+  std::vector<platform::ScopedHandle> silent;
+  std::thread connector([&] {
+    for (int i = 0; i < 5; ++i) {
+      absl::StatusOr<platform::ScopedHandle> h = platform::Connect(address);
+      if (h.ok()) silent.push_back(*std::move(h));
+    }
+  });
+  EXPECT_EQ(listener.Accept().status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LE(listener.pending_handshakes(), 3u);
+  ASSERT_TRUE(listener.Close().ok());
+  connector.join();
+}
+
+TEST(ListenerTest, ClientTimeoutIsAnOptionCountedFromTheConnection) {
+  // A listener that never calls Accept(): the client hears nothing.
+  Listener listener =
+      Listener::Create(LocalAddress("deaf"), kDefaultBacklog, "key").value();
+  ClientOptions options;
+  options.handshake_timeout = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Connection> c = Client(listener.address(), "key", options);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << c.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+// A server that never answers the first connection (as when a full TCP
+// backlog dropped the final ACK) gets a second one.
+TEST(ListenerTest, ClientConnectsAgainWhenTheServerNeverSpeaks) {
+  platform::BoundSocket raw =
+      platform::Listen(LocalAddress("retry"), platform::kMaxBacklog).value();
+  std::thread server([&] {
+    platform::BoundSocket ignored = platform::Accept(raw).value();
+    platform::BoundSocket second = platform::Accept(raw).value();
+    Connection c(std::move(second.handle), true, true);
+    Handshake h(Handshake::Role::kServer, "key");
+    EXPECT_TRUE(RunHandshake(c, h).ok());
+    EXPECT_EQ(c.RecvBytes().value(), "hello");
+  });
+  ClientOptions options;
+  options.retry_silent_server = absl::Milliseconds(200);
+  absl::StatusOr<Connection> c = Client(raw.address, "key", options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->SendBytes("hello").ok());
+  server.join();
+  platform::RemoveSocketFile(raw.address).IgnoreError();
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ namespace mp::ipc_internal {
 
 struct SharedRing::Header {
   uint64_t magic;
-  uint64_t capacity;  // bytes of record space after the header
+  // Bytes of record space after the header, as laid out; each process uses
+  // its own copy (SharedRing::capacity_), checked against this at Attach().
+  uint64_t capacity;
   platform::SharedLock lock;
   // Guarded by `lock`. Byte positions that only grow; the record space is
   // used modulo `capacity`. tail - head bytes hold records.
@@ -68,20 +70,22 @@ absl::StatusOr<SharedRing> SharedRing::Create(void* memory, std::size_t size) {
   }
   std::atomic_thread_fence(std::memory_order_release);
   header->magic = kMagic;
-  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize);
+  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize,
+                    size - kHeaderSize);
 }
 
 absl::StatusOr<SharedRing> SharedRing::Attach(void* memory, std::size_t size) {
   auto* header = static_cast<Header*>(memory);
-  if (size < kHeaderSize || header->magic != kMagic ||
+  if (size < kHeaderSize + 2 * kRecordOverhead || header->magic != kMagic ||
       header->capacity != size - kHeaderSize) {
     return absl::DataLossError("SharedRing: not a ring of this size");
   }
-  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize);
+  return SharedRing(header, static_cast<char*>(memory) + kHeaderSize,
+                    size - kHeaderSize);
 }
 
 std::size_t SharedRing::max_payload() const {
-  const uint64_t room = header_->capacity - kRecordOverhead;
+  const uint64_t room = capacity_ - kRecordOverhead;
   return static_cast<std::size_t>(std::min<uint64_t>(room, UINT32_MAX));
 }
 
@@ -90,15 +94,16 @@ SharedRing::Locked::Locked(const SharedRing& ring)
 
 SharedRing::Locked::Locked(const SharedRing& ring,
                            std::optional<absl::Time> deadline)
-    : header_(ring.header_), data_(ring.data_) {
-  if (deadline) {
-    std::optional<bool> died =
-        platform::AcquireSharedLockUntil(&header_->lock, *deadline);
-    held_ = died.has_value();
-    owner_died_ = died.value_or(false);
-  } else {
-    owner_died_ = platform::AcquireSharedLock(&header_->lock);
+    : header_(ring.header_), data_(ring.data_), capacity_(ring.capacity_) {
+  absl::StatusOr<std::optional<bool>> died =
+      platform::AcquireSharedLockChecked(&header_->lock, deadline);
+  if (!died.ok()) {
+    status_ = died.status();
+    held_ = false;
+    return;
   }
+  held_ = died->has_value();
+  owner_died_ = died->value_or(false);
   // The dead holder may have pushed or popped without bumping the words.
   if (owner_died_) {
     pushed_ = INT_MAX;
@@ -113,7 +118,7 @@ SharedRing::Locked::~Locked() {
   // one record and sleep again, a system call or two per record.
   const bool roomy =
       popped_ &&
-      (owner_died_ || 2 * (header_->tail - header_->head) <= header_->capacity);
+      (owner_died_ || 2 * (header_->tail - header_->head) <= capacity_);
   // Bumped under the lock: a sleeper reads the word under the lock before
   // sleeping, so it either sees this change or is woken by it.
   if (pushed_ > 0) header_->pushes.fetch_add(1);
@@ -128,11 +133,15 @@ SharedRing::Locked::~Locked() {
   }
 }
 
+bool SharedRing::Locked::PositionsValid() const {
+  return held_ && header_->tail - header_->head <= capacity_;
+}
+
 bool SharedRing::Locked::Fits(std::size_t payload_size) const {
-  const uint64_t capacity = header_->capacity;
+  if (!PositionsValid()) return false;
   const uint64_t used = header_->tail - header_->head;
-  return payload_size <= UINT32_MAX && used <= capacity &&
-         kRecordOverhead + payload_size <= capacity - used;
+  return payload_size <= UINT32_MAX &&
+         kRecordOverhead + payload_size <= capacity_ - used;
 }
 
 bool SharedRing::Locked::TryPush(
@@ -140,7 +149,7 @@ bool SharedRing::Locked::TryPush(
   std::size_t size = 0;
   for (absl::string_view p : parts) size += p.size();
   if (!Fits(size)) return false;
-  const uint64_t capacity = header_->capacity;
+  const uint64_t capacity = capacity_;
   uint64_t pos = header_->tail;
   const RecordHeader record{static_cast<uint32_t>(size), tag};
   CopyIn(data_, capacity, pos, reinterpret_cast<const char*>(&record),
@@ -157,19 +166,21 @@ bool SharedRing::Locked::TryPush(
 }
 
 bool SharedRing::Locked::empty() const {
-  return header_->tail == header_->head;
+  return !held_ || header_->tail == header_->head;
 }
 
 absl::StatusOr<std::optional<SharedRing::Locked::Front>>
 SharedRing::Locked::PeekFront() const {
+  if (!status_.ok()) return status_;
+  if (!held_) return absl::FailedPreconditionError("SharedRing: not locked");
   const uint64_t used = header_->tail - header_->head;
   if (used == 0) return std::nullopt;
   RecordHeader record;
-  if (used < sizeof record || used > header_->capacity) {
+  if (used < sizeof record || used > capacity_) {
     return absl::DataLossError("SharedRing: corrupt positions");
   }
-  CopyOut(data_, header_->capacity, header_->head,
-          reinterpret_cast<char*>(&record), sizeof record);
+  CopyOut(data_, capacity_, header_->head, reinterpret_cast<char*>(&record),
+          sizeof record);
   if (record.size > used - sizeof record) {
     return absl::DataLossError("SharedRing: corrupt record size");
   }
@@ -177,13 +188,18 @@ SharedRing::Locked::PeekFront() const {
 }
 
 void SharedRing::Locked::PopFront(std::string* payload) {
+  if (payload != nullptr) payload->clear();
+  // Checked again: the positions are read from shared memory each time.
+  absl::StatusOr<std::optional<Front>> front = PeekFront();
+  if (!front.ok() || !front->has_value()) return;
   RecordHeader record;
-  CopyOut(data_, header_->capacity, header_->head,
-          reinterpret_cast<char*>(&record), sizeof record);
+  CopyOut(data_, capacity_, header_->head, reinterpret_cast<char*>(&record),
+          sizeof record);
+  if (record.size != (*front)->size) return;  // changed under the lock
   if (payload != nullptr) {
     payload->resize(record.size);
-    CopyOut(data_, header_->capacity, header_->head + sizeof record,
-            payload->data(), record.size);
+    CopyOut(data_, capacity_, header_->head + sizeof record, payload->data(),
+            record.size);
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);
   header_->head += sizeof record + record.size;  // removes the record

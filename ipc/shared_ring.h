@@ -57,6 +57,12 @@ class SharedRing {
 
   // The ring that Create() laid out in `memory` (mapped by another process,
   // or by this one before a fork). Checks the layout.
+  //
+  // Shared memory is writable by every process that maps it, so nothing
+  // read from it is trusted: the capacity is fixed here (from `size`, not
+  // from the memory) and kept privately, positions and record sizes are
+  // checked against it, and a lock whose bytes were overwritten is
+  // kDataLoss (Locked::status()), never an abort or a write out of bounds.
   static absl::StatusOr<SharedRing> Attach(void* memory, std::size_t size);
 
   // The largest payload one record can carry.
@@ -74,6 +80,9 @@ class SharedRing {
     Locked& operator=(const Locked&) = delete;
 
     bool held() const { return held_; }
+    // kDataLoss when the lock's bytes are not a working lock (held() is
+    // false then): every other call reports nothing there or no room.
+    const absl::Status& status() const { return status_; }
 
     // The previous holder died holding the lock (the ring is intact).
     bool owner_died() const { return owner_died_; }
@@ -95,12 +104,17 @@ class SharedRing {
     absl::StatusOr<std::optional<Front>> PeekFront() const;
 
     // Removes the oldest record (after PeekFront() found it), copying its
-    // payload into `*payload` unless null.
+    // payload into `*payload` unless null. Nothing when the ring is corrupt.
     void PopFront(std::string* payload);
 
    private:
+    // The positions, when the record space can hold what they say.
+    bool PositionsValid() const;
+
     Header* header_;
     char* data_;
+    uint64_t capacity_;
+    absl::Status status_;
     bool held_ = true;
     bool owner_died_ = false;
     int pushed_ = 0;  // records pushed under this hold
@@ -120,9 +134,11 @@ class SharedRing {
                    std::optional<absl::Time> deadline) const;
 
  private:
-  SharedRing(Header* header, char* data) : header_(header), data_(data) {}
+  SharedRing(Header* header, char* data, uint64_t capacity)
+      : header_(header), data_(data), capacity_(capacity) {}
   Header* header_;
   char* data_;
+  uint64_t capacity_;  // from the size of the mapping, not from the memory
 };
 
 }  // namespace mp::ipc_internal

@@ -31,14 +31,20 @@ namespace mp {
 class Waitable {
  public:
   Waitable(const Connection& c) : handle_(c.fileno()) {}  // NOLINT
-  Waitable(const Listener& l) : handle_(l.fileno()) {}    // NOLINT
+  // A Listener is ready when a client waits to be accepted or one whose
+  // handshake is pending has sent something (Accept() then advances it).
+  Waitable(const Listener& l)  // NOLINT
+      : handle_(l.fileno()), also_(l.pending_handles()) {}
   // A process sentinel (Process::sentinel()) or another readable handle.
   explicit Waitable(platform::NativeHandle h) : handle_(h) {}
 
   platform::NativeHandle handle() const { return handle_; }
+  // Other handles whose readiness makes this object ready.
+  const std::vector<platform::NativeHandle>& also() const { return also_; }
 
  private:
   platform::NativeHandle handle_;
+  std::vector<platform::NativeHandle> also_;
 };
 
 absl::StatusOr<std::vector<std::size_t>> Wait(

@@ -166,6 +166,8 @@ bool IsTcpAddress(absl::string_view address) {
   return SplitHostPort(address).has_value();
 }
 
+int BacklogOrMax(int backlog) { return backlog < 0 ? SOMAXCONN : backlog; }
+
 absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address, int backlog) {
   absl::StatusOr<AddrInfo> ai = Resolve(address, /*passive=*/true);
   if (!ai.ok()) return ai.status();
@@ -182,7 +184,7 @@ absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address, int backlog) {
       last = LastNativeError(absl::StrCat("bind ", address));
       continue;
     }
-    if (::listen(Fd(s.get()), backlog) != 0) {
+    if (::listen(Fd(s.get()), BacklogOrMax(backlog)) != 0) {
       last = LastNativeError("listen");
       continue;
     }

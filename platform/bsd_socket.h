@@ -19,6 +19,9 @@ namespace mp::platform::bsd_socket {
 // name or a pipe).
 bool IsTcpAddress(absl::string_view address);
 
+// `backlog`, or the system's largest (SOMAXCONN) for kMaxBacklog.
+int BacklogOrMax(int backlog);
+
 // socket.h's Listen and Connect for a TCP address. Sockets are created
 // close-on-exec / non-inheritable; on Windows, for overlapped I/O.
 absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address, int backlog);

@@ -7,6 +7,7 @@
 #define MULTIPROCESSING_PLATFORM_CHANNEL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -60,6 +61,13 @@ absl::Status SetReceiveTimeout(NativeHandle h,
 // bytes were read (less than `size` only at end of stream).
 absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
                                      std::size_t size);
+
+// When `h` is the second end of a duplex channel (CreateDuplexChannel, as
+// the spawn start method passes its child): the id of the process that
+// created the channel, or 0 when the system does not say (POSIX other than
+// Linux). kInvalidArgument when `h` is anything else: a file, a terminal, a
+// one-way pipe, another kind of socket, not open.
+absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h);
 
 }  // namespace mp::platform
 

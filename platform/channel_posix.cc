@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
 #include "platform/channel.h"
 #include "platform/error.h"
 
@@ -139,6 +141,37 @@ absl::Status CloseForWriting(ScopedHandle& h) {
     return LastNativeError("shutdown");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h) {
+  const int fd = static_cast<int>(h);
+  struct stat st = {};
+  if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("handle ", h, " is not a duplex channel"));
+  }
+  int type = 0;
+  socklen_t len = sizeof type;
+  sockaddr_storage name = {};
+  socklen_t name_len = sizeof name;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+      type != SOCK_STREAM ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&name), &name_len) != 0 ||
+      name.ss_family != AF_UNIX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("handle ", h, " is not a duplex channel"));
+  }
+#ifdef __linux__
+  // A socketpair's credentials are its creator's.
+  ucred cred = {};
+  socklen_t cred_len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0) {
+    return LastNativeError("getsockopt(SO_PEERCRED)");
+  }
+  return static_cast<std::int64_t>(cred.pid);
+#else
+  return 0;
+#endif
 }
 
 }  // namespace mp::platform

@@ -190,4 +190,19 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
 
 absl::Status CloseForWriting(ScopedHandle& h) { return h.Close(); }
 
+absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h) {
+  const HANDLE pipe = AsHandle(h);
+  DWORD flags = 0, max_instances = 0;
+  if (GetFileType(pipe) != FILE_TYPE_PIPE ||
+      !GetNamedPipeInfo(pipe, &flags, nullptr, nullptr, &max_instances) ||
+      (flags & PIPE_SERVER_END) != 0 || max_instances != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("handle ", h, " is not a duplex channel"));
+  }
+  // The server end stays with the process that made the pair.
+  ULONG server = 0;
+  if (!GetNamedPipeServerProcessId(pipe, &server)) return 0;
+  return static_cast<std::int64_t>(server);
+}
+
 }  // namespace mp::platform

@@ -41,6 +41,9 @@ struct LaunchOptions {
   // Whether the child dies when this process does, however it ends (see
   // ForkAndRun). False: it lives on, an orphan, as Python's children do.
   bool kill_with_parent = true;
+  // LaunchProgram only: "NAME=value" entries the child's environment gets
+  // besides (or instead of a same-named one) this process's.
+  std::vector<std::string> environment;
 };
 
 // Forks. The child closes every descriptor except stdin, stdout, stderr and
@@ -98,6 +101,11 @@ absl::StatusOr<std::string> ExecutablePath();
 // The command line this program was started with, read before main() ran
 // (so code that runs before main() can look for a switch).
 const std::vector<std::string>& ProgramArguments();
+
+// The value of environment variable `name`, which is then removed from this
+// process's environment (the programs it starts do not see it); nullopt
+// when it is not set.
+std::optional<std::string> TakeEnvironmentVariable(const std::string& name);
 
 // The number of processors (os.cpu_count()), or nullopt when unknown.
 std::optional<int> ProcessorCount();

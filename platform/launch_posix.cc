@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -157,6 +159,26 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment, when changed, is prepared here too.
+  std::vector<std::string> environment;
+  std::vector<char*> envp;
+  if (!options.environment.empty()) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const absl::string_view entry(*e);
+      const bool replaced =
+          std::any_of(options.environment.begin(), options.environment.end(),
+                      [&](const std::string& add) {
+                        const std::size_t eq = add.find('=');
+                        return absl::StartsWith(entry, add.substr(0, eq + 1));
+                      });
+      if (!replaced) environment.emplace_back(entry);
+    }
+    for (const std::string& add : options.environment) {
+      environment.push_back(add);
+    }
+    for (std::string& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
   std::vector<NativeHandle> keep(inherit.begin(), inherit.end());
@@ -167,7 +189,11 @@ absl::StatusOr<ChildProcess> LaunchProgram(
         for (NativeHandle h : inherit) {
           ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
         }
-        ::execv(path.c_str(), args.data());
+        if (envp.empty()) {
+          ::execv(path.c_str(), args.data());
+        } else {
+          ::execve(path.c_str(), args.data(), envp.data());
+        }
         // Only reached when exec failed: tell the parent why.
         const int err = errno;
         while (::write(error_pipe[1], &err, sizeof err) < 0 && errno == EINTR) {
@@ -269,6 +295,14 @@ __attribute__((constructor)) void CaptureProgramArguments(int argc, char** argv,
 const std::vector<std::string>& ProgramArguments() {
   static const std::vector<std::string> empty;
   return program_arguments != nullptr ? *program_arguments : empty;
+}
+
+std::optional<std::string> TakeEnvironmentVariable(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  std::string taken(value);
+  ::unsetenv(name.c_str());
+  return taken;
 }
 
 std::optional<int> ProcessorCount() {

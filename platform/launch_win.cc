@@ -136,16 +136,42 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   STARTUPINFOEXW startup = {};
   startup.StartupInfo.cb = sizeof(startup);
   startup.lpAttributeList = attributes;
+  // The environment block, when changed: this process's entries (but those
+  // replaced), then the new ones; each ends with a zero, the block with two.
+  std::wstring environment;
+  if (!options.environment.empty()) {
+    std::vector<std::wstring> added;
+    for (const std::string& e : options.environment) {
+      added.push_back(Utf8ToWide(e));
+    }
+    wchar_t* block = GetEnvironmentStringsW();
+    for (const wchar_t* p = block; p != nullptr && *p != L'\0';
+         p += wcslen(p) + 1) {
+      const std::wstring entry(p);
+      const bool replaced =
+          std::any_of(added.begin(), added.end(), [&](const std::wstring& a) {
+            const std::size_t eq = a.find(L'=');
+            return _wcsnicmp(entry.c_str(), a.c_str(), eq + 1) == 0;
+          });
+      if (!replaced) environment.append(entry).push_back(L'\0');
+    }
+    if (block != nullptr) FreeEnvironmentStringsW(block);
+    for (const std::wstring& a : added) environment.append(a).push_back(L'\0');
+    environment.push_back(L'\0');
+  }
   PROCESS_INFORMATION info = {};
   // Suspended until it is in the job, so nothing it starts escapes it.
   // Under load, Wine now and then fails a CreateProcessW that succeeds when
   // tried again, with ERROR_INTERNAL_ERROR (seen about once in a few
   // thousand starts); that error alone is tried again, twice at most.
   for (int attempt = 1;; ++attempt) {
-    if (CreateProcessW(nullptr, command_line.data(), nullptr, nullptr,
-                       /*bInheritHandles=*/!handles.empty(),
-                       EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED, nullptr,
-                       nullptr, &startup.StartupInfo, &info)) {
+    if (CreateProcessW(
+            nullptr, command_line.data(), nullptr, nullptr,
+            /*bInheritHandles=*/!handles.empty(),
+            EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED |
+                (environment.empty() ? 0 : CREATE_UNICODE_ENVIRONMENT),
+            environment.empty() ? nullptr : environment.data(), nullptr,
+            &startup.StartupInfo, &info)) {
       break;
     }
     if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == 3) {
@@ -271,6 +297,19 @@ const std::vector<std::string>& ProgramArguments() {
     return out;
   }();
   return arguments;
+}
+
+std::optional<std::string> TakeEnvironmentVariable(const std::string& name) {
+  const std::wstring wide = Utf8ToWide(name);
+  const DWORD size = GetEnvironmentVariableW(wide.c_str(), nullptr, 0);
+  if (size == 0) return std::nullopt;
+  std::wstring value(size, L'\0');
+  const DWORD n = GetEnvironmentVariableW(wide.c_str(), value.data(), size);
+  value.resize(n);
+  // Both copies: the system's and the C runtime's (getenv).
+  SetEnvironmentVariableW(wide.c_str(), nullptr);
+  _wputenv_s(wide.c_str(), L"");
+  return WideToUtf8(value.data(), value.size());
 }
 
 std::optional<int> ProcessorCount() {

@@ -52,7 +52,8 @@ absl::Status NotOpen(NativeHandle h) {
 bool IsListener(HANDLE h) {
   DWORD flags = 0, max_instances = 0;
   return GetNamedPipeInfo(h, &flags, nullptr, nullptr, &max_instances) &&
-         (flags & PIPE_SERVER_END) != 0 && max_instances > 1;
+         (flags & PIPE_SERVER_END) != 0 && max_instances > 1 &&
+         !IsConnectedPipeInstance(h);
 }
 
 bool IsListeningSocket(HANDLE h) {

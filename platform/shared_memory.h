@@ -68,7 +68,8 @@ class SharedMapping {
   std::size_t size_ = 0;
 };
 
-// Maps the first `size` bytes of shared memory `h`.
+// Maps the first `size` bytes of shared memory `h`; kDataLoss if the object
+// is smaller (its size may come from another process).
 absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h, std::size_t size);
 
 // Blocks while *word == expected, until woken or `deadline` (nullopt: no
@@ -105,6 +106,13 @@ bool AcquireSharedLock(SharedLock* lock);
 // pause (up to 1 ms), so it is for callers that have a deadline.
 std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
                                            absl::Time deadline);
+
+// AcquireSharedLock (deadline nullopt) or AcquireSharedLockUntil, for locks
+// in memory other processes can write: a lock whose bytes are not a working
+// lock is kDataLoss (the lock is not held) where those two abort the
+// process. Otherwise nullopt at the deadline, or whether the owner died.
+absl::StatusOr<std::optional<bool>> AcquireSharedLockChecked(
+    SharedLock* lock, std::optional<absl::Time> deadline);
 
 void ReleaseSharedLock(SharedLock* lock);
 

@@ -2,6 +2,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "platform/error.h"
 #include "platform/shared_memory.h"
@@ -34,6 +36,16 @@ SharedMapping::~SharedMapping() {
 
 absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
                                               std::size_t size) {
+  // Touching a page past the one holding the object's end raises SIGBUS: a
+  // size that came from another process is checked against the object.
+  struct stat st = {};
+  if (::fstat(static_cast<int>(h), &st) != 0) return LastNativeError("fstat");
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  if ((static_cast<uint64_t>(st.st_size) + page - 1) / page * page < size) {
+    return absl::DataLossError(
+        absl::StrCat("MapSharedMemory: ", size,
+                     " bytes asked of a shared memory object of ", st.st_size));
+  }
   void* p = ::mmap(nullptr, size == 0 ? 1 : size, PROT_READ | PROT_WRITE,
                    MAP_SHARED, static_cast<int>(h), 0);
   if (p == MAP_FAILED) return LastNativeError("mmap");
@@ -78,14 +90,25 @@ pthread_mutex_t* MutexOf(SharedLock* lock) {
   std::abort();
 }
 
+[[noreturn]] void Die(const absl::Status& status) {
+  std::fprintf(stderr, "mp: %s\n", status.ToString().c_str());
+  std::abort();
+}
+
 // What pthread_mutex_lock or _trylock returned (not EBUSY): whether the
-// owner had died (the lock is then made consistent).
-bool Acquired(SharedLock* lock, int r, const char* operation) {
+// owner had died (the lock is then made consistent); kDataLoss for a lock
+// whose bytes are not a working lock.
+absl::StatusOr<bool> Acquired(SharedLock* lock, int r, const char* operation) {
   if (r == 0) return false;
-  if (r != EOWNERDEAD) Die(operation, r);
+  if (r != EOWNERDEAD) {
+    return absl::DataLossError(
+        absl::StrCat("SharedLock: ", operation, ": ", std::strerror(r),
+                     " (the lock's shared memory was overwritten?)"));
+  }
   // The caller repairs what the dead owner left; the lock stays usable.
   if (const int c = pthread_mutex_consistent(MutexOf(lock)); c != 0) {
-    Die("pthread_mutex_consistent", c);
+    return absl::DataLossError(absl::StrCat(
+        "SharedLock: pthread_mutex_consistent: ", std::strerror(c)));
   }
   return true;
 }
@@ -103,24 +126,38 @@ absl::Status InitSharedLock(SharedLock* lock) {
   return absl::OkStatus();
 }
 
-bool AcquireSharedLock(SharedLock* lock) {
-  return Acquired(lock, pthread_mutex_lock(MutexOf(lock)),
-                  "pthread_mutex_lock");
-}
-
-std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
-                                           absl::Time deadline) {
+absl::StatusOr<std::optional<bool>> AcquireSharedLockChecked(
+    SharedLock* lock, std::optional<absl::Time> deadline) {
+  if (!deadline) {
+    return Acquired(lock, pthread_mutex_lock(MutexOf(lock)),
+                    "pthread_mutex_lock");
+  }
   // trylock, not pthread_mutex_timedlock: ThreadSanitizer follows the
   // former, and the lock is held only briefly unless its holder stopped.
   absl::Duration pause = absl::Microseconds(5);
   for (;;) {
     const int r = pthread_mutex_trylock(MutexOf(lock));
     if (r != EBUSY) return Acquired(lock, r, "pthread_mutex_trylock");
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = *deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::nullopt;
     absl::SleepFor(std::min(pause, left));
     pause = std::min(2 * pause, absl::Milliseconds(1));
   }
+}
+
+bool AcquireSharedLock(SharedLock* lock) {
+  absl::StatusOr<std::optional<bool>> r =
+      AcquireSharedLockChecked(lock, std::nullopt);
+  if (!r.ok()) Die(r.status());
+  return **r;
+}
+
+std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
+                                           absl::Time deadline) {
+  absl::StatusOr<std::optional<bool>> r =
+      AcquireSharedLockChecked(lock, deadline);
+  if (!r.ok()) Die(r.status());
+  return *r;
 }
 
 void ReleaseSharedLock(SharedLock* lock) {

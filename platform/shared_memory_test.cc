@@ -113,6 +113,18 @@ TEST(SharedMemoryTest, AWakeReachesEveryWaiterOfEveryProcess) {
   for (const ChildProcess& child : children) EXPECT_EQ(ExitCode(child), 0);
 }
 
+// Issue 21: a size that came from another process (a Queue's large item)
+// is checked against the object: past its end POSIX would map it and raise
+// SIGBUS at the first touch (now kDataLoss); Windows refuses the view.
+TEST(SharedMemoryTest, MappingPastTheObjectIsAnError) {
+  const std::size_t size = 4096;
+  ScopedHandle h = CreateSharedMemory(size).value();
+  EXPECT_FALSE(MapSharedMemory(h.get(), size + (1 << 20)).ok());
+  absl::StatusOr<SharedMapping> m = MapSharedMemory(h.get(), size);
+  ASSERT_TRUE(m.ok()) << m.status();
+  static_cast<char*>(m->data())[size - 1] = 1;
+}
+
 TEST(SharedMemoryTest, UnmappingReleasesEveryHandle) {
   const int before = CountOpenHandles().value();
   for (int i = 0; i < 3; ++i) {

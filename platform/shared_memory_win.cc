@@ -280,6 +280,29 @@ std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
       WaitForSingleObject(MutexOf(lock), MillisecondsUntil(deadline)));
 }
 
+absl::StatusOr<std::optional<bool>> AcquireSharedLockChecked(
+    SharedLock* lock, std::optional<absl::Time> deadline) {
+  const auto* s = reinterpret_cast<const LockStorage*>(lock->storage);
+  if (s->magic != kLockMagic) {
+    return absl::DataLossError(
+        "SharedLock: not a lock (its shared memory was overwritten?)");
+  }
+  const DWORD r = WaitForSingleObject(
+      MutexOf(lock), deadline ? MillisecondsUntil(*deadline) : INFINITE);
+  switch (r) {
+    case WAIT_OBJECT_0:
+      return std::optional<bool>(false);
+    case WAIT_ABANDONED:
+      return std::optional<bool>(true);
+    case WAIT_TIMEOUT:
+      return std::optional<bool>();
+    default:
+      return absl::DataLossError(
+          absl::StrCat("SharedLock: WaitForSingleObject: ",
+                       LastNativeError("wait").message()));
+  }
+}
+
 void ReleaseSharedLock(SharedLock* lock) {
   if (!ReleaseMutex(MutexOf(lock))) Die("ReleaseMutex");
 }

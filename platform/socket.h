@@ -30,9 +30,17 @@ struct BoundSocket {
   std::string address;
 };
 
-// Binds and listens. A Unix path that exists is an error (as in Python);
-// the caller removes the file with RemoveSocketFile() when done.
-absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog);
+// A backlog that asks for the system's largest (SOMAXCONN).
+inline constexpr int kMaxBacklog = -1;
+
+// Binds and listens (backlog: a count, or kMaxBacklog). A Unix path that
+// exists is an error (as in Python); its file gets `unix_socket_mode`
+// before the socket listens, so no client connects through a wider mode
+// (the umask can only narrow it further); the caller removes the file with
+// RemoveSocketFile() when done. Abstract names have no mode: every local
+// user can connect to them.
+absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog,
+                                   int unix_socket_mode = 0600);
 
 // Waits for the next connection; `address` is the peer's ("" for an
 // unnamed Unix peer and for a pipe). On Windows the connected pipe instance

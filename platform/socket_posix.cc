@@ -40,7 +40,8 @@ absl::StatusOr<sockaddr_un> UnixAddress(absl::string_view a, socklen_t* len) {
 
 }  // namespace
 
-absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
+absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog,
+                                   int unix_socket_mode) {
   if (bsd_socket::IsTcpAddress(address)) {
     return bsd_socket::ListenTcp(address, backlog);
   }
@@ -53,7 +54,16 @@ absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
              len) != 0) {
     return LastNativeError(absl::StrCat("bind ", address));
   }
-  if (::listen(static_cast<int>(s.get()), backlog) != 0) {
+  // Until listen() nobody can connect, so the mode is in place first.
+  if (!IsAbstract(address) &&
+      ::chmod(std::string(address).c_str(),
+              static_cast<mode_t>(unix_socket_mode)) != 0) {
+    absl::Status chmod = LastNativeError(absl::StrCat("chmod ", address));
+    ::unlink(std::string(address).c_str());
+    return chmod;
+  }
+  if (::listen(static_cast<int>(s.get()), bsd_socket::BacklogOrMax(backlog)) !=
+      0) {
     return LastNativeError("listen");
   }
   return BoundSocket{std::move(s), std::string(address)};

@@ -1,5 +1,7 @@
 // Unix sockets: POSIX only, as in Python (no AF_UNIX on Windows).
 // socket_test covers TCP on every OS.
+#include <sys/stat.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +39,28 @@ TEST(SocketUnixTest, Errors) {
   EXPECT_FALSE(Connect(TempPath("missing.sock")).ok());
   EXPECT_EQ(Listen(std::string(200, 'x'), 1).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The socket file is 0600 whatever the umask, unless asked otherwise, and
+// the mode is in place before anyone can connect.
+TEST(SocketUnixTest, SocketFileModeIsPrivateByDefault) {
+  const mode_t old_umask = ::umask(0);
+  const std::string path = TempPath("mode.sock");
+  {
+    BoundSocket s = Listen(path, 1).value();
+    struct stat st = {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_TRUE(RemoveSocketFile(path).ok());
+  }
+  {
+    BoundSocket s = Listen(path, 1, 0660).value();
+    struct stat st = {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+    ASSERT_TRUE(RemoveSocketFile(path).ok());
+  }
+  ::umask(old_umask);
 }
 
 }  // namespace

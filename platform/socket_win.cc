@@ -50,12 +50,14 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
                        PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
                        /*lpSecurityAttributes=*/nullptr)));
   if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
+  MarkConnectedPipeInstance(AsHandle(h.get()), false);
   return h;
 }
 
 }  // namespace
 
-absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog) {
+absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog,
+                                   int /*unix_socket_mode*/) {
   if (bsd_socket::IsTcpAddress(address)) {
     return bsd_socket::ListenTcp(address, backlog);
   }
@@ -97,6 +99,7 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
   absl::StatusOr<ScopedHandle> next = NewInstance(*name, /*first=*/false);
   if (!next.ok()) return next.status();
   BoundSocket connected{std::move(listener.handle), ""};
+  MarkConnectedPipeInstance(h, true);
   listener.handle = *std::move(next);
   return connected;
 }

@@ -40,6 +40,28 @@ std::string WideToUtf8(const wchar_t* s, std::size_t size) {
   return out;
 }
 
+namespace {
+std::mutex connected_mu;
+absl::flat_hash_map<HANDLE, bool>& ConnectedInstances() {
+  static auto* instances = new absl::flat_hash_map<HANDLE, bool>;
+  return *instances;
+}
+}  // namespace
+
+void MarkConnectedPipeInstance(HANDLE h, bool connected) {
+  std::lock_guard<std::mutex> lock(connected_mu);
+  if (connected) {
+    ConnectedInstances()[h] = true;
+  } else {
+    ConnectedInstances().erase(h);
+  }
+}
+
+bool IsConnectedPipeInstance(HANDLE h) {
+  std::lock_guard<std::mutex> lock(connected_mu);
+  return ConnectedInstances().contains(h);
+}
+
 bool IsSocket(HANDLE h) {
   return GetFileType(h) == FILE_TYPE_PIPE &&
          !GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) &&

@@ -52,6 +52,13 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
 // inherited and never have started it), so Winsock calls can follow.
 bool IsSocket(HANDLE h);
 
+// A listener's pipe instance and one Accept() handed over look alike (the
+// server end of a pipe with many instances); socket_win.cc marks the
+// handed-over ones (and unmarks a new listener instance, whose handle value
+// may be an old one's) so that WaitReadable waits for their data.
+void MarkConnectedPipeInstance(HANDLE h, bool connected);
+bool IsConnectedPipeInstance(HANDLE h);
+
 // Starts Winsock in this process, once; returns WSAStartup's error (0 when
 // started).
 int StartWinsock();

@@ -10,10 +10,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "ipc/connection.h"
+#include "platform/channel.h"
+#include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/handle.h"
 #include "process/bootstrap.pb.h"
@@ -22,20 +26,54 @@
 namespace mp::process_internal {
 namespace {
 
+// A spawned child's command line is exactly
+//   <exe> --mp-spawn=<target> --mp-bootstrap=<handle>:<cookie>
+// and its environment has MP_SPAWN_BOOTSTRAP=<cookie>:<parent pid>, which
+// mp::Init removes. Anything else is an ordinary run of main().
 constexpr absl::string_view kTargetSwitch = "--mp-spawn=";
 constexpr absl::string_view kBootstrapSwitch = "--mp-bootstrap=";
+constexpr char kBootstrapVariable[] = "MP_SPAWN_BOOTSTRAP";
+constexpr std::size_t kCookieBytes = 16;
 
 std::atomic<bool> init_ran{false};
 
-// The value of `--switch=value` in args, if present.
+// The target named by a command line of the spawned form, if it is one.
 template <typename Args>
-std::optional<std::string> SwitchValue(const Args& args,
-                                       absl::string_view name) {
-  for (const auto& arg : args) {
-    absl::string_view a(arg);
-    if (absl::StartsWith(a, name)) return std::string(a.substr(name.size()));
+std::optional<std::string> SpawnTarget(const Args& args) {
+  if (args.size() != 3) return std::nullopt;
+  const absl::string_view target(args[1]), bootstrap(args[2]);
+  if (!absl::StartsWith(target, kTargetSwitch) ||
+      !absl::StartsWith(bootstrap, kBootstrapSwitch)) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return std::string(target.substr(kTargetSwitch.size()));
+}
+
+// The bootstrap channel, when everything says the parent that launched this
+// process spawned it: the command line's cookie is the one the environment
+// (`variable`) carries, this process's parent is the one it names, and the
+// handle is the duplex channel that parent made. nullopt otherwise.
+std::optional<platform::NativeHandle> BootstrapHandle(
+    absl::string_view bootstrap_switch,
+    const std::optional<std::string>& variable) {
+  if (!variable) return std::nullopt;
+  const std::vector<absl::string_view> ours =
+      absl::StrSplit(bootstrap_switch.substr(kBootstrapSwitch.size()), ':');
+  const std::vector<absl::string_view> env = absl::StrSplit(*variable, ':');
+  int64_t handle = -1, parent = 0;
+  if (ours.size() != 2 || env.size() != 2 ||
+      ours[1].size() != 2 * kCookieBytes || ours[1] != env[0] ||
+      !absl::SimpleAtoi(ours[0], &handle) || handle < 0 ||
+      !absl::SimpleAtoi(env[1], &parent) ||
+      platform::ParentProcessId() != parent) {
+    return std::nullopt;
+  }
+  const auto h = static_cast<platform::NativeHandle>(handle);
+  absl::StatusOr<int64_t> creator = platform::DuplexChannelCreator(h);
+  if (!creator.ok() || (*creator != 0 && *creator != parent)) {
+    return std::nullopt;
+  }
+  return h;
 }
 
 // What Start() reports when the child ended without answering.
@@ -128,6 +166,14 @@ absl::StatusOr<platform::ChildProcess> Spawn(
 
   absl::StatusOr<std::string> exe = GetExecutable();
   if (!exe.ok()) return exe.status();
+  std::string random(kCookieBytes, '\0');
+  if (absl::Status s = platform::RandomBytes(absl::MakeSpan(random)); !s.ok()) {
+    return s;
+  }
+  const std::string cookie = absl::BytesToHexString(random);
+  platform::LaunchOptions launch = options;
+  launch.environment.push_back(absl::StrCat(kBootstrapVariable, "=", cookie,
+                                            ":", platform::CurrentProcessId()));
   absl::StatusOr<std::pair<Connection, Connection>> channel = Pipe();
   if (!channel.ok()) return channel.status();
   auto& [ours, theirs] = *channel;
@@ -135,8 +181,8 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   inherit.push_back(theirs.fileno());
   absl::StatusOr<platform::ChildProcess> child = platform::LaunchProgram(
       {*exe, absl::StrCat(kTargetSwitch, registered->name),
-       absl::StrCat(kBootstrapSwitch, theirs.fileno())},
-      inherit, options);
+       absl::StrCat(kBootstrapSwitch, theirs.fileno(), ":", cookie)},
+      inherit, launch);
   if (!child.ok()) return child.status();
   theirs.Close().IgnoreError();
 
@@ -149,7 +195,7 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   if (answered.ok() && !*answered) {
     platform::Kill(*child).IgnoreError();
     platform::WaitForExit(*child, std::nullopt).IgnoreError();
-    return absl::DeadlineExceededError(
+    return TimeoutError(
         absl::StrCat("spawned process for target ", registered->name,
                      " did not answer its bootstrap message within ",
                      absl::FormatDuration(kSpawnAnswerTimeout),
@@ -169,19 +215,16 @@ absl::StatusOr<platform::ChildProcess> Spawn(
 void RunIfSpawned(int argc, char** argv) {
   std::vector<absl::string_view> args(argv, argv + argc);
   init_ran = true;
-  std::optional<std::string> target = SwitchValue(args, kTargetSwitch);
+  // Taken whatever happens next: no program this one runs inherits it.
+  const std::optional<std::string> variable =
+      platform::TakeEnvironmentVariable(kBootstrapVariable);
+  std::optional<std::string> target = SpawnTarget(args);
   if (!target) return;
-  std::optional<std::string> handle_text = SwitchValue(args, kBootstrapSwitch);
-  int64_t handle = -1;
-  if (!handle_text || !absl::SimpleAtoi(*handle_text, &handle)) {
-    std::fprintf(stderr, "mp::Init: %s without a valid %s\n",
-                 std::string(kTargetSwitch).c_str(),
-                 std::string(kBootstrapSwitch).c_str());
-    std::exit(1);
-  }
-  Connection channel(
-      platform::ScopedHandle(static_cast<platform::NativeHandle>(handle)),
-      /*readable=*/true, /*writable=*/true);
+  std::optional<platform::NativeHandle> handle =
+      BootstrapHandle(args[2], variable);
+  if (!handle) return;  // a look-alike command line: an ordinary run
+  Connection channel(platform::ScopedHandle(*handle), /*readable=*/true,
+                     /*writable=*/true);
   absl::StatusOr<std::unique_ptr<Target>> prepared = Prepare(channel, *target);
   if (!prepared.ok()) {
     // The parent's Start() reports it; stderr is for a parent that is gone.
@@ -197,8 +240,8 @@ void RunIfSpawned(int argc, char** argv) {
 }
 
 bool SpawnedWithoutInit() {
-  return !init_ran &&
-         SwitchValue(platform::ProgramArguments(), kTargetSwitch).has_value();
+  return !init_ran && SpawnTarget(platform::ProgramArguments()).has_value() &&
+         std::getenv(kBootstrapVariable) != nullptr;
 }
 
 }  // namespace mp::process_internal

@@ -1,8 +1,15 @@
 // The spawn start method: a child that is a fresh run of this program, told
 // what to run by a bootstrap message. Internal to //process.
 //
-// The parent runs this binary again (platform::ExecutablePath()) with the
-// switches --mp-spawn=<target> --mp-bootstrap=<handle>; the child inherits
+// The parent runs this binary again (platform::ExecutablePath()) with
+// exactly the switches --mp-spawn=<target> --mp-bootstrap=<handle>:<cookie>
+// (nothing before or after them) and MP_SPAWN_BOOTSTRAP=<cookie>:<its pid>
+// in the child's environment, a random cookie each time. mp::Init removes
+// that variable, and runs a target only when the command line has that
+// form, the cookies agree, its parent is the pid named, and the handle is a
+// duplex channel that parent made; anything else is an ordinary run of
+// main() (a command line cannot be forged into running a target). The
+// child inherits
 // only stdin, stdout, stderr, the bootstrap channel and the handles found in
 // the arguments. mp::Init(argc, argv) in the child's main() reads the
 // Bootstrap message (bootstrap.proto), decodes the arguments and answers

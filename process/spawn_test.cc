@@ -2,6 +2,7 @@
 // arguments that travel encoded, handles passed by number, mp::Init.
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "ipc/codec_protobuf.h"
 #include "ipc/connection.h"
+#include "platform/channel.h"
 #include "platform/launch.h"
 #include "process/process.h"
 #include "process/testdata/spawn_test.pb.h"
@@ -127,6 +129,75 @@ TEST(SpawnTest, AMainWithoutInitIsReportedByStart) {
       platform::WaitForExit(*program, absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << "see its stderr above";
+}
+
+// Issue 21: a spawn command line cannot be forged. Each of these runs the
+// program's main() (exit 7), never its registered target (42), never exit 1.
+int RunForged(std::vector<std::string> args,
+              std::vector<platform::NativeHandle> inherit = {},
+              std::vector<std::string> environment = {}) {
+  args.insert(args.begin(), "process/forged_bootstrap");
+  platform::LaunchOptions options;
+  options.environment = std::move(environment);
+  absl::StatusOr<platform::ChildProcess> program =
+      platform::LaunchProgram(args, inherit, options);
+  if (!program.ok()) {
+    ADD_FAILURE() << program.status();
+    return -1;
+  }
+  return platform::WaitForExit(*program, absl::Seconds(60))
+      .value()
+      .value_or(-1000);
+}
+
+TEST(SpawnTest, AForgedCommandLineRunsMain) {
+  const std::string cookie = "00112233445566778899aabbccddeeff";
+  const std::string ours = absl::StrCat(platform::CurrentProcessId());
+  const std::string env =
+      absl::StrCat("MP_SPAWN_BOOTSTRAP=", cookie, ":", ours);
+  // Anywhere but the fixed position, or alone.
+  EXPECT_EQ(RunForged({"--", "file", "--mp-spawn=Pwned", "--mp-bootstrap=0"}),
+            7);
+  EXPECT_EQ(RunForged({"--mp-spawn=x"}), 7);
+  EXPECT_EQ(RunForged({"--mp-spawn=Pwned", "--mp-bootstrap=0:" + cookie, "x"},
+                      {}, {env}),
+            7);
+  // At the fixed position, but without the cookie out of band, or another.
+  EXPECT_EQ(RunForged({"--mp-spawn=Pwned", "--mp-bootstrap=0:" + cookie}), 7);
+  // With it, but the descriptor is stdin, not a channel.
+  EXPECT_EQ(
+      RunForged({"--mp-spawn=Pwned", "--mp-bootstrap=0:" + cookie}, {}, {env}),
+      7);
+  platform::ChannelPair channel = platform::CreateDuplexChannel().value();
+  const std::string bootstrap =
+      absl::StrCat("--mp-bootstrap=", channel.second.get(), ":", cookie);
+  const platform::NativeHandle theirs = channel.second.get();
+  // A real channel, but the cookies differ, or the parent is not the one
+  // named.
+  EXPECT_EQ(RunForged({"--mp-spawn=Pwned", bootstrap}, {theirs},
+                      {absl::StrCat("MP_SPAWN_BOOTSTRAP=", std::string(32, 'f'),
+                                    ":", ours)}),
+            7);
+  EXPECT_EQ(RunForged({"--mp-spawn=Pwned", bootstrap}, {theirs},
+                      {absl::StrCat("MP_SPAWN_BOOTSTRAP=", cookie, ":1")}),
+            7);
+  // The control: everything right, so the child takes it for a spawn and
+  // reads the bootstrap message, which never comes (exit 1, not main()).
+  ASSERT_TRUE(channel.first.Close().ok());
+  EXPECT_EQ(RunForged({"--mp-spawn=Pwned", bootstrap}, {theirs}, {env}), 1);
+}
+
+// The bootstrap variable is gone before the target runs.
+int BootstrapVariableIsGone() {
+  return std::getenv("MP_SPAWN_BOOTSTRAP") == nullptr ? 0 : 1;
+}
+MP_REGISTER_TARGET(BootstrapVariableIsGone);
+
+TEST(SpawnTest, TheTargetDoesNotSeeTheBootstrapVariable) {
+  Process p = Spawned(Process(BootstrapVariableIsGone));
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(p.Join().ok());
+  EXPECT_EQ(p.exitcode(), 0);
 }
 
 TEST(SpawnTest, WorksInAParentThatRunsThreads) {

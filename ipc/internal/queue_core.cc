@@ -107,6 +107,7 @@ struct QueueCore::Impl {
       }
       {
         SharedRing::Locked locked(ring);
+        if (!locked.status().ok()) return locked.status();
         while (i < items.size() && items[i].size() <= kMaxRingItem &&
                locked.TryPush(kInline, {items[i]})) {
           ++i;
@@ -125,6 +126,7 @@ struct QueueCore::Impl {
     for (;;) {
       {
         SharedRing::Locked locked(ring);
+        if (!locked.status().ok()) return locked.status();
         if (locked.Fits(sizeof(uint64_t))) {
           // Sent and recorded under one lock hold: the channel holds the
           // messages in ticket order. The ticket is taken before the send,
@@ -158,6 +160,7 @@ struct QueueCore::Impl {
   absl::StatusOr<std::optional<Taken>> TakeFront(
       std::optional<absl::Time> deadline) {
     SharedRing::Locked locked(ring, deadline);
+    if (!locked.status().ok()) return locked.status();
     if (!locked.held()) return std::nullopt;
     for (;;) {
       absl::StatusOr<std::optional<SharedRing::Locked::Front>> front =
