@@ -30,6 +30,7 @@ pairs=(
   "connection_benchmark connection_cpython.py"
   "process_benchmark process_cpython.py"
   "queue_benchmark queue_cpython.py"
+  "sync_benchmark sync_cpython.py"
 )
 
 {

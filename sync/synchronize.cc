@@ -51,13 +51,6 @@ uint32_t Me() {
   return static_cast<uint32_t>(platform::CurrentProcessId());
 }
 
-// This thread, among this process's threads (never 0).
-uint32_t ThreadToken() {
-  static std::atomic<uint32_t> next{1};
-  thread_local const uint32_t token = next.fetch_add(1);
-  return token;
-}
-
 [[noreturn]] void DieOnOwnerDied(const absl::Status& s) {
   std::fprintf(stderr,
                "mp: lock()/try_lock() on a lock whose holder died: %s\n"
@@ -87,14 +80,12 @@ bool IsBrokenBarrier(const absl::Status& s) {
 
 namespace sync_internal {
 
-// The owner's process id, and this bit when someone may be waiting.
-constexpr uint32_t kWaiters = 1u << 31;
+uint32_t NewThreadToken() {
+  static std::atomic<uint32_t> next{1};
+  return next.fetch_add(1);
+}
 
-struct LockState {
-  std::atomic<uint32_t> word;          // 0: free
-  std::atomic<uint32_t> owner_thread;  // ThreadToken() of the holder
-  std::atomic<uint32_t> count;         // RLock recursion level
-};
+uint32_t ThisProcess() { return Me(); }
 
 enum class Got { kNo, kYes, kFromDead };
 
@@ -151,9 +142,16 @@ void ReleaseWord(std::atomic<uint32_t>* word) {
 }
 
 LockBase::LockBase(std::shared_ptr<Segment> segment)
-    : segment_(std::move(segment)) {}
+    : segment_(std::move(segment)),
+      state_(StateOf<LockState>(segment_)),
+      recursive_(segment_->kind() == RLock::kKind) {}
 
-LockState* LockBase::state() const { return StateOf<LockState>(segment_); }
+absl::Status LockBase::ReleasedTooManyTimes() {
+  return absl::InvalidArgumentError(
+      "Lock: semaphore or lock released too many times");
+}
+
+void LockBase::WakeOne() { platform::WakeWord(&state_->word, 1); }
 
 absl::StatusOr<std::shared_ptr<Segment>> LockBase::NewSegment(uint32_t kind) {
   return Segment::Create(kind, sizeof(LockState));
@@ -169,9 +167,9 @@ bool LockBase::IsLocked() const {
   return state()->word.load(std::memory_order_relaxed) != 0;
 }
 
-absl::StatusOr<bool> LockBase::Acquire(bool block, Timeout timeout) {
+absl::StatusOr<bool> LockBase::AcquireSlow(bool block, Timeout timeout) {
   LockState* s = state();
-  const bool recursive = segment_->kind() == RLock::kKind;
+  const bool recursive = recursive_;
   if (recursive && IsMine()) {
     s->count.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -187,24 +185,17 @@ absl::StatusOr<bool> LockBase::Acquire(bool block, Timeout timeout) {
   return true;
 }
 
-absl::Status LockBase::ReleaseOne(bool recursive) {
+absl::Status LockBase::ReleaseRecursive() {
   LockState* s = state();
-  if (recursive) {
-    if (!IsMine()) {
-      return absl::FailedPreconditionError(
-          "RLock: cannot release un-acquired lock (not owned by this thread)");
-    }
-    if (s->count.fetch_sub(1, std::memory_order_relaxed) > 1) {
-      return absl::OkStatus();
-    }
-  } else if (s->word.load(std::memory_order_relaxed) == 0) {
-    return absl::InvalidArgumentError(
-        "Lock: semaphore or lock released too many times");
+  if (!IsMine()) {
+    return absl::FailedPreconditionError(
+        "RLock: cannot release un-acquired lock (not owned by this thread)");
   }
-  s->owner_thread.store(0, std::memory_order_relaxed);
+  if (s->count.fetch_sub(1, std::memory_order_relaxed) > 1) {
+    return absl::OkStatus();
+  }
   s->count.store(0, std::memory_order_relaxed);
-  ReleaseWord(&s->word);
-  return absl::OkStatus();
+  return ReleaseLock();
 }
 
 void LockBase::lock() {
@@ -219,7 +210,7 @@ bool LockBase::try_lock() {
 }
 
 void LockBase::unlock() {
-  absl::Status s = ReleaseOne(segment_->kind() == RLock::kKind);
+  absl::Status s = recursive_ ? ReleaseRecursive() : ReleaseLock();
   if (!s.ok()) {
     std::fprintf(stderr, "mp: unlock(): %s\n", std::string(s.message()).c_str());
     std::abort();
@@ -232,7 +223,8 @@ absl::StatusOr<uint32_t> LockBase::ReleaseAll() {
         "Condition: must acquire() condition before using wait()");
   }
   LockState* s = state();
-  const uint32_t levels = s->count.load(std::memory_order_relaxed);
+  const uint32_t levels =
+      recursive_ ? s->count.load(std::memory_order_relaxed) : 1;
   s->owner_thread.store(0, std::memory_order_relaxed);
   s->count.store(0, std::memory_order_relaxed);
   ReleaseWord(&s->word);

@@ -54,7 +54,23 @@ using Timeout = std::optional<absl::Duration>;
 
 namespace sync_internal {
 
-struct LockState;
+// The owner's process id, and this bit when someone may be waiting.
+inline constexpr uint32_t kWaiters = 1u << 31;
+
+struct LockState {
+  std::atomic<uint32_t> word;          // owner pid | kWaiters; 0: free
+  std::atomic<uint32_t> owner_thread;  // ThreadToken() of the holder
+  std::atomic<uint32_t> count;         // RLock recursion level
+};
+
+// This thread among this process's threads (never 0).
+uint32_t NewThreadToken();
+inline uint32_t ThreadToken() {
+  thread_local uint32_t token = 0;  // constant-initialised: no guard
+  if (token == 0) token = NewThreadToken();
+  return token;
+}
+uint32_t ThisProcess();
 
 // What Lock and RLock share: a word holding the owner's process id, the
 // owning thread, and (RLock) the recursion count.
@@ -62,7 +78,19 @@ class LockBase {
  public:
   // acquire(block=True, timeout=None): whether the lock was got.
   // IsOwnerDied: got, from a holder that died (see the top of the file).
-  absl::StatusOr<bool> Acquire(bool block = true, Timeout timeout = std::nullopt);
+  absl::StatusOr<bool> Acquire(bool block = true,
+                               Timeout timeout = std::nullopt) {
+    // The uncontended Lock inline: one compare-and-swap.
+    if (!recursive_) {
+      uint32_t free = 0;
+      if (state_->word.compare_exchange_strong(free, ThisProcess(),
+                                               std::memory_order_acquire)) {
+        state_->owner_thread.store(ThreadToken(), std::memory_order_relaxed);
+        return true;
+      }
+    }
+    return AcquireSlow(block, timeout);
+  }
   // Whether the calling thread holds it (SemLock._is_mine()).
   bool IsMine() const;
   // Whether any thread of any process holds it.
@@ -84,10 +112,22 @@ class LockBase {
   LockBase() = default;
   explicit LockBase(std::shared_ptr<Segment> segment);
   static absl::StatusOr<std::shared_ptr<Segment>> NewSegment(uint32_t kind);
-  absl::Status ReleaseOne(bool recursive);
-  LockState* state() const;
+  absl::StatusOr<bool> AcquireSlow(bool block, Timeout timeout);
+  absl::Status ReleaseRecursive();
+  absl::Status ReleaseLock() {
+    state_->owner_thread.store(0, std::memory_order_relaxed);
+    const uint32_t was = state_->word.exchange(0, std::memory_order_release);
+    if ((was & ~kWaiters) == 0) return ReleasedTooManyTimes();
+    if (was & kWaiters) WakeOne();
+    return absl::OkStatus();
+  }
+  static absl::Status ReleasedTooManyTimes();
+  void WakeOne();
+  LockState* state() const { return state_; }
 
   std::shared_ptr<Segment> segment_;
+  LockState* state_ = nullptr;
+  bool recursive_ = false;
 };
 
 }  // namespace sync_internal
@@ -103,7 +143,7 @@ class Lock : public sync_internal::LockBase {
   Lock() = default;  // not a lock: Create one
 
   // release(). Not held: kInvalidArgument ("released too many times").
-  absl::Status Release() { return ReleaseOne(false); }
+  absl::Status Release() { return ReleaseLock(); }
 
  private:
   friend struct Codec<Lock>;
@@ -118,7 +158,7 @@ class RLock : public sync_internal::LockBase {
   RLock() = default;
 
   // release(). Not held by this thread: kFailedPrecondition.
-  absl::Status Release() { return ReleaseOne(true); }
+  absl::Status Release() { return ReleaseRecursive(); }
   // The recursion level (0 when this thread does not hold it).
   uint32_t count() const;
 
