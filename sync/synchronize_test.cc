@@ -24,12 +24,15 @@ namespace {
 constexpr int kIncrements = 100000;
 
 // A read-modify-write that a second writer can interleave with (volatile:
-// the compiler keeps the load and the store apart).
-void SlowIncrement(int64_t* p) {
+// the compiler keeps the load and the store apart), now and then giving up
+// the processor in between, so that unguarded writers do interleave even
+// on one core.
+void SlowIncrement(int64_t* p, int i) {
   volatile int64_t* v = p;
   const int64_t x = *v;
   for (volatile int spin = 0; spin < 3; spin = spin + 1) {
   }
+  if (i % 500 == 0) std::this_thread::yield();
   *v = x + 1;
 }
 
@@ -41,9 +44,9 @@ int Increment(Lock& lock, RawValue<int64_t>& counter, Event& gate,
   for (int i = 0; i < kIncrements; ++i) {
     if (use_lock) {
       std::lock_guard<Lock> guard(lock);
-      SlowIncrement(counter.get());
+      SlowIncrement(counter.get(), i);
     } else {
-      SlowIncrement(counter.get());
+      SlowIncrement(counter.get(), i);
     }
   }
   return 0;
