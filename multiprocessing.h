@@ -2,7 +2,9 @@
 // `import multiprocessing`). Targets that need only a part can include and
 // depend on it directly: ipc/connection.h (//ipc:connection),
 // ipc/listener.h (//ipc:listener), ipc/wait.h (//ipc:wait),
-// process/process.h (//process).
+// process/process.h (//process), sync/synchronize.h (//sync:synchronize),
+// shared_memory/shared_memory.h (//shared_memory:shared_memory),
+// shared_memory/sharedctypes.h (//shared_memory:sharedctypes).
 #ifndef MULTIPROCESSING_MULTIPROCESSING_H_
 #define MULTIPROCESSING_MULTIPROCESSING_H_
 
@@ -12,5 +14,8 @@
 #include "ipc/wait.h"        // IWYU pragma: export
 #include "platform/error.h"  // IWYU pragma: export
 #include "process/process.h"  // IWYU pragma: export
+#include "shared_memory/shared_memory.h"  // IWYU pragma: export
+#include "shared_memory/sharedctypes.h"   // IWYU pragma: export
+#include "sync/synchronize.h"             // IWYU pragma: export
 
 #endif  // MULTIPROCESSING_MULTIPROCESSING_H_
