@@ -46,8 +46,7 @@ double Median(const std::function<double()>& run) {
   return v[2];
 }
 
-void Print(const char* name, double value, const char* unit,
-           const char* impl) {
+void Print(const char* name, double value, const char* unit, const char* impl) {
   std::printf(
       "{\"name\": \"%s\", \"value\": %.4g, \"unit\": \"%s\", \"impl\": "
       "\"%s\"}\n",

@@ -57,7 +57,9 @@ class NamedSharedMemory {
                                                  std::size_t size);
 
   NamedSharedMemory() = default;
-  NamedSharedMemory(NamedSharedMemory&& other) noexcept { *this = std::move(other); }
+  NamedSharedMemory(NamedSharedMemory&& other) noexcept {
+    *this = std::move(other);
+  }
   NamedSharedMemory& operator=(NamedSharedMemory&& other) noexcept;
   NamedSharedMemory(const NamedSharedMemory&) = delete;
   NamedSharedMemory& operator=(const NamedSharedMemory&) = delete;

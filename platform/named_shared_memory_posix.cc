@@ -66,8 +66,9 @@ int TrackerMain(int fd) {
   for (int i = 0; i < kMaxTracked; ++i) {
     if (tracked[i][0] == '\0') continue;
     if (::shm_unlink(tracked[i]) == 0) {
-      WriteStderr("mp: shared_memory: its creator ended without Unlink(): "
-                  "unlinked ");
+      WriteStderr(
+          "mp: shared_memory: its creator ended without Unlink(): "
+          "unlinked ");
       WriteStderr(tracked[i]);
       WriteStderr("\n");
     }
@@ -183,8 +184,7 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
     ::shm_unlink(OsName(chosen).c_str());
     return s;
   }
-  absl::StatusOr<NamedSharedMemory> m =
-      Adopt(std::move(handle), chosen, size);
+  absl::StatusOr<NamedSharedMemory> m = Adopt(std::move(handle), chosen, size);
   if (!m.ok()) {
     ::shm_unlink(OsName(chosen).c_str());
     return m.status();
@@ -205,8 +205,9 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Open(
                static_cast<std::size_t>(st.st_size));
 }
 
-absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Adopt(
-    ScopedHandle handle, std::string name, std::size_t size) {
+absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Adopt(ScopedHandle handle,
+                                                           std::string name,
+                                                           std::size_t size) {
   const std::size_t mapped = size == 0 ? 1 : size;
   void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED,
                    static_cast<int>(handle.get()), 0);

@@ -26,8 +26,8 @@ class UserOnlySecurity {
     DWORD needed = 0;
     GetTokenInformation(token, TokenUser, nullptr, 0, &needed);
     user_.resize(needed);
-    const BOOL got = GetTokenInformation(token, TokenUser, user_.data(),
-                                         needed, &needed);
+    const BOOL got =
+        GetTokenInformation(token, TokenUser, user_.data(), needed, &needed);
     CloseHandle(token);
     if (!got) return LastNativeError("GetTokenInformation");
     PSID sid = reinterpret_cast<TOKEN_USER*>(user_.data())->User.Sid;
@@ -111,11 +111,10 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
       return s;
     }
     const uint64_t total = size;
-    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, security.get(),
-                                  PAGE_READWRITE,
-                                  static_cast<DWORD>(total >> 32),
-                                  static_cast<DWORD>(total),
-                                  Utf8ToWide(chosen).c_str());
+    HANDLE h = CreateFileMappingW(
+        INVALID_HANDLE_VALUE, security.get(), PAGE_READWRITE,
+        static_cast<DWORD>(total >> 32), static_cast<DWORD>(total),
+        Utf8ToWide(chosen).c_str());
     if (h == nullptr) return LastNativeError("CreateFileMappingW");
     if (GetLastError() == ERROR_ALREADY_EXISTS) {
       CloseHandle(h);
@@ -123,16 +122,15 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
       return absl::AlreadyExistsError(
           absl::StrCat("shared memory: '", chosen, "' exists"));
     }
-    return Adopt(ScopedHandle(reinterpret_cast<NativeHandle>(h)), chosen,
-                 size);
+    return Adopt(ScopedHandle(reinterpret_cast<NativeHandle>(h)), chosen, size);
   }
 }
 
 absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Open(
     absl::string_view name) {
   if (absl::Status s = CheckName(name); !s.ok()) return s;
-  HANDLE h = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE,
-                              Utf8ToWide(name).c_str());
+  HANDLE h =
+      OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, Utf8ToWide(name).c_str());
   if (h == nullptr) {
     return LastNativeError(absl::StrCat("OpenFileMappingW ", name));
   }
@@ -140,10 +138,11 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Open(
                std::string(name), 0);
 }
 
-absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Adopt(
-    ScopedHandle handle, std::string name, std::size_t size) {
-  void* p = MapViewOfFile(AsHandle(handle.get()), FILE_MAP_ALL_ACCESS, 0, 0,
-                          size);
+absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Adopt(ScopedHandle handle,
+                                                           std::string name,
+                                                           std::size_t size) {
+  void* p =
+      MapViewOfFile(AsHandle(handle.get()), FILE_MAP_ALL_ACCESS, 0, 0, size);
   if (p == nullptr) return LastNativeError("MapViewOfFile");
   if (size == 0) {
     // Attached by name: the size of the view, in whole pages (as CPython).
@@ -170,8 +169,7 @@ absl::Status UnlinkNamedSharedMemory(absl::string_view name) {
 
 bool NamedSharedMemoryExists(absl::string_view name) {
   if (!CheckName(name).ok()) return false;
-  HANDLE h =
-      OpenFileMappingW(FILE_MAP_READ, FALSE, Utf8ToWide(name).c_str());
+  HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, Utf8ToWide(name).c_str());
   if (h == nullptr) return false;
   CloseHandle(h);
   return true;

@@ -114,7 +114,8 @@ TEST_P(SharedMemoryTest, ValuesAndArraysCrossToChildren) {
   const int32_t init[] = {0, 1, 2, 3, 4};
   Array<int32_t> a = Array<int32_t>::Create(absl::MakeConstSpan(init)).value();
   RawValue<int16_t> rv = RawValue<int16_t>::Create(-7).value();
-  RawArray<char> ra = RawArray<char>::Create(absl::MakeConstSpan("abc", 3)).value();
+  RawArray<char> ra =
+      RawArray<char>::Create(absl::MakeConstSpan("abc", 3)).value();
   Value<int64_t> unlocked = Value<int64_t>::Create(9, /*lock=*/false).value();
   EXPECT_EQ(unlocked.get_lock(), nullptr);
   EXPECT_NE(d.get_lock(), nullptr);
@@ -153,9 +154,9 @@ TEST(SharedMemoryErrorsTest, PythonsErrors) {
   // CPython's: a prefix and 8 hex digits, 14 characters at most with the
   // POSIX slash.
   EXPECT_LE(shm.name().size(), 13u);
-  EXPECT_EQ(shm.name().find_first_not_of("0123456789abcdef",
-                                         shm.name().size() - 8),
-            std::string::npos);
+  EXPECT_EQ(
+      shm.name().find_first_not_of("0123456789abcdef", shm.name().size() - 8),
+      std::string::npos);
   EXPECT_EQ(SharedMemory::Create(10, shm.name()).status().code(),
             absl::StatusCode::kAlreadyExists);
   SharedMemory same = SharedMemory::Attach(shm.name()).value();

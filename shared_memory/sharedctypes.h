@@ -3,7 +3,8 @@
 // Process arguments (fork or spawn) see.
 //
 //   auto counter = mp::Value<int64_t>::Create(0);   // with an RLock
-//   { std::lock_guard<mp::RLock> g(*counter->get_lock()); ++*counter->get_obj(); }
+//   { std::lock_guard<mp::RLock> g(*counter->get_lock());
+//   ++*counter->get_obj(); }
 //
 // value()/set_value() (and Array's Get/Set) take the lock for that one
 // access, as Python's synchronized wrappers do: `v.set_value(v.value() + 1)`
@@ -53,8 +54,8 @@ class Storage {
   static_assert(alignof(T) <= 64, "over-aligned types are not supported");
 
   static absl::StatusOr<Storage> Create(std::size_t count) {
-    auto s = sync_internal::Segment::Create(kValueKind,
-                                            sizeof(T) * (count == 0 ? 1 : count));
+    auto s = sync_internal::Segment::Create(
+        kValueKind, sizeof(T) * (count == 0 ? 1 : count));
     if (!s.ok()) return s.status();
     return Storage(*std::move(s), count);
   }
@@ -145,7 +146,8 @@ class RawArray {
   static absl::StatusOr<RawArray> Create(absl::Span<const T> initializer) {
     absl::StatusOr<RawArray> a = Create(initializer.size());
     if (a.ok() && !initializer.empty()) {
-      std::memcpy(a->data(), initializer.data(), sizeof(T) * initializer.size());
+      std::memcpy(a->data(), initializer.data(),
+                  sizeof(T) * initializer.size());
     }
     return a;
   }

@@ -100,7 +100,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Decode(Decoder& d,
   s->handle_ = *std::move(h);
   s->mapping_ = *std::move(m);
   if (s->id() != id || s->kind() != kind) {
-    return absl::InvalidArgumentError("codec: a segment that is not the one sent");
+    return absl::InvalidArgumentError(
+        "codec: a segment that is not the one sent");
   }
   Register(id, s);
   return s;

@@ -28,7 +28,8 @@ absl::Status OwnerDiedError(const char* what, uint32_t pid) {
 }
 
 absl::Status BrokenBarrierError() {
-  return absl::AbortedError(absl::StrCat(kBrokenPrefix, ": the barrier is broken"));
+  return absl::AbortedError(
+      absl::StrCat(kBrokenPrefix, ": the barrier is broken"));
 }
 
 // The waiting slice after which a waiter looks whether holders still run:
@@ -47,9 +48,7 @@ absl::Time SliceEnd(std::optional<absl::Time> deadline, absl::Duration slice) {
   return deadline ? std::min(*deadline, end) : end;
 }
 
-uint32_t Me() {
-  return static_cast<uint32_t>(platform::CurrentProcessId());
-}
+uint32_t Me() { return static_cast<uint32_t>(platform::CurrentProcessId()); }
 
 [[noreturn]] void DieOnOwnerDied(const absl::Status& s) {
   std::fprintf(stderr,
@@ -212,7 +211,8 @@ bool LockBase::try_lock() {
 void LockBase::unlock() {
   absl::Status s = recursive_ ? ReleaseRecursive() : ReleaseLock();
   if (!s.ok()) {
-    std::fprintf(stderr, "mp: unlock(): %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "mp: unlock(): %s\n",
+                 std::string(s.message()).c_str());
     std::abort();
   }
 }
@@ -383,7 +383,8 @@ absl::StatusOr<bool> Semaphore::Acquire(bool block, Timeout timeout) {
     if (!block) return false;
     if (deadline && absl::Now() >= *deadline) return false;
     s->waiters.fetch_add(1);
-    const bool woken = platform::WaitOnWord(&s->count, 0, SliceEnd(deadline, slice));
+    const bool woken =
+        platform::WaitOnWord(&s->count, 0, SliceEnd(deadline, slice));
     s->waiters.fetch_sub(1);
     if (!woken) {
       look = true;
@@ -410,7 +411,8 @@ absl::Status Semaphore::Release() {
       return absl::InvalidArgumentError(
           "BoundedSemaphore: semaphore or lock released too many times");
     }
-  } while (!s->count.compare_exchange_weak(c, c + 1, std::memory_order_release));
+  } while (
+      !s->count.compare_exchange_weak(c, c + 1, std::memory_order_release));
   if (s->waiters.load() > 0) platform::WakeWord(&s->count, 1);
   return absl::OkStatus();
 }
@@ -426,7 +428,8 @@ bool Semaphore::try_lock() {
 }
 void Semaphore::unlock() {
   if (absl::Status s = Release(); !s.ok()) {
-    std::fprintf(stderr, "mp: unlock(): %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "mp: unlock(): %s\n",
+                 std::string(s.message()).c_str());
     std::abort();
   }
 }
@@ -592,7 +595,8 @@ absl::StatusOr<Barrier> Barrier::Create(int parties,
     return absl::InvalidArgumentError("Barrier: parties must be >= 1");
   }
   auto segment = sync_internal::Segment::Create(
-      kKind, sizeof(State) + sizeof(uint32_t) * static_cast<std::size_t>(parties));
+      kKind,
+      sizeof(State) + sizeof(uint32_t) * static_cast<std::size_t>(parties));
   if (!segment.ok()) return segment.status();
   Barrier b;
   b.segment_ = *std::move(segment);
@@ -601,8 +605,9 @@ absl::StatusOr<Barrier> Barrier::Create(int parties,
   if (absl::Status st = platform::InitSharedLock(&s->mu); !st.ok()) return st;
   s->parties = static_cast<uint32_t>(parties);
   s->timeout_ns =
-      timeout ? absl::ToInt64Nanoseconds(std::max(*timeout, absl::ZeroDuration()))
-              : -1;
+      timeout
+          ? absl::ToInt64Nanoseconds(std::max(*timeout, absl::ZeroDuration()))
+          : -1;
   return b;
 }
 
@@ -752,11 +757,21 @@ void Barrier::Abort() {
 int Barrier::parties() const { return static_cast<int>(state()->parties); }
 
 int Barrier::n_waiting() const {
+  auto* self = const_cast<Barrier*>(this);
+  self->LockState();
   const State* s = state();
-  return s->state == State::kFilling ? static_cast<int>(s->count) : 0;
+  const int n = s->state == State::kFilling ? static_cast<int>(s->count) : 0;
+  self->UnlockState();
+  return n;
 }
 
-bool Barrier::broken() const { return state()->state == State::kBroken; }
+bool Barrier::broken() const {
+  auto* self = const_cast<Barrier*>(this);
+  self->LockState();
+  const bool broken = state()->state == State::kBroken;
+  self->UnlockState();
+  return broken;
+}
 
 // ---------------------------------------------------------------------- Codec
 

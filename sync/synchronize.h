@@ -187,7 +187,8 @@ class Semaphore {
                                           bool track_holders = true);
   Semaphore() = default;
 
-  absl::StatusOr<bool> Acquire(bool block = true, Timeout timeout = std::nullopt);
+  absl::StatusOr<bool> Acquire(bool block = true,
+                               Timeout timeout = std::nullopt);
   // release(). BoundedSemaphore past its value: kInvalidArgument.
   absl::Status Release();
   // get_value().
@@ -244,7 +245,8 @@ class Condition {
   static absl::StatusOr<Condition> Create(const RLock& lock);
   Condition() = default;
 
-  absl::StatusOr<bool> Acquire(bool block = true, Timeout timeout = std::nullopt) {
+  absl::StatusOr<bool> Acquire(bool block = true,
+                               Timeout timeout = std::nullopt) {
     return lock_->Acquire(block, timeout);
   }
   absl::Status Release();
@@ -270,8 +272,8 @@ class Condition {
   friend struct Codec<Condition>;
   struct State;
   State* state() const;
-  static absl::StatusOr<Condition> Make(std::shared_ptr<sync_internal::LockBase> lock,
-                                        bool recursive);
+  static absl::StatusOr<Condition> Make(
+      std::shared_ptr<sync_internal::LockBase> lock, bool recursive);
 
   std::shared_ptr<sync_internal::LockBase> lock_;
   bool recursive_ = true;

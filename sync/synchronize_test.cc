@@ -89,8 +89,7 @@ MP_REGISTER_TARGET(ReleaseLock);
 
 // An RLock held by the parent: releasing it here fails.
 int ReleaseNotOwnedRLock(RLock& lock) {
-  return lock.Release().code() == absl::StatusCode::kFailedPrecondition ? 0
-                                                                       : 1;
+  return lock.Release().code() == absl::StatusCode::kFailedPrecondition ? 0 : 1;
 }
 MP_REGISTER_TARGET(ReleaseNotOwnedRLock);
 
@@ -108,8 +107,8 @@ int WaitForReady(Condition& cond, RawValue<int64_t>& ready,
                  RawValue<int64_t>& woken, Event& waiting) {
   std::lock_guard<Condition> guard(cond);
   waiting.Set();
-  absl::StatusOr<bool> r = cond.WaitFor([&] { return ready.value() != 0; },
-                                        absl::Seconds(30));
+  absl::StatusOr<bool> r =
+      cond.WaitFor([&] { return ready.value() != 0; }, absl::Seconds(30));
   if (!r.ok() || !*r) return 1;
   woken.set_value(woken.value() + 1);
   return 0;
@@ -170,9 +169,9 @@ int64_t CountWith(testing::EveryStartMethod* t, int workers, bool use_lock) {
   std::vector<Process> processes;
   (void)t;
   for (int i = 0; i < workers; ++i) {
-    processes.push_back(
-        GetContext(t->GetParam()).value().Process(Increment, lock, counter,
-                                                  gate, use_lock));
+    processes.push_back(GetContext(t->GetParam())
+                            .value()
+                            .Process(Increment, lock, counter, gate, use_lock));
   }
   for (Process& p : processes) EXPECT_TRUE(p.Start().ok());
   gate.Set();
@@ -216,7 +215,10 @@ TEST_P(SyncTest, LockAcquireReleaseAndErrors) {
   ASSERT_TRUE(r.Join().ok());
   EXPECT_EQ(r.exitcode(), 0);
   EXPECT_FALSE(lock.IsLocked());
-  { std::scoped_lock guard(lock); EXPECT_TRUE(lock.IsLocked()); }
+  {
+    std::scoped_lock guard(lock);
+    EXPECT_TRUE(lock.IsLocked());
+  }
   EXPECT_FALSE(lock.IsLocked());
 }
 
@@ -387,7 +389,8 @@ TEST_P(SyncTest, ConditionWaitNeedsTheLock) {
   std::lock_guard<Condition> guard(cond);
   EXPECT_FALSE(cond.Wait(absl::Milliseconds(20)).value());  // timeout
   EXPECT_TRUE(cond.Notify().ok());  // nobody waits: fine
-  EXPECT_FALSE(cond.WaitFor([] { return false; }, absl::Milliseconds(20)).value());
+  EXPECT_FALSE(
+      cond.WaitFor([] { return false; }, absl::Milliseconds(20)).value());
   EXPECT_TRUE(cond.WaitFor([] { return true; }).value());
 }
 
