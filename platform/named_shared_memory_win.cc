@@ -73,19 +73,6 @@ absl::Status CheckName(absl::string_view name) {
 
 }  // namespace
 
-NamedSharedMemory& NamedSharedMemory::operator=(
-    NamedSharedMemory&& other) noexcept {
-  if (this != &other) {
-    Close();
-    name_ = std::move(other.name_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    mapped_ = std::exchange(other.mapped_, 0);
-    handle_ = std::move(other.handle_);
-  }
-  return *this;
-}
-
 void NamedSharedMemory::Close() {
   if (data_ != nullptr) UnmapViewOfFile(data_);
   data_ = nullptr;

@@ -42,10 +42,8 @@ uint64_t Segment::id() const {
   return static_cast<const Header*>(mapping_.data())->id;
 }
 
-absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(uint32_t kind,
-                                                         std::size_t size) {
-  absl::StatusOr<platform::ScopedHandle> h =
-      platform::CreateSharedMemory(kHeader + size);
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Map(
+    absl::StatusOr<platform::ScopedHandle> h, std::size_t size) {
   if (!h.ok()) return h.status();
   absl::StatusOr<platform::SharedMapping> m =
       platform::MapSharedMemory(h->get(), kHeader + size);
@@ -53,6 +51,15 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(uint32_t kind,
   std::shared_ptr<Segment> s(new Segment);
   s->handle_ = *std::move(h);
   s->mapping_ = *std::move(m);
+  return s;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(uint32_t kind,
+                                                         std::size_t size) {
+  absl::StatusOr<std::shared_ptr<Segment>> mapped =
+      Map(platform::CreateSharedMemory(kHeader + size), size);
+  if (!mapped.ok()) return mapped.status();
+  std::shared_ptr<Segment> s = *std::move(mapped);
   auto* header = static_cast<Header*>(s->mapping_.data());
   char id[sizeof(uint64_t)];
   if (absl::Status st = platform::RandomBytes(absl::MakeSpan(id)); !st.ok()) {
@@ -91,14 +98,10 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Decode(Decoder& d,
       }
     }
   }
-  absl::StatusOr<platform::ScopedHandle> h = d.ClaimHandle(index);
-  if (!h.ok()) return h.status();
-  absl::StatusOr<platform::SharedMapping> m =
-      platform::MapSharedMemory(h->get(), kHeader + size);
-  if (!m.ok()) return m.status();
-  std::shared_ptr<Segment> s(new Segment);
-  s->handle_ = *std::move(h);
-  s->mapping_ = *std::move(m);
+  absl::StatusOr<std::shared_ptr<Segment>> mapped =
+      Map(d.ClaimHandle(index), static_cast<std::size_t>(size));
+  if (!mapped.ok()) return mapped.status();
+  std::shared_ptr<Segment> s = *std::move(mapped);
   if (s->id() != id || s->kind() != kind) {
     return absl::InvalidArgumentError(
         "codec: a segment that is not the one sent");

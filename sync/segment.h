@@ -45,6 +45,9 @@ class Segment {
  private:
   Segment() = default;
   uint64_t id() const;
+  // A segment of `size` user bytes for the handle `h` (if it is one).
+  static absl::StatusOr<std::shared_ptr<Segment>> Map(
+      absl::StatusOr<platform::ScopedHandle> h, std::size_t size);
 
   platform::ScopedHandle handle_;
   platform::SharedMapping mapping_;

@@ -159,7 +159,18 @@ int WaitAtBarrierForever(Barrier& barrier, Event& arriving) {
 }
 MP_REGISTER_TARGET(WaitAtBarrierForever);
 
-using SyncTest = ::mp::testing::EveryStartMethod;
+class SyncTest : public ::mp::testing::EveryStartMethod {
+ protected:
+  // Starts `target(primitive, holding)` and waits until it says it holds.
+  template <typename Target, typename Primitive>
+  Process StartHolder(Target target, const Primitive& primitive) {
+    Event holding = Event::Create().value();
+    Process p = Make(target, primitive, holding);
+    EXPECT_TRUE(p.Start().ok());
+    EXPECT_TRUE(holding.Wait(absl::Seconds(30)));
+    return p;
+  }
+};
 
 // Runs `workers` Increment processes on one counter; its final value.
 int64_t CountWith(testing::EveryStartMethod* t, int workers, bool use_lock) {
@@ -249,10 +260,7 @@ TEST_P(SyncTest, RLockIsReentrantAndOwned) {
 // or coming later, the dead holder unreaped) gets the lock and is told.
 TEST_P(SyncTest, LockOfAKilledHolderGoesToTheNextAcquirerWhoIsTold) {
   Lock lock = Lock::Create().value();
-  Event holding = Event::Create().value();
-  Process p = Make(HoldLockForever, lock, holding);
-  ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(holding.Wait(absl::Seconds(30)));
+  Process p = StartHolder(HoldLockForever, lock);
   std::thread killer([&] {
     absl::SleepFor(absl::Milliseconds(100));
     EXPECT_TRUE(p.Kill().ok());
@@ -271,10 +279,7 @@ TEST_P(SyncTest, LockOfAKilledHolderGoesToTheNextAcquirerWhoIsTold) {
 
 TEST_P(SyncTest, LockOfAnUnreapedDeadHolderIsTakenWithoutBlocking) {
   Lock lock = Lock::Create().value();
-  Event holding = Event::Create().value();
-  Process p = Make(HoldLockForever, lock, holding);
-  ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(holding.Wait(absl::Seconds(30)));
+  Process p = StartHolder(HoldLockForever, lock);
   ASSERT_TRUE(p.Kill().ok());
   absl::StatusOr<bool> got;
   for (int i = 0; i < 1000; ++i) {  // until the kill has landed
@@ -289,10 +294,7 @@ TEST_P(SyncTest, LockOfAnUnreapedDeadHolderIsTakenWithoutBlocking) {
 
 TEST_P(SyncTest, RLockOfAKilledHolderIsTold) {
   RLock lock = RLock::Create().value();
-  Event holding = Event::Create().value();
-  Process p = Make(HoldRLockForever, lock, holding);
-  ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(holding.Wait(absl::Seconds(30)));
+  Process p = StartHolder(HoldRLockForever, lock);
   ASSERT_TRUE(p.Kill().ok());
   absl::StatusOr<bool> got = lock.Acquire(true, absl::Seconds(30));
   EXPECT_TRUE(IsOwnerDied(got.status())) << got.status();
@@ -307,10 +309,7 @@ using SyncDeathTest = SyncTest;
 TEST_P(SyncDeathTest, LockGuardOnAKilledHoldersLockAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   Lock lock = Lock::Create().value();
-  Event holding = Event::Create().value();
-  Process p = Make(HoldLockForever, lock, holding);
-  ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(holding.Wait(absl::Seconds(30)));
+  Process p = StartHolder(HoldLockForever, lock);
   ASSERT_TRUE(p.Kill().ok());
   ASSERT_TRUE(p.Join().ok());
   EXPECT_DEATH({ std::lock_guard<Lock> guard(lock); }, "holder died");
@@ -353,10 +352,7 @@ TEST_P(SyncTest, BoundedSemaphoreRefusesReleasePastItsValue) {
 
 TEST_P(SyncTest, SemaphoreUnitsOfAKilledHolderComeBackAndTheAcquirerIsTold) {
   Semaphore sem = Semaphore::Create(3).value();
-  Event holding = Event::Create().value();
-  Process p = Make(HoldSemaphoreForever, sem, holding);
-  ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(holding.Wait(absl::Seconds(30)));
+  Process p = StartHolder(HoldSemaphoreForever, sem);
   EXPECT_TRUE(sem.Acquire().value());  // the third unit
   std::thread killer([&] {
     absl::SleepFor(absl::Milliseconds(100));
