@@ -31,6 +31,7 @@ pairs=(
   "process_benchmark process_cpython.py"
   "queue_benchmark queue_cpython.py"
   "pool_benchmark pool_cpython.py"
+  "sync_benchmark sync_cpython.py"
 )
 
 {
