@@ -51,6 +51,9 @@ extern const int kAbortExitCode;
 // This process's resident memory in KiB (VmRSS on Linux, the working set on
 // Windows), or -1 when unknown.
 std::int64_t ResidentKiB();
+// The most this process has had resident so far, in KiB (VmHWM on Linux, the
+// peak working set on Windows), or -1 when unknown.
+std::int64_t PeakResidentKiB();
 
 #if !defined(_WIN32)
 // What follows is POSIX by nature (test_util_posix.cc): Windows has no

@@ -56,12 +56,14 @@ std::int64_t SignalStorm::delivered() const {
 
 const int kAbortExitCode = -SIGABRT;
 
-std::int64_t ResidentKiB() {
+namespace {
+// A "Name:  value kB" line of /proc/self/status.
+std::int64_t StatusKiB(const std::string& name) {
   std::ifstream status("/proc/self/status");
   std::string key;
   std::int64_t value = 0;
   while (status >> key) {
-    if (key == "VmRSS:") {
+    if (key == name) {
       status >> value;
       return value;
     }
@@ -69,6 +71,10 @@ std::int64_t ResidentKiB() {
   }
   return -1;
 }
+}  // namespace
+
+std::int64_t ResidentKiB() { return StatusKiB("VmRSS:"); }
+std::int64_t PeakResidentKiB() { return StatusKiB("VmHWM:"); }
 
 bool IsZombie(std::int64_t pid) {
   siginfo_t info = {};

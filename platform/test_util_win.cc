@@ -48,4 +48,12 @@ std::int64_t ResidentKiB() {
   return static_cast<std::int64_t>(counters.WorkingSetSize / 1024);
 }
 
+std::int64_t PeakResidentKiB() {
+  PROCESS_MEMORY_COUNTERS counters = {};
+  if (!GetProcessMemoryInfo(GetCurrentProcess(), &counters, sizeof counters)) {
+    return -1;
+  }
+  return static_cast<std::int64_t>(counters.PeakWorkingSetSize / 1024);
+}
+
 }  // namespace mp::test_util

@@ -70,20 +70,10 @@ template <typename F, typename... A>
 using TaskResult =
     typename TaskResultOf<std::invoke_result_t<F&, std::decay_t<A>&...>>::type;
 
-// apply_async()'s result; map_async()'s is AsyncResult<std::vector<R>>.
-template <typename R>
-class AsyncResult {
+// What apply_async()'s and map_async()'s results have in common.
+template <typename Item>
+class PoolResult {
  public:
-  // get(timeout): the value, the task's error, or mp::IsTimeout.
-  absl::StatusOr<R> Get(std::optional<absl::Duration> timeout = std::nullopt) {
-    absl::StatusOr<std::vector<R>> v = state_->Values(timeout);
-    if (!v.ok()) return v.status();
-    if constexpr (kList) {
-      return std::move(*v);
-    } else {
-      return std::move((*v)[0]);
-    }
-  }
   // wait(timeout): whether it is ready now.
   bool Wait(std::optional<absl::Duration> timeout = std::nullopt) {
     return state_->WaitReady(timeout);
@@ -92,37 +82,42 @@ class AsyncResult {
   // successful(): kInvalidArgument (Python's ValueError) while not ready.
   absl::StatusOr<bool> Successful() const { return state_->Successful(); }
 
- private:
-  friend class Pool;
-  static constexpr bool kList = false;
-  using Item = R;
-  explicit AsyncResult(std::shared_ptr<pool_internal::ResultState<R>> s)
+ protected:
+  explicit PoolResult(std::shared_ptr<pool_internal::ResultState<Item>> s)
       : state_(std::move(s)) {}
-  std::shared_ptr<pool_internal::ResultState<R>> state_;
+  std::shared_ptr<pool_internal::ResultState<Item>> state_;
 };
 
+// apply_async()'s result.
 template <typename R>
-class AsyncResult<std::vector<R>> {
+class AsyncResult : public PoolResult<R> {
+ public:
+  // get(timeout): the value, the task's error, or mp::IsTimeout.
+  absl::StatusOr<R> Get(std::optional<absl::Duration> timeout = std::nullopt) {
+    absl::StatusOr<std::vector<R>> v = this->state_->Values(timeout);
+    if (!v.ok()) return v.status();
+    return std::move((*v)[0]);
+  }
+
+ private:
+  friend class Pool;
+  using PoolResult<R>::PoolResult;
+};
+
+// map_async()'s and starmap_async()'s result: the values in input order, or
+// the first error.
+template <typename R>
+class MapResult : public PoolResult<R> {
  public:
   absl::StatusOr<std::vector<R>> Get(
       std::optional<absl::Duration> timeout = std::nullopt) {
-    return state_->Values(timeout);
+    return this->state_->Values(timeout);
   }
-  bool Wait(std::optional<absl::Duration> timeout = std::nullopt) {
-    return state_->WaitReady(timeout);
-  }
-  bool Ready() const { return state_->Ready(); }
-  absl::StatusOr<bool> Successful() const { return state_->Successful(); }
 
  private:
   friend class Pool;
-  explicit AsyncResult(std::shared_ptr<pool_internal::ResultState<R>> s)
-      : state_(std::move(s)) {}
-  std::shared_ptr<pool_internal::ResultState<R>> state_;
+  using PoolResult<R>::PoolResult;
 };
-
-template <typename R>
-using MapResult = AsyncResult<std::vector<R>>;
 
 // imap()'s and imap_unordered()'s iterator: Next() gives the next result
 // (in input order for Imap, in completion order for ImapUnordered), an

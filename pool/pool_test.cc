@@ -92,6 +92,7 @@ std::vector<int64_t> Range(int64_t n) {
   for (int64_t i = 0; i < n; ++i) v[i] = i;
   return v;
 }
+MP_REGISTER_TASK(Range);
 
 TEST_P(PoolTest, MapKeepsOrder) {
   Pool pool = MakePool(GetParam());
@@ -110,6 +111,8 @@ TEST_P(PoolTest, MapKeepsOrder) {
 TEST_P(PoolTest, ApplyStarmapAndAsyncResults) {
   Pool pool = MakePool(GetParam());
   EXPECT_EQ(pool.Apply(Concat, std::string("ab"), 3).value(), "ababab");
+  // A task whose one result is a list (not a map's list of results).
+  EXPECT_EQ(pool.ApplyAsync(Range, int64_t{3}).Get().value(), Range(3));
   std::vector<std::tuple<std::string, int>> args = {{"x", 2}, {"yz", 1}};
   EXPECT_EQ(pool.Starmap(Concat, args).value(),
             (std::vector<std::string>{"xx", "yz"}));

@@ -4,7 +4,6 @@
 // Connection, for mp::PyValue and for typed values; and the budget, depth
 // and hash-flooding limits of ipc/codec.h hold against the inputs that broke
 // the old codec (4.2 GB RSS from 4 KB, 80 s of decoding for 237 KB).
-#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -33,6 +32,7 @@
 #include "ipc/codec.h"
 #include "ipc/connection.h"
 #include "ipc/py_value.h"
+#include "platform/test_util.h"
 
 // The largest single allocation while tracking: "without allocating" checks.
 namespace {
@@ -202,9 +202,7 @@ TEST(PickleSafetyTest, CodeRunningOpcodesAreRefusedByRecv) {
 // Budget, depth and hash flooding.
 
 long PeakRssKiB() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
+  return static_cast<long>(test_util::PeakResidentKiB());
 }
 
 // PROTO 4, an empty list, MARK, n Nones, APPENDS, STOP: [None] * n.
