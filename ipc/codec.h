@@ -355,11 +355,10 @@ template <typename A, typename B>
 struct IsEncodable<std::pair<A, B>>
     : std::conjunction<IsEncodable<A>, IsEncodable<B>> {};
 template <typename... Ts>
-struct IsEncodable<std::tuple<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
-};
+struct IsEncodable<std::tuple<Ts...>> : std::conjunction<IsEncodable<Ts>...> {};
 template <typename... Ts>
-struct IsEncodable<std::variant<Ts...>>
-    : std::conjunction<IsEncodable<Ts>...> {};
+struct IsEncodable<std::variant<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
+};
 template <typename T>
 struct IsEncodable<std::optional<T>> : IsEncodable<T> {};
 template <typename T, std::size_t N>
@@ -558,7 +557,8 @@ struct Codec<bool> {
 };
 
 namespace codec_internal {
-absl::Status IntegerOutOfRange(absl::int128 v, std::size_t size, bool is_signed);
+absl::Status IntegerOutOfRange(absl::int128 v, std::size_t size,
+                               bool is_signed);
 
 template <typename T>
 absl::Status DecodeInteger(Decoder& d, T* out) {
@@ -741,7 +741,8 @@ struct Codec<std::array<T, N>> {
           "codec: expected a list of ", N, " elements, got ", d.size()));
     }
     std::size_t i = 0;
-    return d.ForEach([&](Decoder& element) { return element.Decode(&(*out)[i++]); });
+    return d.ForEach(
+        [&](Decoder& element) { return element.Decode(&(*out)[i++]); });
   }
 };
 
@@ -754,13 +755,11 @@ absl::Status HashFlood(std::size_t bucket_length);
 
 template <typename C>
 absl::Status CheckBucket(const C& c, const typename C::key_type& key) {
-  if constexpr (std::is_same_v<decltype(c.bucket(key)), std::size_t>) {
-    if (c.size() < kMaxBucketLength) return absl::OkStatus();
-    const std::size_t b = c.bucket(key);
-    std::size_t length = 0;
-    for (auto it = c.begin(b); it != c.end(b); ++it) {
-      if (++length > kMaxBucketLength) return HashFlood(length);
-    }
+  if (c.size() < kMaxBucketLength) return absl::OkStatus();
+  const std::size_t b = c.bucket(key);
+  std::size_t length = 0;
+  for (auto it = c.begin(b); it != c.end(b); ++it) {
+    if (++length > kMaxBucketLength) return HashFlood(length);
   }
   return absl::OkStatus();
 }
@@ -768,7 +767,8 @@ absl::Status CheckBucket(const C& c, const typename C::key_type& key) {
 template <typename C, typename = void>
 struct IsHashed : std::false_type {};
 template <typename C>
-struct IsHashed<C, std::void_t<decltype(std::declval<const C&>().bucket_count())>>
+struct IsHashed<C,
+                std::void_t<decltype(std::declval<const C&>().bucket_count())>>
     : std::true_type {};
 
 template <typename Set>
@@ -776,7 +776,8 @@ struct SetCodec {
   using Key = typename Set::value_type;
   static void Encode(const Set& v, Encoder& e) { e.WriteSet<Key>(v); }
   static absl::Status Decode(Decoder& d, Set* out) {
-    if (absl::Status s = d.ExpectType({PyType::kSet, PyType::kFrozenSet}, "set");
+    if (absl::Status s =
+            d.ExpectType({PyType::kSet, PyType::kFrozenSet}, "set");
         !s.ok()) {
       return s;
     }

@@ -35,6 +35,7 @@
 #include "ipc/codec_protobuf.h"
 #include "ipc/py_value.h"
 #include "ipc/testdata/codec_test.pb.h"
+#include "ipc/testdata/codec_test_types.h"
 
 // Allocation counting for the hot-path tests.
 namespace {
@@ -52,40 +53,6 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
-// A user type with its own Codec: a 3-tuple on the wire.
-struct Point {
-  int x = 0;
-  int y = 0;
-  std::string label;
-  bool operator==(const Point& o) const {
-    return x == o.x && y == o.y && label == o.label;
-  }
-};
-
-// A recursive user type: its nesting depth comes from the input.
-struct Tree {
-  std::vector<Tree> children;
-};
-
-namespace mp {
-template <>
-struct Codec<Point> {
-  static void Encode(const Point& p, Encoder& e) {
-    e.EncodeTuple(p.x, p.y, p.label);
-  }
-  static absl::Status Decode(Decoder& d, Point* p) {
-    return d.DecodeTuple(&p->x, &p->y, &p->label);
-  }
-};
-template <>
-struct Codec<Tree> {
-  static void Encode(const Tree& t, Encoder& e) { e.Encode(t.children); }
-  static absl::Status Decode(Decoder& d, Tree* t) {
-    return d.Decode(&t->children);
-  }
-};
-}  // namespace mp
 
 namespace mp {
 namespace {
@@ -154,8 +121,8 @@ TEST(CodecTest, DecodesWhatCPythonWrites) {
   using Nested = std::map<std::string, PyValue>;
   absl::StatusOr<Nested> nested = Decode<Nested>(Bytes_(kPy4Nested));
   ASSERT_TRUE(nested.ok()) << nested.status();
-  EXPECT_EQ((nested->at("a").As<std::tuple<int, double, std::optional<int>,
-                                           bool>>()
+  EXPECT_EQ((nested->at("a")
+                 .As<std::tuple<int, double, std::optional<int>, bool>>()
                  .value()),
             std::make_tuple(1, 2.5, std::optional<int>(), true));
   EXPECT_EQ((nested->at("b").As<std::pair<Bytes, std::set<int>>>().value()),
@@ -211,8 +178,8 @@ TEST(CodecTest, Integers) {
   EXPECT_EQ(DecodeCode<int64_t>(Pickle(std::numeric_limits<uint64_t>::max())),
             absl::StatusCode::kInvalidArgument);
   // Beyond 128 bits: a clear error, into any type.
-  const std::string big = Bytes_("\x80\x04\x8a\x11") +
-                          std::string(16, '\0') + Bytes_("\x01.");
+  const std::string big =
+      Bytes_("\x80\x04\x8a\x11") + std::string(16, '\0') + Bytes_("\x01.");
   absl::Status s = Decode<absl::int128>(big).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(s.message(), "beyond 128 bits")) << s;
@@ -232,8 +199,7 @@ TEST(CodecTest, Floats) {
   EXPECT_EQ(RoundTrip(std::numeric_limits<double>::infinity()),
             std::numeric_limits<double>::infinity());
   // BINFLOAT is big-endian.
-  EXPECT_EQ(Pickle(1.0),
-            Bytes_("\x80\x04G\x3f\xf0\x00\x00\x00\x00\x00\x00."));
+  EXPECT_EQ(Pickle(1.0), Bytes_("\x80\x04G\x3f\xf0\x00\x00\x00\x00\x00\x00."));
   // An int that a double holds exactly; not one that it does not.
   EXPECT_EQ(Decode<double>(Pickle(3)).value(), 3.0);
   EXPECT_EQ(DecodeCode<double>(Pickle((int64_t{1} << 60) + 1)),
@@ -248,8 +214,11 @@ TEST(CodecTest, StringsAndBytes) {
   const std::string utf8 = "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80";
   EXPECT_EQ(RoundTrip(utf8), utf8);
   EXPECT_EQ(RoundTrip(std::string(300, 'x')), std::string(300, 'x'));
-  EXPECT_EQ(Pickle(std::string("ab")), Bytes_("\x80\x04\x8c\x02" "ab."));
-  EXPECT_EQ(Pickle(Bytes("ab")), Bytes_("\x80\x04" "C\x02" "ab."));
+  EXPECT_EQ(Pickle(std::string("ab")), Bytes_("\x80\x04\x8c\x02"
+                                              "ab."));
+  EXPECT_EQ(Pickle(Bytes("ab")), Bytes_("\x80\x04"
+                                        "C\x02"
+                                        "ab."));
   // str must be UTF-8 on the way out; bytes are anything.
   std::string out = "kept";
   absl::Status s = Encode(std::string("\xff"), &out);
@@ -330,8 +299,7 @@ TEST(CodecTest, KeysThatPythonCannotHashGoAsTuplesAndFrozensets) {
   EXPECT_EQ(v.Repr(), "{(), (1, 2)}");
   const std::map<std::set<int>, std::vector<int>> m = {{{1}, {2}}};
   EXPECT_EQ(RoundTrip(m), m);
-  EXPECT_EQ(Decode<PyValue>(Pickle(m)).value().Repr(),
-            "{frozenset({1}): [2]}");
+  EXPECT_EQ(Decode<PyValue>(Pickle(m)).value().Repr(), "{frozenset({1}): [2]}");
   // And a pickle with an unhashable key is refused, as Python refuses it.
   const std::string list_key = Bytes_("\x80\x04}(]K\x01u.");  // { []: 1 }
   EXPECT_EQ(DecodeCode<PyValue>(list_key), absl::StatusCode::kInvalidArgument);
@@ -339,7 +307,10 @@ TEST(CodecTest, KeysThatPythonCannotHashGoAsTuplesAndFrozensets) {
 
 TEST(CodecTest, RepeatedKeysMergeAsInPython) {
   // {1: 'a', 1: 'b'} and {1, 1} written by hand.
-  const std::string dict = Bytes_("\x80\x04}(K\x01\x8c\x01" "aK\x01\x8c\x01" "bu.");
+  const std::string dict = Bytes_(
+      "\x80\x04}(K\x01\x8c\x01"
+      "aK\x01\x8c\x01"
+      "bu.");
   EXPECT_EQ((Decode<std::map<int, std::string>>(dict).value()),
             (std::map<int, std::string>{{1, "b"}}));
   EXPECT_EQ((Decode<std::unordered_map<int, std::string>>(dict).value()),
@@ -399,12 +370,12 @@ TEST(CodecTest, WrongTypesAreInvalidArgumentNamingBoth) {
 TEST(CodecTest, CodeRunningOpcodesAreRefusedByName) {
   // Each would import or call in Python. Refused whatever type is asked for.
   const std::pair<absl::string_view, absl::string_view> cases[] = {
-      {"c", "GLOBAL"},         {"\x93", "STACK_GLOBAL"},
-      {"R", "REDUCE"},         {"b", "BUILD"},
-      {"i", "INST"},           {"o", "OBJ"},
-      {"\x81", "NEWOBJ"},      {"\x92", "NEWOBJ_EX"},
-      {"P", "PERSID"},         {"Q", "BINPERSID"},
-      {"\x82", "EXT1"},        {"\x83", "EXT2"},
+      {"c", "GLOBAL"},    {"\x93", "STACK_GLOBAL"},
+      {"R", "REDUCE"},    {"b", "BUILD"},
+      {"i", "INST"},      {"o", "OBJ"},
+      {"\x81", "NEWOBJ"}, {"\x92", "NEWOBJ_EX"},
+      {"P", "PERSID"},    {"Q", "BINPERSID"},
+      {"\x82", "EXT1"},   {"\x83", "EXT2"},
       {"\x84", "EXT4"},
   };
   for (const auto& [opcode, name] : cases) {
@@ -422,8 +393,8 @@ TEST(CodecTest, CodeRunningOpcodesAreRefusedByName) {
 }
 
 TEST(CodecTest, MalformedPicklesAreDataLoss) {
-  const std::string good = Pickle(std::make_tuple(1, std::string("abc"),
-                                                  std::vector<int>{1, 2}));
+  const std::string good =
+      Pickle(std::make_tuple(1, std::string("abc"), std::vector<int>{1, 2}));
   for (std::size_t n = 0; n < good.size(); ++n) {
     EXPECT_EQ(DecodeCode<PyValue>(good.substr(0, n)),
               absl::StatusCode::kDataLoss)
@@ -431,14 +402,14 @@ TEST(CodecTest, MalformedPicklesAreDataLoss) {
   }
   EXPECT_EQ(DecodeCode<PyValue>(good + "N"), absl::StatusCode::kDataLoss);
   for (absl::string_view bad : {
-           absl::string_view("\x80\x04."),             // empty stack
-           absl::string_view("\x80\x04NN."),           // two values
-           absl::string_view("\x80\x04(N."),           // open mark
-           absl::string_view("\x80\x04t."),            // no mark
-           absl::string_view("\x80\x04N\x85\x86."),    // underflow
-           absl::string_view("\x80\x04h\x05."),        // memo never set
-           absl::string_view("\x80\x04Na."),           // APPEND to None
-           absl::string_view("\x80\x04\xff."),         // unknown opcode
+           absl::string_view("\x80\x04."),           // empty stack
+           absl::string_view("\x80\x04NN."),         // two values
+           absl::string_view("\x80\x04(N."),         // open mark
+           absl::string_view("\x80\x04t."),          // no mark
+           absl::string_view("\x80\x04N\x85\x86."),  // underflow
+           absl::string_view("\x80\x04h\x05."),      // memo never set
+           absl::string_view("\x80\x04Na."),         // APPEND to None
+           absl::string_view("\x80\x04\xff."),       // unknown opcode
        }) {
     EXPECT_EQ(DecodeCode<PyValue>(bad), absl::StatusCode::kDataLoss)
         << absl::CEscape(bad);
@@ -449,8 +420,8 @@ TEST(CodecTest, MalformedPicklesAreDataLoss) {
 
 TEST(CodecTest, LyingLengthsFailWithoutAllocating) {
   // BINBYTES8 claiming 2^40 bytes, LONG4 claiming 2^31-1, in a few bytes.
-  const std::string bytes8 =
-      Bytes_("\x80\x04\x8e") + Bytes_("\x00\x00\x00\x00\x00\x01\x00\x00") + "ab.";
+  const std::string bytes8 = Bytes_("\x80\x04\x8e") +
+                             Bytes_("\x00\x00\x00\x00\x00\x01\x00\x00") + "ab.";
   const std::string long4 = Bytes_("\x80\x04\x8b\xff\xff\xff\x7f") + "ab.";
   g_alloc_count = 0;
   g_tracking = true;
@@ -499,7 +470,9 @@ TEST(CodecTest, NestingIsCapped) {
   EXPECT_EQ(DecodeCode<PyValue>(deep), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(DecodeCode<Tree>(deep), absl::StatusCode::kResourceExhausted);
   // A list that contains itself (l = []; l.append(l)).
-  const std::string cycle = Bytes_("\x80\x04]\x94h\x00" "a.");
+  const std::string cycle = Bytes_(
+      "\x80\x04]\x94h\x00"
+      "a.");
   EXPECT_EQ(DecodeCode<PyValue>(cycle), absl::StatusCode::kResourceExhausted);
   Tree shallow;
   shallow.children.resize(2);
@@ -548,7 +521,8 @@ TEST(CodecTest, HotPathDoesNotAllocate) {
 TEST(CodecTest, PyValue) {
   const PyValue v = PyValue::Tuple(
       {PyValue::Int(1), PyValue::Str("x'"), PyValue::Bytes(Bytes_("\0")),
-       PyValue::List({PyValue::Float(1.5), PyValue::None(), PyValue::Bool(true)}),
+       PyValue::List(
+           {PyValue::Float(1.5), PyValue::None(), PyValue::Bool(true)}),
        PyValue::Dict({{PyValue::Str("k"), PyValue::Float(0.1)}}),
        PyValue::Set({}), PyValue::FrozenSet({PyValue::Int(2)}),
        PyValue::Tuple({PyValue::Float(2)})});

@@ -9,7 +9,6 @@
 // after STOP, extra stack items, refused and protocol 0 string opcodes,
 // ints beyond 128 bits or a protocol 0 int beyond 64, nesting or expansion
 // beyond our limits) by count, the others one by one.
-#include <dirent.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +26,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fuzz/corpus_util.h"
 #include "gtest/gtest.h"
 #include "ipc/codec.h"
 #include "ipc/py_value.h"
@@ -40,19 +40,7 @@ constexpr int kMutations = 3000;
 
 std::vector<std::string> ReadCorpus() {
   std::vector<std::string> corpus;
-  DIR* dir = ::opendir(kCorpus);
-  if (dir == nullptr) return corpus;
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());  // the same order on every run
-  for (const std::string& name : names) {
-    std::ifstream in(std::string(kCorpus) + "/" + name, std::ios::binary);
-    corpus.emplace_back(std::istreambuf_iterator<char>(in),
-                        std::istreambuf_iterator<char>());
-  }
+  fuzz::ReadCorpus(kCorpus, &corpus);
   return corpus;
 }
 
@@ -107,32 +95,6 @@ std::vector<std::string> HandMade() {
   };
 }
 
-// The mutations of fuzz/regression_main.cc.
-std::string Mutate(std::string s, std::mt19937_64& rng) {
-  const int edits = 1 + static_cast<int>(rng() % 4);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t at = s.empty() ? 0 : rng() % s.size();
-    switch (rng() % 5) {
-      case 0:
-        if (!s.empty()) s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8)));
-        break;
-      case 1:
-        s.insert(s.begin() + at, static_cast<char>(rng()));
-        break;
-      case 2:
-        if (!s.empty()) s.erase(at, 1 + rng() % 8);
-        break;
-      case 3:
-        if (!s.empty()) s[at] = static_cast<char>(rng() % 2 ? 0xff : 0);
-        break;
-      default:
-        s += s.substr(at, 1 + rng() % 16);
-        break;
-    }
-  }
-  return s;
-}
-
 // Why we refused, if ipc/codec.h documents it as a refusal of what CPython
 // loads; "" otherwise.
 std::string Documented(const absl::Status& s) {
@@ -156,7 +118,7 @@ TEST(PickleDifferentialTest, WhatWeAcceptCpythonLoadsAsTheSameValue) {
   }
   std::mt19937_64 rng(20261202);
   for (int i = 0; i < kMutations; ++i) {
-    inputs.push_back(Mutate(*small[rng() % small.size()], rng));
+    inputs.push_back(fuzz::Mutate(*small[rng() % small.size()], rng));
   }
 
   const char* tmp = std::getenv("TEST_TMPDIR");

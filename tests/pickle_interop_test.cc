@@ -28,29 +28,11 @@
 #include "ipc/codec_protobuf.h"
 #include "ipc/connection.h"
 #include "ipc/py_value.h"
+#include "ipc/testdata/codec_test_types.h"
 #include "platform/launch.h"
 #include "tests/testdata/pickle_interop.pb.h"
 
-// A user type with its own Codec: a 3-tuple on the wire.
-struct Point {
-  int x = 0;
-  int y = 0;
-  std::string label;
-  bool operator==(const Point& o) const {
-    return x == o.x && y == o.y && label == o.label;
-  }
-};
-
 namespace mp {
-template <>
-struct Codec<Point> {
-  static void Encode(const Point& p, Encoder& e) {
-    e.EncodeTuple(p.x, p.y, p.label);
-  }
-  static absl::Status Decode(Decoder& d, Point* p) {
-    return d.DecodeTuple(&p->x, &p->y, &p->label);
-  }
-};
 
 namespace {
 

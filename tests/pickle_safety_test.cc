@@ -32,6 +32,7 @@
 #include "ipc/codec.h"
 #include "ipc/connection.h"
 #include "ipc/py_value.h"
+#include "ipc/testdata/codec_test_types.h"
 #include "platform/test_util.h"
 
 // The largest single allocation while tracking: "without allocating" checks.
@@ -52,21 +53,6 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
-// A recursive user type: a list of lists of ... as deep as the input says.
-struct Tree {
-  std::vector<Tree> children;
-};
-
-namespace mp {
-template <>
-struct Codec<Tree> {
-  static void Encode(const Tree& t, Encoder& e) { e.Encode(t.children); }
-  static absl::Status Decode(Decoder& d, Tree* t) {
-    return d.Decode(&t->children);
-  }
-};
-}  // namespace mp
 
 namespace mp {
 namespace {
@@ -201,9 +187,7 @@ TEST(PickleSafetyTest, CodeRunningOpcodesAreRefusedByRecv) {
 // ---------------------------------------------------------------------------
 // Budget, depth and hash flooding.
 
-long PeakRssKiB() {
-  return static_cast<long>(test_util::PeakResidentKiB());
-}
+long PeakRssKiB() { return static_cast<long>(test_util::PeakResidentKiB()); }
 
 // PROTO 4, an empty list, MARK, n Nones, APPENDS, STOP: [None] * n.
 std::string ListOfNones(int n) {
