@@ -223,7 +223,7 @@ class Core {
 
   absl::Status Submit(std::shared_ptr<Job> job) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (state_ != State::kRunning) {
         return absl::InvalidArgumentError("pool: Pool not running");
       }
@@ -235,7 +235,7 @@ class Core {
 
   void Close() {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kRunning) state_ = State::kClosing;
     }
     Wake();
@@ -243,7 +243,7 @@ class Core {
 
   void Terminate() {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kDone) return;
       state_ = State::kTerminating;
     }
@@ -253,7 +253,7 @@ class Core {
 
   absl::Status Join() {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kRunning) {
         return absl::InvalidArgumentError(
             "pool: Join() before Close() or Terminate()");
@@ -267,7 +267,7 @@ class Core {
   StartMethod start_method() const { return *options_.start_method; }
 
   std::vector<int64_t> WorkerPids() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return pids_;
   }
 
@@ -351,7 +351,7 @@ class Core {
     for (const auto& w : workers_) {
       if (!w->retiring) pids.push_back(w->process->pid().value_or(0));
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     pids_ = std::move(pids);
   }
 
@@ -494,7 +494,7 @@ class Core {
     if (!retired) {
       State state;
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         state = state_;
       }
       if (state == State::kRunning ||
@@ -520,7 +520,7 @@ class Core {
     State state = State::kRunning;
     for (;;) {
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
         submitted_.clear();
         state = state_;
@@ -588,7 +588,7 @@ class Core {
       workers_.clear();
     }
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
       submitted_.clear();
       state_ = State::kDone;
@@ -612,7 +612,8 @@ class Core {
   int workers_started_ = 0;
   int64_t next_task_id_ = 0;
 
-  absl::Mutex mu_;
+  // std::mutex, not absl::Mutex: ThreadSanitizer sees it (README).
+  std::mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
   std::vector<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> pids_ ABSL_GUARDED_BY(mu_);

@@ -29,6 +29,7 @@
 #include "ipc/connection.h"
 #include "ipc/py_value.h"
 #include "ipc/testdata/codec_test_types.h"
+#include "platform/handle.h"
 #include "platform/launch.h"
 #include "tests/testdata/pickle_interop.pb.h"
 
@@ -67,9 +68,13 @@ class PickleInteropTest : public ::testing::Test {
   template <typename T>
   void ToPython(const T& value) {
     absl::Status sent;
-    // A writer thread: a 16 MiB message does not fit the pipe.
+    // A writer thread: a 16 MiB message does not fit the pipe. A Connection
+    // is not for two threads at once, so the reply is read through a second
+    // one on a duplicate of the handle.
+    Connection reader(platform::Duplicate(conn_.fileno()).value(),
+                      /*readable=*/true, /*writable=*/false);
     std::thread writer([&] { sent = conn_.Send(value); });
-    absl::StatusOr<std::string> verdict = conn_.Recv<std::string>();
+    absl::StatusOr<std::string> verdict = reader.Recv<std::string>();
     writer.join();
     ASSERT_TRUE(sent.ok()) << sent;
     ASSERT_TRUE(verdict.ok()) << verdict.status();

@@ -4,10 +4,12 @@
 #ifndef MULTIPROCESSING_POOL_INTERNAL_RESULT_STATE_H_
 #define MULTIPROCESSING_POOL_INTERNAL_RESULT_STATE_H_
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -18,7 +20,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/strings/cord.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ipc/codec.h"
 #include "platform/error.h"
@@ -108,38 +111,34 @@ class ResultState final : public Job {
   }
   void InputDone(std::size_t total) override {
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       total_ = total;
     }
+    changed_.notify_all();
     MaybeFinish();
   }
 
   bool Ready() {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     return done_;
   }
   bool WaitReady(std::optional<absl::Duration> timeout) {
-    absl::MutexLock lock(&mu_);
-    auto done = [this]() { return done_; };
-    if (!timeout) {
-      mu_.Await(absl::Condition(&done));
-    } else {
-      mu_.AwaitWithTimeout(absl::Condition(&done), *timeout);
-    }
+    std::unique_lock<std::mutex> lock(mu_);
+    AwaitLocked(lock, timeout, [this]() { return done_; });
     return done_;
   }
   // apply / map: the first error, or the values.
   absl::StatusOr<std::vector<R>> Values(std::optional<absl::Duration> timeout) {
     if (!WaitReady(timeout)) return Timeout();
-    absl::MutexLock lock(&mu_);
-    if (!first_error_.ok()) return first_error_;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!first_error_.ok()) return Unshared(first_error_);
     std::vector<R> out;
     out.reserve(items_.size());
     for (auto& v : items_) out.push_back(**v);
     return out;
   }
   absl::StatusOr<bool> Successful() {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!done_) {
       return absl::InvalidArgumentError("pool: the result is not ready");
     }
@@ -147,17 +146,13 @@ class ResultState final : public Job {
   }
   // imap / imap_unordered: the next item, nullopt at the end.
   absl::StatusOr<std::optional<R>> Next(std::optional<absl::Duration> timeout) {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto ready = [this]() {
       if (total_ && next_ >= *total_) return true;
       if (mode_ == Mode::kUnordered) return !completed_.empty();
       return next_ < items_.size() && items_[next_].has_value();
     };
-    if (!timeout) {
-      mu_.Await(absl::Condition(&ready));
-    } else if (!mu_.AwaitWithTimeout(absl::Condition(&ready), *timeout)) {
-      return Timeout();
-    }
+    if (!AwaitLocked(lock, timeout, ready)) return Timeout();
     if (total_ && next_ >= *total_) return std::optional<R>();
     const std::size_t i =
         mode_ == Mode::kUnordered ? completed_.front() : next_;
@@ -176,21 +171,36 @@ class ResultState final : public Job {
   static absl::Status Timeout() {
     return TimeoutError("pool: the result is not ready yet");
   }
+  // A status with a representation of its own: the pool's thread makes
+  // errors that the caller's thread reads, and Debian's Abseil (not
+  // instrumented) shares one representation between copies behind a
+  // reference count ThreadSanitizer cannot see.
+  static absl::Status Unshared(const absl::Status& s) {
+    absl::Status copy(s.code(), std::string(s.message()));
+    s.ForEachPayload([&copy](absl::string_view url, const absl::Cord& p) {
+      copy.SetPayload(url, absl::Cord(std::string(p)));
+    });
+    return copy;
+  }
   void Store(std::size_t first, std::vector<absl::StatusOr<R>> values) {
+    for (absl::StatusOr<R>& v : values) {
+      if (!v.ok()) v = Unshared(v.status());
+    }
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       if (items_.size() < first + values.size()) {
         items_.resize(first + values.size());
       }
       for (std::size_t i = 0; i < values.size(); ++i) {
         if (!values[i].ok() && first_error_.ok()) {
-          first_error_ = values[i].status();
+          first_error_ = Unshared(values[i].status());
         }
         items_[first + i] = std::move(values[i]);
         if (mode_ == Mode::kUnordered) completed_.push_back(first + i);
       }
       filled_ += values.size();
     }
+    changed_.notify_all();
     MaybeFinish();
   }
   // Ready: every item arrived, or (apply, map) the first error did, as in
@@ -198,7 +208,7 @@ class ResultState final : public Job {
   void MaybeFinish() {
     std::function<void()> callback;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       if (done_) return;
       const bool all = total_ && filled_ >= *total_;
       const bool failed_early = !first_error_.ok() && (mode_ == Mode::kSingle ||
@@ -206,7 +216,9 @@ class ResultState final : public Job {
       if (!all && !failed_early) return;
       done_ = true;
       if (!first_error_.ok()) {
-        if (on_error) callback = [f = on_error, s = first_error_] { f(s); };
+        if (on_error) {
+          callback = [f = on_error, s = Unshared(first_error_)] { f(s); };
+        }
       } else if (mode_ == Mode::kSingle && on_value && !items_.empty()) {
         callback = [f = on_value, v = **items_[0]] { f(v); };
       } else if (mode_ == Mode::kList && on_values) {
@@ -215,12 +227,27 @@ class ResultState final : public Job {
         callback = [f = on_values, v = std::move(all_values)] { f(v); };
       }
     }
+    changed_.notify_all();
     if (callback) callback();
   }
 
   const Mode mode_;
   Pull pull_;  // pool thread only
-  absl::Mutex mu_;
+  // Waits (with `lock` held on mu_) until ready() or the timeout; ready().
+  template <typename Ready>
+  bool AwaitLocked(std::unique_lock<std::mutex>& lock,
+                   std::optional<absl::Duration> timeout, Ready ready) {
+    if (!timeout) {
+      changed_.wait(lock, ready);
+      return true;
+    }
+    return changed_.wait_for(lock, absl::ToChronoNanoseconds(*timeout), ready);
+  }
+
+  // std::mutex, not absl::Mutex: ThreadSanitizer sees the former even with
+  // Debian's uninstrumented Abseil (README, Reliability).
+  std::mutex mu_;
+  std::condition_variable changed_;  // notified whenever the state changes
   std::vector<std::optional<absl::StatusOr<R>>> items_ ABSL_GUARDED_BY(mu_);
   std::deque<std::size_t> completed_ ABSL_GUARDED_BY(mu_);
   std::size_t filled_ ABSL_GUARDED_BY(mu_) = 0;
