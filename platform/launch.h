@@ -44,6 +44,14 @@ struct LaunchOptions {
   // LaunchProgram only: "NAME=value" entries the child's environment gets
   // besides (or instead of a same-named one) this process's.
   std::vector<std::string> environment;
+  // LaunchProgram only, POSIX only (ignored on Windows, which has no
+  // signals): the program starts with every signal unblocked and at its
+  // default action, as libuv and Chromium start theirs, except the signals
+  // listed here, which keep this process's blocked bit and, when ignored,
+  // stay ignored. (A handler cannot survive exec: a handled signal starts at
+  // its default action anyway.) ForkAndRun's child keeps the parent's mask
+  // and dispositions, as a fork does.
+  std::vector<int> kept_signals;
 };
 
 // Forks. The child closes every descriptor except stdin, stdout, stderr and

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,32 @@ std::string FindProgram(const std::string& name) {
     if (end == std::string::npos) return name;
     start = end + 1;
   }
+}
+
+// In a child before exec: every signal not in `kept` back to its default
+// action and unblocked (the kept ones stay blocked if they were).
+// Async-signal-safe.
+void ResetSignals(const sigset_t& kept) {
+  struct sigaction dfl;
+  ::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sigismember(&kept, sig) == 1) {
+      continue;
+    }
+    ::sigaction(sig, &dfl, nullptr);  // EINVAL for the C library's own: fine
+  }
+  sigset_t old_mask, mask;
+  sigemptyset(&mask);
+  if (::pthread_sigmask(SIG_SETMASK, nullptr, &old_mask) == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sigismember(&kept, sig) == 1 && sigismember(&old_mask, sig) == 1) {
+        sigaddset(&mask, sig);
+      }
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
 }  // namespace
@@ -179,6 +206,13 @@ absl::StatusOr<ChildProcess> LaunchProgram(
     for (std::string& e : environment) envp.push_back(e.data());
     envp.push_back(nullptr);
   }
+  // The signals the program keeps as they are here (the rest are reset in
+  // the child, with async-signal-safe calls only).
+  sigset_t kept;
+  sigemptyset(&kept);
+  for (int sig : options.kept_signals) {
+    if (sig > 0 && sig < NSIG) sigaddset(&kept, sig);
+  }
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
   std::vector<NativeHandle> keep(inherit.begin(), inherit.end());
@@ -189,6 +223,7 @@ absl::StatusOr<ChildProcess> LaunchProgram(
         for (NativeHandle h : inherit) {
           ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
         }
+        ResetSignals(kept);
         if (envp.empty()) {
           ::execv(path.c_str(), args.data());
         } else {

@@ -27,7 +27,11 @@ TEST(LaunchTest, ExitCodes) {
   EXPECT_EQ(RunChild([] { return 0; }), 0);
   EXPECT_EQ(RunChild([] { return 42; }), 42);
   EXPECT_EQ(RunChild([]() -> int { abort(); }), -SIGABRT);
-  EXPECT_EQ(RunChild([]() -> int { raise(SIGKILL); return 0; }), -kSigKill);
+  EXPECT_EQ(RunChild([]() -> int {
+              raise(SIGKILL);
+              return 0;
+            }),
+            -kSigKill);
 }
 
 TEST(LaunchTest, CurrentProcessIdIsRightAfterFork) {
@@ -51,8 +55,14 @@ TEST(LaunchTest, CurrentProcessIdIsRightAfterFork) {
 }
 
 TEST(LaunchTest, TerminateAndKill) {
-  ChildProcess a = ForkAndRun({}, [] { pause(); return 0; }).value();
-  ChildProcess b = ForkAndRun({}, [] { pause(); return 0; }).value();
+  ChildProcess a = ForkAndRun({}, [] {
+                     pause();
+                     return 0;
+                   }).value();
+  ChildProcess b = ForkAndRun({}, [] {
+                     pause();
+                     return 0;
+                   }).value();
   EXPECT_EQ(WaitForExit(a, absl::ZeroDuration()).value(), std::nullopt);
   ASSERT_TRUE(Terminate(a).ok());
   ASSERT_TRUE(Kill(b).ok());
@@ -139,14 +149,16 @@ TEST(LaunchTest, LaunchProgramInheritsOnlyWhatItIsGiven) {
   EXPECT_EQ(std::string(buf, 3), "ok\n");
   EXPECT_EQ(WaitForExit(c, std::nullopt).value(), 0);
   // The parent's copy is still close-on-exec.
-  EXPECT_NE(fcntl(static_cast<int>(other.second.get()), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_NE(fcntl(static_cast<int>(other.second.get()), F_GETFD) & FD_CLOEXEC,
+            0);
 }
 
 TEST(LaunchTest, ExecFailureIsAStatus) {
   const int before = CountOpenHandles().value();
   absl::StatusOr<ChildProcess> c = LaunchProgram({"/nonexistent/program"}, {});
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound) << c.status();
-  EXPECT_NE(c.status().message().find("/nonexistent/program"), absl::string_view::npos);
+  EXPECT_NE(c.status().message().find("/nonexistent/program"),
+            absl::string_view::npos);
   EXPECT_EQ(CountOpenHandles().value(), before);
   errno = 0;
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);  // the failed child was reaped

@@ -84,6 +84,14 @@ class SignalStorm {
 // reaping it).
 bool IsZombie(std::int64_t pid);
 
+// The calling thread's blocked bit of `signal_number`, and setting it.
+bool IsSignalBlocked(int signal_number);
+void SetSignalBlocked(int signal_number, bool blocked);
+// Whether `signal_number` is ignored (SIG_IGN), and setting it (to SIG_IGN,
+// or back to SIG_DFL).
+bool IsSignalIgnored(int signal_number);
+void SetSignalIgnored(int signal_number, bool ignored);
+
 #endif  // !defined(_WIN32)
 
 }  // namespace mp::test_util

@@ -98,4 +98,30 @@ bool HasUnwaitedChildren() {
   return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
+bool IsSignalBlocked(int signal_number) {
+  sigset_t mask;
+  pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+  return sigismember(&mask, signal_number) == 1;
+}
+
+void SetSignalBlocked(int signal_number, bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signal_number);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
+bool IsSignalIgnored(int signal_number) {
+  struct sigaction sa = {};
+  sigaction(signal_number, nullptr, &sa);
+  return sa.sa_handler == SIG_IGN;
+}
+
+void SetSignalIgnored(int signal_number, bool ignored) {
+  struct sigaction sa = {};
+  sa.sa_handler = ignored ? SIG_IGN : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(signal_number, &sa, nullptr);
+}
+
 }  // namespace mp::test_util

@@ -1,17 +1,11 @@
 #include "process/process.h"
 
-#include <atomic>
-#include <cstdio>
-#include <exception>
-#include <iostream>
 #include <mutex>
 
-#include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/exit_hooks.h"
-#include "platform/crypto.h"
 #include "platform/error.h"
+#include "process/child.h"
 #include "process/registry.h"
 #include "process/spawn.h"
 
@@ -21,13 +15,6 @@ namespace {
 using process_internal::ChildIdentity;
 using process_internal::ChildRecord;
 using process_internal::ChildRegistry;
-
-void FlushStdio() {
-  std::cout.flush();
-  std::cerr.flush();
-  std::clog.flush();
-  std::fflush(nullptr);
-}
 
 absl::Status ClosedError() {
   return absl::FailedPreconditionError("process object is closed");
@@ -43,82 +30,23 @@ bool Available(StartMethod method) {
   return method == StartMethod::kSpawn || platform::CanFork();
 }
 
-// This process: who it is, and the default start method.
-struct State {
+// The default start method.
+struct Defaults {
   std::mutex mu;
-  ChildIdentity self ABSL_GUARDED_BY(mu);
-  bool is_child ABSL_GUARDED_BY(mu) = false;
-  bool authkey_made ABSL_GUARDED_BY(mu) = false;
   std::optional<StartMethod> start_method ABSL_GUARDED_BY(mu);
 };
 
-State& GetState() {
-  static State* const state = [] {
-    auto* s = new State;
-    std::lock_guard<std::mutex> lock(s->mu);
-    s->self.name = "MainProcess";
-    return s;
-  }();
-  return *state;
+Defaults& GetDefaults() {
+  static Defaults* const defaults = new Defaults;
+  return *defaults;
 }
 
-// Python makes the main process's authkey at import; here it is made at
-// first use, which Start() forces before a fork so the child shares it.
-std::string AuthkeyLocked(State& state)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu) {
-  if (!state.authkey_made) {
-    state.self.authkey.assign(32, '\0');
-    if (!platform::RandomBytes(absl::MakeSpan(state.self.authkey)).ok()) {
-      std::fprintf(stderr, "mp: no random bytes for the authkey\n");
-      std::abort();
-    }
-    state.authkey_made = true;
-  }
-  return state.self.authkey;
-}
-
-// The exit code for what the target returned; an error is reported on
-// stderr, as Python prints the traceback of an uncaught exception.
-int ExitCode(const absl::StatusOr<int>& result, const std::string& name) {
-  if (result.ok()) return *result;
-  std::fprintf(stderr, "Process %s: %s\n", name.c_str(),
-               result.status().ToString().c_str());
-  return 1;
-}
+// A spawned Process() without a target runs this (Python's run() with no
+// target does nothing).
+int NoTarget() { return 0; }
+MP_REGISTER_TARGET(NoTarget);
 
 }  // namespace
-
-namespace process_internal {
-
-void BecomeChild(const ChildIdentity& identity) {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  state.self = identity;
-  state.is_child = true;
-  state.authkey_made = true;
-}
-
-int RunChild(Target& target) {
-  const std::string name = CurrentProcess().name();
-  int code = 1;
-#ifdef ABSL_HAVE_EXCEPTIONS
-  try {
-    code = ExitCode(target.Run(), name);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "Process %s: %s\n", name.c_str(), e.what());
-  } catch (...) {
-    std::fprintf(stderr, "Process %s: unknown exception\n", name.c_str());
-  }
-#else
-  code = ExitCode(target.Run(), name);
-#endif
-  ChildRegistry::Get().RunExitFunction();
-  RunExitHooks();  // flushes Queue feeders
-  FlushStdio();
-  return code;
-}
-
-}  // namespace process_internal
 
 const char* StartMethodName(StartMethod method) {
   switch (method) {
@@ -136,20 +64,20 @@ std::vector<StartMethod> GetAllStartMethods() {
 }
 
 StartMethod GetStartMethod() {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  if (!state.start_method) state.start_method = GetAllStartMethods().front();
-  return *state.start_method;
+  Defaults& d = GetDefaults();
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (!d.start_method) d.start_method = GetAllStartMethods().front();
+  return *d.start_method;
 }
 
 absl::Status SetStartMethod(StartMethod method, bool force) {
   if (!Available(method)) return NotAvailable(method);
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  if (state.start_method && !force) {
+  Defaults& d = GetDefaults();
+  std::lock_guard<std::mutex> lock(d.mu);
+  if (d.start_method && !force) {
     return absl::FailedPreconditionError("context has already been set");
   }
-  state.start_method = method;
+  d.start_method = method;
   return absl::OkStatus();
 }
 
@@ -161,55 +89,12 @@ absl::StatusOr<Context> GetContext(std::optional<StartMethod> method) {
 
 void Init(int argc, char** argv) { process_internal::RunIfSpawned(argc, argv); }
 
-std::string CurrentProcessInfo::name() const {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  return state.self.name;
+void SetExecutable(std::string path) {
+  process_internal::SetSpawnExecutable(std::move(path));
 }
 
-void CurrentProcessInfo::set_name(std::string name) {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  state.self.name = std::move(name);
-}
-
-std::int64_t CurrentProcessInfo::pid() const {
-  return platform::CurrentProcessId();
-}
-
-bool CurrentProcessInfo::daemon() const {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  return state.self.daemon;
-}
-
-std::string CurrentProcessInfo::authkey() const {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  return AuthkeyLocked(state);
-}
-
-void CurrentProcessInfo::set_authkey(std::string authkey) {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  state.self.authkey = std::move(authkey);
-  state.authkey_made = true;
-}
-
-CurrentProcessInfo& CurrentProcess() {
-  static CurrentProcessInfo info;
-  return info;
-}
-
-bool ParentProcessInfo::IsAlive() const {
-  return platform::ParentProcessId() == pid;
-}
-
-std::optional<ParentProcessInfo> ParentProcess() {
-  State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
-  if (!state.is_child) return std::nullopt;
-  return ParentProcessInfo{state.self.parent_name, state.self.parent_pid};
+absl::StatusOr<std::string> GetExecutable() {
+  return process_internal::SpawnExecutable();
 }
 
 std::vector<ChildInfo> ActiveChildren() {
@@ -222,21 +107,24 @@ std::vector<ChildInfo> ActiveChildren() {
 
 std::optional<int> CpuCount() { return platform::ProcessorCount(); }
 
-std::string Process::NextName() {
-  static std::atomic<int> counter{0};
-  return absl::StrCat("Process-", ++counter);
+Process::Process(BoundTag, std::unique_ptr<process_internal::Target> target)
+    : target_(std::move(target)),
+      daemon_(CurrentProcess().daemon()),
+      authkey_(CurrentProcess().authkey()) {
+  std::tie(name_, identity_) = process_internal::NextProcessIdentity();
 }
 
-bool Process::DefaultDaemon() { return CurrentProcess().daemon(); }
-
-std::string Process::DefaultAuthkey() { return CurrentProcess().authkey(); }
+Process::Process()
+    : Process(BoundTag{}, std::unique_ptr<process_internal::Target>()) {}
 
 Process::Process(Process&& other) noexcept
     : start_method_(other.start_method_),
       target_(std::move(other.target_)),
       name_(std::move(other.name_)),
+      identity_(std::move(other.identity_)),
       daemon_(other.daemon_),
       dies_with_parent_(other.dies_with_parent_),
+      spawn_kept_signals_(std::move(other.spawn_kept_signals_)),
       authkey_(std::move(other.authkey_)),
       closed_(std::exchange(other.closed_, true)),
       child_(std::move(other.child_)) {}
@@ -247,8 +135,10 @@ Process& Process::operator=(Process&& other) noexcept {
     start_method_ = other.start_method_;
     target_ = std::move(other.target_);
     name_ = std::move(other.name_);
+    identity_ = std::move(other.identity_);
     daemon_ = other.daemon_;
     dies_with_parent_ = other.dies_with_parent_;
+    spawn_kept_signals_ = std::move(other.spawn_kept_signals_);
     authkey_ = std::move(other.authkey_);
     closed_ = std::exchange(other.closed_, true);
     child_ = std::move(other.child_);
@@ -281,7 +171,8 @@ absl::Status Process::Start() {
   const StartMethod method = start_method();
   if (!Available(method)) return NotAvailable(method);
   ChildRegistry::Get().Active();  // reaps the children that have exited
-  FlushStdio();  // or a forked child would write the pending output again
+  // Or a forked child would write the pending output again.
+  process_internal::FlushStdio();
   absl::StatusOr<platform::ChildProcess> child = Launch(method);
   if (!child.ok()) return child.status();
   child_ = std::make_shared<ChildRecord>(std::move(*child), name_, daemon_);
@@ -290,23 +181,94 @@ absl::Status Process::Start() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> Process::Run() {
+  if (closed_) return ClosedError();
+  if (target_ == nullptr) {
+    if (child_ != nullptr) {
+      return absl::FailedPreconditionError(
+          "run: the target and its arguments belong to the child once the "
+          "process has started");
+    }
+    return 0;  // no target: nothing to do
+  }
+  return target_->Run();
+}
+
+absl::StatusOr<std::vector<platform::NativeHandle>> Process::ForkHandles()
+    const {
+  std::vector<platform::NativeHandle> handles;
+  if (target_ != nullptr) handles = target_->Handles();
+  if (typeid(*this) != typeid(Process)) {
+    const process_internal::RegisteredTarget* registered =
+        process_internal::FindProcessClass(typeid(*this));
+    if (registered != nullptr) {
+      HandleTable table;
+      std::string scratch;
+      if (absl::Status s = registered->encode(static_cast<const Process*>(this),
+                                              &scratch, &table);
+          !s.ok()) {
+        return s;
+      }
+      handles.insert(handles.end(), table.handles().begin(),
+                     table.handles().end());
+    }
+  }
+  return handles;
+}
+
 absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
-  ChildIdentity identity;
-  identity.name = name_;
-  identity.daemon = daemon_;
-  identity.authkey = authkey_;
-  identity.parent_pid = platform::CurrentProcessId();
-  identity.parent_name = CurrentProcess().name();
+  const ChildIdentity identity =
+      process_internal::IdentityForChild(name_, identity_, daemon_, authkey_);
   platform::LaunchOptions options;
   options.kill_with_parent = dies_with_parent_;
+  options.kept_signals = spawn_kept_signals_;
   if (method == StartMethod::kSpawn) {
-    return process_internal::Spawn(*target_, identity, options);
+    process_internal::SpawnRequest request;
+    HandleTable handles;
+    if (typeid(*this) != typeid(Process)) {
+      const process_internal::RegisteredTarget* registered =
+          process_internal::FindProcessClass(typeid(*this));
+      if (registered == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the spawn start method runs a subclass of Process only when it "
+            "is registered with MP_REGISTER_PROCESS (this one is ",
+            typeid(*this).name(), ")"));
+      }
+      request.target = registered->name;
+      if (absl::Status s = registered->encode(static_cast<const Process*>(this),
+                                              &request.arguments, &handles);
+          !s.ok()) {
+        return s;
+      }
+    } else {
+      // Process() without a target runs NoTarget.
+      process_internal::BoundTarget<int (*)()> no_target(&NoTarget);
+      process_internal::Target& target =
+          target_ != nullptr ? *target_ : no_target;
+      const process_internal::RegisteredTarget* registered =
+          process_internal::FindTarget(target.function());
+      if (registered == nullptr) {
+        return absl::InvalidArgumentError(
+            "the spawn start method runs functions registered with "
+            "MP_REGISTER_TARGET; this target is not one (a lambda, a function "
+            "object or an unregistered function can only be forked)");
+      }
+      request.target = registered->name;
+      if (absl::Status s = target.EncodeArguments(&request.arguments, &handles);
+          !s.ok()) {
+        return s;
+      }
+    }
+    request.handles = handles.handles();
+    return process_internal::Spawn(request, identity, options);
   }
+  absl::StatusOr<std::vector<platform::NativeHandle>> keep = ForkHandles();
+  if (!keep.ok()) return keep.status();
   return platform::ForkAndRun(
-      target_->Handles(),
+      *keep,
       [&] {
         process_internal::BecomeChild(identity);
-        return process_internal::RunChild(*target_);
+        return process_internal::RunChild([this] { return Run(); });
       },
       options);
 }
@@ -415,6 +377,12 @@ absl::Status Process::set_dies_with_parent(bool dies) {
   return absl::OkStatus();
 }
 
+absl::Status Process::set_spawn_kept_signals(std::vector<int> signals) {
+  if (absl::Status s = CheckNotStarted(); !s.ok()) return s;
+  spawn_kept_signals_ = std::move(signals);
+  return absl::OkStatus();
+}
+
 absl::Status Process::set_authkey(std::string authkey) {
   if (absl::Status s = CheckNotStarted(); !s.ok()) return s;
   authkey_ = std::move(authkey);
@@ -432,9 +400,7 @@ absl::Status Process::set_start_method(StartMethod method) {
 }
 
 void Exit(int code) {
-  ChildRegistry::Get().RunExitFunction();
-  RunExitHooks();
-  FlushStdio();
+  process_internal::Finish();
   platform::ExitNow(code);
 }
 

@@ -47,6 +47,47 @@
 // <what()>" on stderr; it never unwinds into the parent's code. mp::Exit(n)
 // is Python's sys.exit(n).
 //
+// Subclasses (Python's other way: subclass Process and override run()):
+//
+//   class Counter : public mp::Process {
+//    public:
+//     Counter(mp::Connection out, int n) : out_(std::move(out)), n_(n) {}
+//     absl::StatusOr<int> Run() override {
+//       for (int i = 0; i < n_; ++i) {
+//         if (absl::Status s = out_.Send(i); !s.ok()) return s;
+//       }
+//       return 0;
+//     }
+//     // What a spawned child constructs its copy from, and where a forked
+//     // child finds the handles it keeps: members, by reference.
+//     auto ConstructorArguments() const { return std::tie(out_, n_); }
+//    private:
+//     mp::Connection out_;
+//     int n_;
+//   };
+//   MP_REGISTER_PROCESS(Counter);  // for spawn; fork needs it for handles
+//
+//   Counter c(std::move(sender), 3);
+//   absl::Status s = c.Start();
+//
+// Under fork the child runs Run() on its copy of the object, whatever the
+// class. Under spawn the class must be registered with MP_REGISTER_PROCESS
+// and have ConstructorArguments(): a tuple whose elements have an mp::Codec,
+// encoded at Start() and passed to the class's constructor in the child
+// (Python pickles the object's __dict__ instead; C++ has no reflection, so
+// the class says what rebuilds it). Limits where C++ cannot follow Python:
+//  - A forked child keeps only the handles the codec finds in
+//    ConstructorArguments() (and in a target's arguments); a Connection
+//    member of an unregistered class is closed in the child.
+//  - Start() runs the overriding Run() only on the object itself: a
+//    subclass object moved into a plain mp::Process is sliced and runs the
+//    default Run().
+//  - Under spawn, members that ConstructorArguments() does not give (and
+//    whatever the constructor computes from them) are rebuilt by the
+//    constructor, not copied; a name or daemon flag set on the object still
+//    reaches the child, as does the authkey.
+//  - Start(), Join() and the other methods are not virtual.
+//
 // Start methods (Python's, see StartMethod below):
 //   kFork   the child is a copy of this process made by fork(); the target
 //           may be any callable, the arguments any copyable or movable
@@ -98,6 +139,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -107,7 +149,9 @@
 #include "ipc/errors.h"  // IsTimeout() for Join()
 #include "platform/handle.h"
 #include "platform/launch.h"
-#include "process/target.h"  // MP_REGISTER_TARGET
+#include "process/current_process.h"  // CurrentProcess(), ParentProcess()
+#include "process/logger.h"           // GetLogger(), LogToStderr()
+#include "process/target.h"           // MP_REGISTER_TARGET
 
 namespace mp {
 
@@ -154,20 +198,23 @@ class Process {
   // Python's Process(target=target, args=args). Nothing runs until Start().
   template <
       typename F, typename... Args,
-      typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Process>>>
+      typename = std::enable_if_t<!std::is_base_of_v<Process, std::decay_t<F>>>>
   explicit Process(F&& target, Args&&... args)
-      : target_(std::make_unique<process_internal::BoundTarget<
-                    std::decay_t<F>, std::decay_t<Args>...>>(
-            std::forward<F>(target), std::forward<Args>(args)...)),
-        name_(NextName()),
-        daemon_(DefaultDaemon()),
-        authkey_(DefaultAuthkey()) {
+      : Process(BoundTag(), std::unique_ptr<process_internal::Target>(
+                                std::make_unique<process_internal::BoundTarget<
+                                    std::decay_t<F>, std::decay_t<Args>...>>(
+                                    std::forward<F>(target),
+                                    std::forward<Args>(args)...))) {
     static_assert(
         std::is_invocable_v<std::decay_t<F>&,
                             process_internal::Unwrapped<std::decay_t<Args>>...>,
         "the Process target cannot be called with these arguments as "
         "lvalues (take move-only arguments by reference)");
   }
+
+  // Python's Process() without a target: Run() does nothing (exit code 0)
+  // unless a subclass overrides it. Subclasses start here.
+  Process();
 
   // Move-only. A moved-from Process is inert: it behaves as a closed one.
   Process(Process&& other) noexcept;
@@ -176,7 +223,16 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   // Does not wait for a running child (see the top of this file).
-  ~Process();
+  virtual ~Process();
+
+  // run(): what the child does. By default it calls the target with its
+  // arguments and returns the exit code (int target: its value; void: 0;
+  // absl::Status: 0 or the error, which the child reports and exits 1 on).
+  // A subclass overrides it (see "Subclasses" above). Called directly, it
+  // runs in this process, as Python's p.run() does; after Start() the
+  // target and its arguments belong to the child, so a direct call is then
+  // kFailedPrecondition.
+  virtual absl::StatusOr<int> Run();
 
   // start(): starts the child. A second call is kFailedPrecondition ("cannot
   // start a process twice"), as is a call in a daemonic process's child.
@@ -213,8 +269,12 @@ class Process {
   // mp::Wait, as mp::Waitable(sentinel)). Owned by the Process.
   absl::StatusOr<platform::NativeHandle> sentinel() const;
 
-  // name: "Process-N" by default (N counts the Process objects this process
-  // created, from 1). Settable at any time before Close().
+  // name: "Process-N" by default, N counting the Process objects this
+  // process created, from 1; in a child its own name's numbers come first,
+  // as in Python: Process-1 names its Processes "Process-1:1",
+  // "Process-1:2", and Process-1:2 names its "Process-1:2:1", ... under
+  // every start method. Settable at any time before Close() (the numbers
+  // of the children's names stay the ones given here).
   const std::string& name() const { return name_; }
   absl::Status set_name(std::string name);
 
@@ -238,20 +298,33 @@ class Process {
   const std::string& authkey() const { return authkey_; }
   absl::Status set_authkey(std::string authkey);
 
+  // Signals (POSIX; C++ only, Python has no such setting): a spawned child
+  // starts with no signal blocked and every signal at its default action,
+  // as libuv's and Chromium's children do, whatever this process blocks or
+  // ignores; a forked child keeps this process's mask and dispositions, as
+  // Python's fork children do. The signals listed here are kept by a
+  // spawned child too: blocked if blocked here, ignored if ignored here (a
+  // handler cannot cross exec). Settable before Start(); ignored on Windows.
+  const std::vector<int>& spawn_kept_signals() const {
+    return spawn_kept_signals_;
+  }
+  absl::Status set_spawn_kept_signals(std::vector<int> signals);
+
   // The start method: by default GetStartMethod() at the time of Start().
   // Settable before Start() (GetContext() does it for you).
   StartMethod start_method() const;
   absl::Status set_start_method(StartMethod method);
 
  private:
-  // "Process-N" with the next N.
-  static std::string NextName();
-  static bool DefaultDaemon();
-  static std::string DefaultAuthkey();
+  struct BoundTag {};
+  Process(BoundTag, std::unique_ptr<process_internal::Target> target);
 
   absl::Status CheckNotStarted() const;
   absl::Status CheckStarted(const char* operation) const;
   absl::StatusOr<platform::ChildProcess> Launch(StartMethod method);
+  // The handles a forked child keeps: those of the target's arguments and
+  // of a registered class's ConstructorArguments().
+  absl::StatusOr<std::vector<platform::NativeHandle>> ForkHandles() const;
   // Waits for the child (see ChildRecord::Wait); once it has exited, the
   // registry forgets it.
   absl::StatusOr<std::optional<int>> Wait(
@@ -265,8 +338,10 @@ class Process {
   std::optional<StartMethod> start_method_;           // nullopt: the default
   std::unique_ptr<process_internal::Target> target_;  // until Start()
   std::string name_;
+  std::vector<int> identity_;  // Python's _identity (see name())
   bool daemon_ = false;
   bool dies_with_parent_ = true;
+  std::vector<int> spawn_kept_signals_;
   std::string authkey_;
   bool closed_ = false;
   // Set by Start(); shared with the registry until reaped.
@@ -296,31 +371,6 @@ class Context {
 absl::StatusOr<Context> GetContext(
     std::optional<StartMethod> method = std::nullopt);
 
-// current_process(): this process as its parent named it ("MainProcess" in
-// a process this library did not start). Thread-safe.
-class CurrentProcessInfo {
- public:
-  std::string name() const;
-  void set_name(std::string name);
-  std::int64_t pid() const;
-  std::int64_t ident() const { return pid(); }
-  bool daemon() const;
-  // 32 random bytes in a main process; a child has its Process's authkey.
-  std::string authkey() const;
-  void set_authkey(std::string authkey);
-};
-CurrentProcessInfo& CurrentProcess();
-
-// parent_process(): the process that started this one, or nullopt in a main
-// process.
-struct ParentProcessInfo {
-  std::string name;
-  std::int64_t pid = 0;
-  // Whether that process still runs (this process was not adopted).
-  bool IsAlive() const;
-};
-std::optional<ParentProcessInfo> ParentProcess();
-
 // active_children(): the children this process started that have not been
 // reaped, after reaping those that have exited (their Process objects then
 // report the exit code). Python returns the Process objects; a C++ Process
@@ -341,6 +391,73 @@ std::optional<int> CpuCount();
 // running destructors or atexit handlers.
 [[noreturn]] void Exit(int code);
 
+namespace process_internal {
+
+// A registered Process class in a spawned child: the object, built from the
+// decoded ConstructorArguments(), runs its Run().
+template <typename T>
+class ProcessClassTarget final : public Target {
+ public:
+  explicit ProcessClassTarget(std::unique_ptr<T> process)
+      : process_(std::move(process)) {}
+  absl::StatusOr<int> Run() override { return process_->Run(); }
+  HandleList Handles() override { return {}; }
+  ErasedFunction function() const override { return nullptr; }
+  absl::Status EncodeArguments(std::string*, HandleTable*) override {
+    return absl::UnimplementedError("a spawned Process class is not re-sent");
+  }
+
+ private:
+  std::unique_ptr<T> process_;
+};
+
+template <typename T>
+using ConstructorArgumentsOf = typename DecayedTuple<std::decay_t<
+    decltype(std::declval<const T&>().ConstructorArguments())>>::type;
+
+template <typename T>
+absl::Status EncodeProcessClass(const void* process, std::string* out,
+                                HandleTable* handles) {
+  const T& p = static_cast<const T&>(*static_cast<const Process*>(process));
+  return codec_internal::EncodeImpl(p.ConstructorArguments(), out, handles);
+}
+
+template <typename T>
+absl::StatusOr<std::unique_ptr<Target>> BindProcessClass(
+    ErasedFunction, absl::string_view encoded, HandleTable* handles) {
+  absl::StatusOr<ConstructorArgumentsOf<T>> args =
+      Decode<ConstructorArgumentsOf<T>>(encoded, handles);
+  if (!args.ok()) return args.status();
+  return std::apply(
+      [](auto&... a) -> std::unique_ptr<Target> {
+        return std::make_unique<ProcessClassTarget<T>>(
+            std::make_unique<T>(std::move(a)...));
+      },
+      *args);
+}
+
+template <typename T>
+bool RegisterProcess(const char* name) {
+  static_assert(std::is_base_of_v<Process, T>,
+                "MP_REGISTER_PROCESS takes a class derived from mp::Process");
+  return RegisterProcessClass(name, typeid(T), &BindProcessClass<T>,
+                              &EncodeProcessClass<T>);
+}
+
+}  // namespace process_internal
+
 }  // namespace mp
+
+// MP_REGISTER_PROCESS(Class): lets a spawned process run a Class derived
+// from mp::Process (the sibling of MP_REGISTER_TARGET; the same rules on
+// where to write it and on distinct spellings). Class needs a const
+// ConstructorArguments() returning a tuple (std::tie of members, say) of
+// values with an mp::Codec, and a constructor taking those values (decayed:
+// `Class(mp::Connection, int)` for std::tuple<const Connection&, const
+// int&>). See "Subclasses" at the top of this file.
+#define MP_REGISTER_PROCESS(Class)                       \
+  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT( \
+      mp_registered_process_, __COUNTER__) =             \
+      ::mp::process_internal::RegisterProcess<Class>(#Class)
 
 #endif  // MULTIPROCESSING_PROCESS_PROCESS_H_

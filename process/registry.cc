@@ -69,11 +69,12 @@ void ChildRegistry::Add(std::shared_ptr<ChildRecord> child) {
 void ChildRegistry::Remove(const ChildRecord* child) {
   std::lock_guard<std::mutex> lock(mu_);
   ForgetIfForkedLocked();
-  children_.erase(std::remove_if(children_.begin(), children_.end(),
-                                 [child](const std::shared_ptr<ChildRecord>& c) {
-                                   return c.get() == child;
-                                 }),
-                  children_.end());
+  children_.erase(
+      std::remove_if(children_.begin(), children_.end(),
+                     [child](const std::shared_ptr<ChildRecord>& c) {
+                       return c.get() == child;
+                     }),
+      children_.end());
 }
 
 std::vector<std::shared_ptr<ChildRecord>> ChildRegistry::Active() {
@@ -81,14 +82,13 @@ std::vector<std::shared_ptr<ChildRecord>> ChildRegistry::Active() {
   ForgetIfForkedLocked();
   // A child that cannot be waited for (someone else reaped it) is dropped
   // too: Poll() reports it as not exited, but Wait() fails.
-  children_.erase(
-      std::remove_if(children_.begin(), children_.end(),
-                     [](const std::shared_ptr<ChildRecord>& c) {
-                       absl::StatusOr<std::optional<int>> code =
-                           c->Wait(absl::ZeroDuration());
-                       return !code.ok() || code->has_value();
-                     }),
-      children_.end());
+  children_.erase(std::remove_if(children_.begin(), children_.end(),
+                                 [](const std::shared_ptr<ChildRecord>& c) {
+                                   absl::StatusOr<std::optional<int>> code =
+                                       c->Wait(absl::ZeroDuration());
+                                   return !code.ok() || code->has_value();
+                                 }),
+                  children_.end());
   return children_;
 }
 

@@ -21,7 +21,8 @@
 #include "platform/error.h"
 #include "platform/handle.h"
 #include "process/bootstrap.pb.h"
-#include "process/process.h"
+#include "process/child.h"
+#include "process/target.h"
 
 namespace mp::process_internal {
 namespace {
@@ -104,9 +105,9 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
   }
   // The handles the parent passed, owned now; the ones no argument claims
   // are closed when `handles` goes.
-  HandleTable handles = HandleTable::Inherited(
-      std::vector<platform::NativeHandle>(boot.handles().begin(),
-                                          boot.handles().end()));
+  HandleTable handles =
+      HandleTable::Inherited(std::vector<platform::NativeHandle>(
+          boot.handles().begin(), boot.handles().end()));
   if (boot.target() != target) {
     return absl::InvalidArgumentError(
         absl::StrCat("spawn: the command line names target ", target,
@@ -128,10 +129,13 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
   }
   ChildIdentity identity;
   identity.name = boot.name();
+  identity.identity.assign(boot.identity().begin(), boot.identity().end());
   identity.daemon = boot.daemon();
   identity.authkey = boot.authkey();
   identity.parent_pid = boot.parent_pid();
   identity.parent_name = boot.parent_name();
+  identity.log_level = boot.log_level();
+  identity.log_to_stderr = boot.log_to_stderr();
   BecomeChild(identity);
   return bound;
 }
@@ -139,32 +143,23 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
 }  // namespace
 
 absl::StatusOr<platform::ChildProcess> Spawn(
-    Target& target, const ChildIdentity& identity,
+    const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options) {
-  const RegisteredTarget* registered = FindTarget(target.function());
-  if (registered == nullptr) {
-    return absl::InvalidArgumentError(
-        "the spawn start method runs functions registered with "
-        "MP_REGISTER_TARGET; this target is not one (a lambda, a function "
-        "object or an unregistered function can only be forked)");
-  }
   Bootstrap boot;
-  boot.set_target(registered->name);
-  HandleTable handles;
-  if (absl::Status s =
-          target.EncodeArguments(boot.mutable_arguments(), &handles);
-      !s.ok()) {
-    return s;
-  }
-  const HandleList& keep = handles.handles();
+  boot.set_target(request.target);
+  boot.set_arguments(request.arguments);
+  const std::vector<platform::NativeHandle>& keep = request.handles;
   boot.set_name(identity.name);
+  for (int n : identity.identity) boot.add_identity(n);
   boot.set_daemon(identity.daemon);
   boot.set_authkey(identity.authkey);
   for (platform::NativeHandle h : keep) boot.add_handles(h);
   boot.set_parent_pid(identity.parent_pid);
   boot.set_parent_name(identity.parent_name);
+  boot.set_log_level(identity.log_level);
+  boot.set_log_to_stderr(identity.log_to_stderr);
 
-  absl::StatusOr<std::string> exe = GetExecutable();
+  absl::StatusOr<std::string> exe = SpawnExecutable();
   if (!exe.ok()) return exe.status();
   std::string random(kCookieBytes, '\0');
   if (absl::Status s = platform::RandomBytes(absl::MakeSpan(random)); !s.ok()) {
@@ -177,10 +172,10 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   absl::StatusOr<std::pair<Connection, Connection>> channel = Pipe();
   if (!channel.ok()) return channel.status();
   auto& [ours, theirs] = *channel;
-  HandleList inherit = keep;
+  std::vector<platform::NativeHandle> inherit = keep;
   inherit.push_back(theirs.fileno());
   absl::StatusOr<platform::ChildProcess> child = platform::LaunchProgram(
-      {*exe, absl::StrCat(kTargetSwitch, registered->name),
+      {*exe, absl::StrCat(kTargetSwitch, request.target),
        absl::StrCat(kBootstrapSwitch, theirs.fileno(), ":", cookie)},
       inherit, launch);
   if (!child.ok()) return child.status();
@@ -189,21 +184,21 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   if (!ours.SendBytes(boot.SerializeAsString()).ok()) {
     // Most likely it is gone already; if not, it never will read it.
     platform::Kill(*child).IgnoreError();
-    return ExitedBeforeAnswer(*child, registered->name);
+    return ExitedBeforeAnswer(*child, request.target);
   }
   absl::StatusOr<bool> answered = ours.Poll(kSpawnAnswerTimeout);
   if (answered.ok() && !*answered) {
     platform::Kill(*child).IgnoreError();
     platform::WaitForExit(*child, std::nullopt).IgnoreError();
     return TimeoutError(
-        absl::StrCat("spawned process for target ", registered->name,
+        absl::StrCat("spawned process for target ", request.target,
                      " did not answer its bootstrap message within ",
                      absl::FormatDuration(kSpawnAnswerTimeout),
                      ": does main() call mp::Init(argc, argv) first?"));
   }
   absl::StatusOr<std::string> answer =
       answered.ok() ? ours.RecvBytes() : answered.status();
-  if (!answer.ok()) return ExitedBeforeAnswer(*child, registered->name);
+  if (!answer.ok()) return ExitedBeforeAnswer(*child, request.target);
   if (!answer->empty()) {
     platform::WaitForExit(*child, std::nullopt).IgnoreError();
     return absl::InvalidArgumentError(
@@ -236,7 +231,8 @@ void RunIfSpawned(int argc, char** argv) {
   }
   channel.SendBytes("").IgnoreError();
   channel.Close().IgnoreError();
-  std::exit(RunChild(**prepared));
+  Target& work = **prepared;
+  std::exit(RunChild([&] { return work.Run(); }));
 }
 
 bool SpawnedWithoutInit() {
@@ -246,7 +242,7 @@ bool SpawnedWithoutInit() {
 
 }  // namespace mp::process_internal
 
-namespace mp {
+namespace mp::process_internal {
 namespace {
 
 std::mutex executable_mu;
@@ -254,13 +250,13 @@ std::string* executable = nullptr;  // guarded by executable_mu; never freed
 
 }  // namespace
 
-void SetExecutable(std::string path) {
+void SetSpawnExecutable(std::string path) {
   std::lock_guard<std::mutex> lock(executable_mu);
   if (executable == nullptr) executable = new std::string;
   *executable = std::move(path);
 }
 
-absl::StatusOr<std::string> GetExecutable() {
+absl::StatusOr<std::string> SpawnExecutable() {
   {
     std::lock_guard<std::mutex> lock(executable_mu);
     if (executable != nullptr && !executable->empty()) return *executable;
@@ -268,4 +264,4 @@ absl::StatusOr<std::string> GetExecutable() {
   return platform::ExecutablePath();
 }
 
-}  // namespace mp
+}  // namespace mp::process_internal

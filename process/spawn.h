@@ -21,32 +21,33 @@
 #define MULTIPROCESSING_PROCESS_SPAWN_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
+#include "platform/handle.h"
 #include "platform/launch.h"
-#include "process/target.h"
+#include "process/child.h"
 
 namespace mp::process_internal {
-
-// Who a child is (set in the child, by fork or by the bootstrap message).
-struct ChildIdentity {
-  std::string name;
-  bool daemon = false;
-  std::string authkey;
-  platform::ProcessId parent_pid = 0;
-  std::string parent_name;
-};
 
 // How long Start() waits for a spawned child to answer before it kills it:
 // a main() that never calls mp::Init and never ends.
 inline constexpr absl::Duration kSpawnAnswerTimeout = absl::Seconds(60);
 
+// What a spawned child runs: a registered name (a target function or a
+// Process class, process/target.h), its arguments encoded as one tuple, and
+// the handles they carry (recorded by the encoder, in its order).
+struct SpawnRequest {
+  std::string target;
+  std::string arguments;
+  std::vector<platform::NativeHandle> handles;
+};
+
 // Parent side: starts the child and waits for its answer. The child
-// inherits the handles the arguments carry (found by encoding them).
+// inherits exactly the request's handles (and the bootstrap channel).
 absl::StatusOr<platform::ChildProcess> Spawn(
-    Target& target, const ChildIdentity& identity,
+    const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
 
 // Child side (mp::Init): when this process was spawned, runs the target and
@@ -56,13 +57,10 @@ void RunIfSpawned(int argc, char** argv);
 // Whether this process was spawned and mp::Init has not run yet.
 bool SpawnedWithoutInit();
 
-// Implemented in process.cc, shared by both start methods.
-// Makes this process the child `identity` describes.
-void BecomeChild(const ChildIdentity& identity);
-// Runs the target in a child; its exit code (see process.h), after Python's
-// exit function (daemonic children terminated, the others joined) and a
-// flush of the standard streams.
-int RunChild(Target& target);
+// The program Spawn() runs (set_executable / get_executable): by default
+// this one (platform::ExecutablePath()); an empty path restores it.
+void SetSpawnExecutable(std::string path);
+absl::StatusOr<std::string> SpawnExecutable();
 
 }  // namespace mp::process_internal
 

@@ -52,8 +52,33 @@ const RegisteredTarget* FindTarget(absl::string_view name) {
 }
 
 const RegisteredTarget* FindTarget(ErasedFunction function) {
+  if (function == nullptr) return nullptr;
   return Find(
       [function](const RegisteredTarget& t) { return t.function == function; });
+}
+
+bool RegisterProcessClass(const char* name, const std::type_info& type,
+                          RegisteredTarget::Binder bind,
+                          RegisteredTarget::ClassEncoder encode) {
+  std::lock_guard<std::mutex> lock(mu);
+  std::deque<RegisteredTarget>& table = Table();
+  for (const RegisteredTarget& t : table) {
+    if (t.name != name) continue;
+    if (t.type != nullptr && *t.type == type) return true;
+    std::fprintf(stderr,
+                 "MP_REGISTER_PROCESS: \"%s\" is registered twice, for "
+                 "different targets or classes; qualify one of the names\n",
+                 name);
+    std::abort();
+  }
+  table.push_back(RegisteredTarget{name, nullptr, bind, &type, encode});
+  return true;
+}
+
+const RegisteredTarget* FindProcessClass(const std::type_info& type) {
+  return Find([&type](const RegisteredTarget& t) {
+    return t.type != nullptr && *t.type == type;
+  });
 }
 
 }  // namespace mp::process_internal

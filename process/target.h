@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -141,14 +142,22 @@ class BoundTarget final : public Target {
 };
 
 // A registered target: `bind` decodes encoded arguments and binds them to
-// the function.
+// the function. A registered Process class (MP_REGISTER_PROCESS in
+// process.h) has no function but its type, and `encode`, which encodes the
+// constructor arguments of a Process of that class (given as a
+// const mp::Process*, which this header cannot name); its `bind` constructs
+// one from them.
 struct RegisteredTarget {
   using Binder = absl::StatusOr<std::unique_ptr<Target>> (*)(
       ErasedFunction function, absl::string_view encoded_arguments,
       HandleTable* handles);
+  using ClassEncoder = absl::Status (*)(const void* process, std::string* out,
+                                        HandleTable* handles);
   std::string name;
   ErasedFunction function = nullptr;
   Binder bind = nullptr;
+  const std::type_info* type = nullptr;  // a Process class
+  ClassEncoder encode = nullptr;         // a Process class
 };
 
 // Adds a target to the table. Registering two functions under one name
@@ -157,6 +166,20 @@ bool RegisterTarget(const char* name, ErasedFunction function,
                     RegisteredTarget::Binder bind);
 const RegisteredTarget* FindTarget(absl::string_view name);
 const RegisteredTarget* FindTarget(ErasedFunction function);
+// The same for Process classes: two classes under one name abort too.
+bool RegisterProcessClass(const char* name, const std::type_info& type,
+                          RegisteredTarget::Binder bind,
+                          RegisteredTarget::ClassEncoder encode);
+const RegisteredTarget* FindProcessClass(const std::type_info& type);
+
+// std::tuple<const A&, B> -> std::tuple<A, B>: what a Process class's
+// ConstructorArguments() decodes to in a spawned child.
+template <typename Tuple>
+struct DecayedTuple;
+template <typename... E>
+struct DecayedTuple<std::tuple<E...>> {
+  using type = std::tuple<std::decay_t<E>...>;
+};
 
 template <typename R, typename... A>
 absl::StatusOr<std::unique_ptr<Target>> Bind(ErasedFunction function,
@@ -191,9 +214,9 @@ bool Register(const char* name, R (*function)(A...)) {
 // different namespaces under distinct spellings (MP_REGISTER_TARGET(a::Run),
 // MP_REGISTER_TARGET(b::Run)). Every parameter type needs an mp::Codec
 // (ipc/codec.h): Connection and Queue have one, so they can be passed.
-#define MP_REGISTER_TARGET(function)                                    \
-  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT(                \
-      mp_registered_target_, __COUNTER__) =                             \
+#define MP_REGISTER_TARGET(function)                                           \
+  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT(mp_registered_target_, \
+                                                        __COUNTER__) =         \
       ::mp::process_internal::Register(#function, &function)
 
 #endif  // MULTIPROCESSING_PROCESS_TARGET_H_

@@ -10,7 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
-#include "ipc/exit_hooks.h"
+#include "platform/exit_hooks.h"
 #include "ipc/internal/errors.h"
 #include "ipc/internal/feeder.h"
 #include "ipc/internal/large_item_channel.h"

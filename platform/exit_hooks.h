@@ -3,8 +3,8 @@
 // buffers. RunExitHooks() runs at normal exit of a main process (std::atexit,
 // registered with the first hook) and, because forked children end with
 // _exit(), from mp::Process's exit function in every child and in mp::Exit.
-#ifndef MULTIPROCESSING_IPC_EXIT_HOOKS_H_
-#define MULTIPROCESSING_IPC_EXIT_HOOKS_H_
+#ifndef MULTIPROCESSING_PLATFORM_EXIT_HOOKS_H_
+#define MULTIPROCESSING_PLATFORM_EXIT_HOOKS_H_
 
 namespace mp {
 
@@ -16,4 +16,4 @@ void RunExitHooks();
 
 }  // namespace mp
 
-#endif  // MULTIPROCESSING_IPC_EXIT_HOOKS_H_
+#endif  // MULTIPROCESSING_PLATFORM_EXIT_HOOKS_H_

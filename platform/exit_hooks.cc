@@ -1,10 +1,9 @@
-#include "ipc/exit_hooks.h"
+#include "platform/exit_hooks.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
-
 
 namespace mp {
 namespace {
