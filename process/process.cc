@@ -41,12 +41,15 @@ Defaults& GetDefaults() {
   return *defaults;
 }
 
-// A spawned Process() without a target runs this (Python's run() with no
-// target does nothing).
-int NoTarget() { return 0; }
-MP_REGISTER_TARGET(NoTarget);
-
 }  // namespace
+
+namespace process_internal {
+// A spawned Process() without a target runs this (Python's run() with no
+// target does nothing). Registered under its qualified spelling, which no
+// user's MP_REGISTER_TARGET takes.
+int NoTarget() { return 0; }
+}  // namespace process_internal
+MP_REGISTER_TARGET(mp::process_internal::NoTarget);
 
 const char* StartMethodName(StartMethod method) {
   switch (method) {
@@ -242,7 +245,8 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
       }
     } else {
       // Process() without a target runs NoTarget.
-      process_internal::BoundTarget<int (*)()> no_target(&NoTarget);
+      process_internal::BoundTarget<int (*)()> no_target(
+          &process_internal::NoTarget);
       process_internal::Target& target =
           target_ != nullptr ? *target_ : no_target;
       const process_internal::RegisteredTarget* registered =

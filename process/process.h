@@ -400,7 +400,15 @@ class ProcessClassTarget final : public Target {
  public:
   explicit ProcessClassTarget(std::unique_ptr<T> process)
       : process_(std::move(process)) {}
-  absl::StatusOr<int> Run() override { return process_->Run(); }
+  // The object was built before this process became the child: it takes
+  // its Process's name, daemon flag and authkey now, as a forked copy has
+  // them.
+  absl::StatusOr<int> Run() override {
+    process_->set_name(CurrentProcess().name()).IgnoreError();
+    process_->set_daemon(CurrentProcess().daemon()).IgnoreError();
+    process_->set_authkey(CurrentProcess().authkey()).IgnoreError();
+    return process_->Run();
+  }
   HandleList Handles() override { return {}; }
   ErasedFunction function() const override { return nullptr; }
   absl::Status EncodeArguments(std::string*, HandleTable*) override {

@@ -149,8 +149,9 @@ class Greeter : public Process {
 
   absl::StatusOr<int> Run() override {
     for (int i = 0; i < times_; ++i) {
-      if (absl::Status s = out_.Send(absl::StrCat(greeting_, " ", i, " from ",
-                                                  CurrentProcess().name()));
+      if (absl::Status s =
+              out_.Send(absl::StrCat(greeting_, " ", i, " from ", name(), "/",
+                                     CurrentProcess().name(), " ", daemon()));
           !s.ok()) {
         return s;
       }
@@ -174,9 +175,14 @@ TEST_P(ProcessLifeTest, SubclassRunsItsRunWithItsMembers) {
   Greeter g(std::move(sender), "hello", 2);
   ASSERT_TRUE(g.set_start_method(GetParam()).ok());
   ASSERT_TRUE(g.set_name("greeter").ok());
+  ASSERT_TRUE(g.set_daemon(true).ok());
   ASSERT_TRUE(g.Start().ok());
-  EXPECT_EQ(receiver.Recv<std::string>().value(), "hello 0 from greeter");
-  EXPECT_EQ(receiver.Recv<std::string>().value(), "hello 1 from greeter");
+  // The object in the child has the name and flag set here, forked or
+  // rebuilt.
+  EXPECT_EQ(receiver.Recv<std::string>().value(),
+            "hello 0 from greeter/greeter 1");
+  EXPECT_EQ(receiver.Recv<std::string>().value(),
+            "hello 1 from greeter/greeter 1");
   ASSERT_TRUE(g.Join().ok());
   EXPECT_EQ(g.exitcode(), 42);
 }
