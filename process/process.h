@@ -86,6 +86,10 @@
 //    whatever the constructor computes from them) are rebuilt by the
 //    constructor, not copied; a name or daemon flag set on the object still
 //    reaches the child, as does the authkey.
+//  - The members stay in this process's object after Start() (a Process
+//    destroys the arguments moved into it; it cannot destroy a subclass's
+//    members): close a Connection member here when the other side must see
+//    end of stream.
 //  - Start(), Join() and the other methods are not virtual.
 //
 // Start methods (Python's, see StartMethod below):
