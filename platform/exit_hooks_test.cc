@@ -1,4 +1,4 @@
-#include "platform/exit_hooks.h"
+#include "multiprocessing/platform/exit_hooks.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "process/child.h"
+#include "multiprocessing/process/child.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
-#include "platform/crypto.h"
-#include "platform/exit_hooks.h"
-#include "process/current_process.h"
-#include "process/logger.h"
-#include "process/registry.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/exit_hooks.h"
+#include "multiprocessing/process/current_process.h"
+#include "multiprocessing/process/logger.h"
+#include "multiprocessing/process/registry.h"
 
 namespace mp {
 namespace process_internal {

@@ -12,7 +12,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "platform/launch.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp::process_internal {
 

@@ -1,10 +1,10 @@
-#include "process/logger.h"
+#include "multiprocessing/process/logger.h"
 
 #include <atomic>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "process/current_process.h"
+#include "multiprocessing/process/current_process.h"
 
 namespace mp {
 namespace {

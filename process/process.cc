@@ -1,13 +1,13 @@
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
-#include "process/child.h"
-#include "process/registry.h"
-#include "process/spawn.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/process/child.h"
+#include "multiprocessing/process/registry.h"
+#include "multiprocessing/process/spawn.h"
 
 namespace mp {
 namespace {

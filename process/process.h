@@ -150,12 +150,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/errors.h"  // IsTimeout() for Join()
-#include "platform/handle.h"
-#include "platform/launch.h"
-#include "process/current_process.h"  // CurrentProcess(), ParentProcess()
-#include "process/logger.h"           // GetLogger(), LogToStderr()
-#include "process/target.h"           // MP_REGISTER_TARGET
+#include "multiprocessing/ipc/errors.h"  // IsTimeout() for Join()
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/current_process.h"  // CurrentProcess(), ParentProcess()
+#include "multiprocessing/process/logger.h"  // GetLogger(), LogToStderr()
+#include "multiprocessing/process/target.h"  // MP_REGISTER_TARGET
 
 namespace mp {
 
@@ -178,7 +178,8 @@ StartMethod GetStartMethod();
 // set_start_method(method, force): sets the default once. A second call
 // without `force` is kFailedPrecondition ("context has already been set"),
 // as is a method this platform lacks.
-absl::Status SetStartMethod(StartMethod method, bool force = false);
+[[nodiscard]] absl::Status SetStartMethod(StartMethod method,
+                                          bool force = false);
 
 // set_executable(path): the program the spawn start method runs. By default
 // this program (the same binary, found through /proc/self/exe); another
@@ -189,7 +190,7 @@ absl::Status SetStartMethod(StartMethod method, bool force = false);
 void SetExecutable(std::string path);
 
 // get_executable(): what the spawn start method runs now.
-absl::StatusOr<std::string> GetExecutable();
+[[nodiscard]] absl::StatusOr<std::string> GetExecutable();
 
 // mp::Init(argc, argv): the first statement of main() in every program that
 // uses the spawn start method (Python's `if __name__ == "__main__":`). In a
@@ -236,16 +237,17 @@ class Process {
   // runs in this process, as Python's p.run() does; after Start() the
   // target and its arguments belong to the child, so a direct call is then
   // kFailedPrecondition.
-  virtual absl::StatusOr<int> Run();
+  [[nodiscard]] virtual absl::StatusOr<int> Run();
 
   // start(): starts the child. A second call is kFailedPrecondition ("cannot
   // start a process twice"), as is a call in a daemonic process's child.
-  absl::Status Start();
+  [[nodiscard]] absl::Status Start();
 
   // join(timeout): waits for the child to exit and reaps it. OK once it has
   // exited; mp::IsTimeout() when `timeout` passed first (zero or negative
   // checks once). Before Start(): kFailedPrecondition.
-  absl::Status Join(std::optional<absl::Duration> timeout = std::nullopt);
+  [[nodiscard]] absl::Status Join(
+      std::optional<absl::Duration> timeout = std::nullopt);
 
   // is_alive(): started and not exited yet (reaps the child if it exited).
   bool IsAlive();
@@ -260,14 +262,14 @@ class Process {
 
   // terminate() / kill(): SIGTERM / SIGKILL. Before Start(): an error; after
   // the child was reaped: OK, nothing sent.
-  absl::Status Terminate();
+  [[nodiscard]] absl::Status Terminate();
   absl::Status Kill();
 
   // close(): releases the sentinel and the arguments. While the child runs:
   // kFailedPrecondition. Afterwards every method fails with
   // kFailedPrecondition ("process object is closed") and the getters return
   // nullopt. Closing twice is fine, as in Python.
-  absl::Status Close();
+  [[nodiscard]] absl::Status Close();
 
   // sentinel: a handle that becomes readable when the child exits (for
   // mp::Wait, as mp::Waitable(sentinel)). Owned by the Process.
@@ -323,19 +325,21 @@ class Process {
   struct BoundTag {};
   Process(BoundTag, std::unique_ptr<process_internal::Target> target);
 
-  absl::Status CheckNotStarted() const;
+  [[nodiscard]] absl::Status CheckNotStarted() const;
   absl::Status CheckStarted(const char* operation) const;
-  absl::StatusOr<platform::ChildProcess> Launch(StartMethod method);
+  [[nodiscard]] absl::StatusOr<platform::ChildProcess> Launch(
+      StartMethod method);
   // The handles a forked child keeps: those of the target's arguments and
   // of a registered class's ConstructorArguments().
-  absl::StatusOr<std::vector<platform::NativeHandle>> ForkHandles() const;
+  [[nodiscard]] absl::StatusOr<std::vector<platform::NativeHandle>>
+  ForkHandles() const;
   // Waits for the child (see ChildRecord::Wait); once it has exited, the
   // registry forgets it.
-  absl::StatusOr<std::optional<int>> Wait(
+  [[nodiscard]] absl::StatusOr<std::optional<int>> Wait(
       std::optional<absl::Duration> timeout);
   // The exit code if the child has exited, else nullopt.
   std::optional<int> Poll();
-  absl::Status Signal(bool kill);
+  [[nodiscard]] absl::Status Signal(bool kill);
   // Leaves a running child to the registry and makes this object inert.
   void Abandon();
 
@@ -372,7 +376,7 @@ class Context {
 };
 
 // kFailedPrecondition for a method this platform does not have.
-absl::StatusOr<Context> GetContext(
+[[nodiscard]] absl::StatusOr<Context> GetContext(
     std::optional<StartMethod> method = std::nullopt);
 
 // active_children(): the children this process started that have not been
@@ -407,7 +411,7 @@ class ProcessClassTarget final : public Target {
   // The object was built before this process became the child: it takes
   // its Process's name, daemon flag and authkey now, as a forked copy has
   // them.
-  absl::StatusOr<int> Run() override {
+  [[nodiscard]] absl::StatusOr<int> Run() override {
     process_->set_name(CurrentProcess().name()).IgnoreError();
     process_->set_daemon(CurrentProcess().daemon()).IgnoreError();
     process_->set_authkey(CurrentProcess().authkey()).IgnoreError();
@@ -415,7 +419,8 @@ class ProcessClassTarget final : public Target {
   }
   HandleList Handles() override { return {}; }
   ErasedFunction function() const override { return nullptr; }
-  absl::Status EncodeArguments(std::string*, HandleTable*) override {
+  [[nodiscard]] absl::Status EncodeArguments(std::string*,
+                                             HandleTable*) override {
     return absl::UnimplementedError("a spawned Process class is not re-sent");
   }
 
@@ -428,14 +433,15 @@ using ConstructorArgumentsOf = typename DecayedTuple<std::decay_t<
     decltype(std::declval<const T&>().ConstructorArguments())>>::type;
 
 template <typename T>
-absl::Status EncodeProcessClass(const void* process, std::string* out,
-                                HandleTable* handles) {
+[[nodiscard]] absl::Status EncodeProcessClass(const void* process,
+                                              std::string* out,
+                                              HandleTable* handles) {
   const T& p = static_cast<const T&>(*static_cast<const Process*>(process));
   return codec_internal::EncodeImpl(p.ConstructorArguments(), out, handles);
 }
 
 template <typename T>
-absl::StatusOr<std::unique_ptr<Target>> BindProcessClass(
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Target>> BindProcessClass(
     ErasedFunction, absl::string_view encoded, HandleTable* handles) {
   absl::StatusOr<ConstructorArgumentsOf<T>> args =
       Decode<ConstructorArgumentsOf<T>>(encoded, handles);

@@ -14,9 +14,9 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

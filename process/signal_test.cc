@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "platform/test_util.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

@@ -1,4 +1,4 @@
-#include "process/spawn.h"
+#include "multiprocessing/process/spawn.h"
 
 #include <atomic>
 #include <cstdio>
@@ -15,14 +15,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "ipc/connection.h"
-#include "platform/channel.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "platform/handle.h"
-#include "process/bootstrap.pb.h"
-#include "process/child.h"
-#include "process/target.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/process/bootstrap.pb.h"
+#include "multiprocessing/process/child.h"
+#include "multiprocessing/process/target.h"
 
 namespace mp::process_internal {
 namespace {

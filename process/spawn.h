@@ -25,9 +25,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "platform/handle.h"
-#include "platform/launch.h"
-#include "process/child.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/child.h"
 
 namespace mp::process_internal {
 
@@ -46,7 +46,7 @@ struct SpawnRequest {
 
 // Parent side: starts the child and waits for its answer. The child
 // inherits exactly the request's handles (and the bootstrap channel).
-absl::StatusOr<platform::ChildProcess> Spawn(
+[[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
 
@@ -60,7 +60,7 @@ bool SpawnedWithoutInit();
 // The program Spawn() runs (set_executable / get_executable): by default
 // this one (platform::ExecutablePath()); an empty path restores it.
 void SetSpawnExecutable(std::string path);
-absl::StatusOr<std::string> SpawnExecutable();
+[[nodiscard]] absl::StatusOr<std::string> SpawnExecutable();
 
 }  // namespace mp::process_internal
 
