@@ -125,13 +125,91 @@ def _shim_repository_impl(rctx):
 # a build work without network access.
 _shim_repository = repository_rule(implementation = _shim_repository_impl, local = True)
 
+# OpenMPI (pool/mpi): a system library, as libcrypto is, but optional. The
+# rule never fails: without mpi.h the repository's :mpi target fails to build
+# with a message saying what to install, so only targets that depend on it
+# (the MPI pool and its tests, example and benchmark) are affected.
+_MPI_INCLUDE_DIRS = [
+    "/usr/lib/x86_64-linux-gnu/openmpi/include",
+    "/usr/lib/aarch64-linux-gnu/openmpi/include",
+    "/usr/include/x86_64-linux-gnu/mpi",
+    "/usr/include/aarch64-linux-gnu/mpi",
+    "/usr/lib64/openmpi/include",
+    "/usr/include/openmpi-x86_64",
+    "/usr/include/openmpi",
+    "/usr/include",
+]
+
+def _mpi_include_dir(rctx):
+    override = rctx.os.environ.get("MULTIPROCESSING_MPI_INCLUDE")
+    candidates = [override] if override else []
+    mpicc = rctx.which("mpicc")
+    if mpicc and not override:
+        r = rctx.execute([mpicc, "--showme:incdirs"])
+        if r.return_code == 0:
+            candidates += r.stdout.strip().split(" ")
+    candidates += _MPI_INCLUDE_DIRS
+    for d in candidates:
+        if d and rctx.path(d + "/mpi.h").exists:
+            return d
+    return None
+
+def _mpi_lib_dirs(rctx):
+    mpicc = rctx.which("mpicc")
+    if mpicc:
+        r = rctx.execute([mpicc, "--showme:libdirs"])
+        if r.return_code == 0:
+            return [d for d in r.stdout.strip().split(" ") if d]
+    return []
+
+def _system_mpi_impl(rctx):
+    include = _mpi_include_dir(rctx)
+    if include == None:
+        rctx.file("BUILD", """# No MPI found on this machine (no mpi.h; looked with `mpicc --showme`
+# and in the usual places). Only targets that depend on @system_mpi//:mpi
+# fail, with this message.
+genrule(
+    name = "missing",
+    outs = ["mpi_missing.h"],
+    cmd = "echo 'OpenMPI was not found when this repository was set up: install it (Debian: apt-get install libopenmpi-dev openmpi-bin, or tools/setup.sh), set MULTIPROCESSING_MPI_INCLUDE to the directory of mpi.h if it is elsewhere, then bazel sync --configure or bazel clean --expunge' >&2; exit 1",
+)
+
+cc_library(
+    name = "mpi",
+    hdrs = [":missing"],
+    visibility = ["//visibility:public"],
+)
+""")
+        return
+    rctx.symlink(include, "include")
+    linkopts = ["-L" + d for d in _mpi_lib_dirs(rctx)] + ["-lmpi"]
+    rctx.file("BUILD", """# OpenMPI from the system: headers found at {include}.
+cc_library(
+    name = "mpi",
+    hdrs = glob(["include/**/*.h"]),
+    includes = ["include"],
+    # The C API only (no libmpi_cxx, deprecated C++ bindings).
+    defines = ["OMPI_SKIP_MPICXX", "MPICH_SKIP_MPICXX"],
+    linkopts = {linkopts},
+    visibility = ["//visibility:public"],
+)
+""".format(include = include, linkopts = repr(linkopts)))
+
+_system_mpi = repository_rule(
+    implementation = _system_mpi_impl,
+    environ = ["MULTIPROCESSING_MPI_INCLUDE", "PATH"],
+    local = True,
+    configure = True,
+)
+
 def _maybe(rule, name):
     if name not in native.existing_rules():
         rule(name = name)
 
 def multiprocessing_dependencies():
-    """Declares Abseil, protobuf, GoogleTest, Google Benchmark and Bazel's own offline stand-ins."""
+    """Declares Abseil, protobuf, GoogleTest, Google Benchmark, the system's OpenMPI (optional) and Bazel's own offline stand-ins."""
     for name in ["platforms", "rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_shim_repository, name)
     for name in _PINNED:
         _maybe(_pinned_repository, name)
+    _maybe(_system_mpi, "system_mpi")

@@ -266,8 +266,14 @@ class Pool {
   // The pids of the current workers (they change as workers are replaced).
   std::vector<int64_t> WorkerPids() const;
 
+  // Internal: a pool whose workers are not this process's children (the MPI
+  // backend, pool/mpi/mpi_pool.h, makes its pools with it).
+  static Pool FromBackend(std::shared_ptr<pool_internal::Backend> backend) {
+    return Pool(std::move(backend));
+  }
+
  private:
-  explicit Pool(std::shared_ptr<pool_internal::Core> core);
+  explicit Pool(std::shared_ptr<pool_internal::Backend> core);
 
   // How the workers will find f: its registered name, or (fork) its index
   // in the callables table. kInvalidArgument under spawn for a function
@@ -386,7 +392,7 @@ class Pool {
     return ImapIterator<R>(state);
   }
 
-  std::shared_ptr<pool_internal::Core> core_;
+  std::shared_ptr<pool_internal::Backend> core_;
 };
 
 // ---------------------------------------------------------------------------

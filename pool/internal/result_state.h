@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "ipc/codec.h"
 #include "platform/error.h"
 #include "pool/internal/task.h"
+#include "process/process.h"
 
 namespace mp {
 
@@ -53,6 +55,22 @@ class Job {
   int64_t callable = -1;
   // Items are argument tuples (apply, starmap), else single arguments.
   bool spread = true;
+};
+
+// What runs the jobs: the local Core (pool.cc), or another backend such as
+// the MPI one (pool/mpi). Pool forwards to it.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // kInvalidArgument once the pool no longer runs.
+  virtual absl::Status Submit(std::shared_ptr<Job> job) = 0;
+  virtual void Close() = 0;
+  virtual void Terminate() = 0;
+  virtual absl::Status Join() = 0;
+  virtual int processes() const = 0;
+  // kFork: any callable runs; otherwise only registered functions.
+  virtual StartMethod start_method() const = 0;
+  virtual std::vector<int64_t> WorkerPids() = 0;
 };
 
 class Core;
