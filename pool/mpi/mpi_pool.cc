@@ -142,7 +142,9 @@ MPI_Status Await(int source, int tag) {
   return status;
 }
 
-std::string Host() {
+std::string* host_name = nullptr;
+
+std::string ProcessorName() {
   char name[MPI_MAX_PROCESSOR_NAME];
   int length = 0;
   if (MPI_Get_processor_name(name, &length) != MPI_SUCCESS) return "?";
@@ -178,7 +180,7 @@ int64_t FirstPid(const Pool& pool) {
 // Pool of one forked process, so a task that crashes costs that process,
 // not the rank (which MPI could not survive).
 int ServeRank() {
-  const std::string host = Host();
+  const std::string& host = Host();
   std::optional<Pool> local;
   auto stop_local = [&](bool terminate) {
     if (!local) return;
@@ -657,6 +659,7 @@ absl::Status Init(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+  host_name = new std::string(ProcessorName());
   if (provided < MPI_THREAD_SERIALIZED) {
     // The pool's thread makes MPI calls that the main thread's Init and
     // Finalize bracket.
@@ -674,6 +677,10 @@ absl::Status Init(int* argc, char*** argv) {
 }
 
 int Rank() { return world_rank; }
+const std::string& Host() {
+  static const std::string* unknown = new std::string("?");
+  return host_name != nullptr ? *host_name : *unknown;
+}
 int Size() { return world_size; }
 
 absl::StatusOr<Pool> CreatePool(int processes) {

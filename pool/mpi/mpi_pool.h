@@ -59,6 +59,9 @@ absl::Status Init(int* argc, char*** argv);
 // This process's rank and the number of ranks (after Init).
 int Rank();
 int Size();
+// The name of this rank's host (MPI_Get_processor_name, read at Init: a
+// task's process, forked from its rank, may call it too).
+const std::string& Host();
 
 // A Pool whose workers are ranks 1..processes (default: all but rank 0).
 // options.processes must be at most Size() - 1 (kInvalidArgument, as for

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs an MPI test binary on N ranks of this machine, inside Bazel's test
-# sandbox:  mpirun_test.sh N BINARY [ARGS...]
+# sandbox:  mpirun_test.sh N BINARY [ARGS...]  (from the runfiles root, with
+# //pool/mpi:lsan_suppressions.txt among the test's data).
 #
 # Skips (passes, saying so) only where OpenMPI's mpirun is not installed;
 # tools/setup.sh installs it. An mpirun that is there but cannot start fails
@@ -34,7 +35,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_hwloc_base_binding_policy=none
 export OMPI_MCA_mpi_yield_when_idle=1
 # Sanitizers: OpenMPI's own allocations at MPI_Init are never freed.
-export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(dirname "$0")/lsan_suppressions.txt
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$PWD/pool/mpi/lsan_suppressions.txt
 
 root=()
 [[ $(id -u) -ne 0 ]] || root=(--allow-run-as-root)
