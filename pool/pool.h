@@ -266,13 +266,10 @@ class Pool {
   // The pids of the current workers (they change as workers are replaced).
   std::vector<int64_t> WorkerPids() const;
 
-  // Internal: a pool whose workers are not this process's children (the MPI
-  // backend, pool/mpi/mpi_pool.h, makes its pools with it).
-  static Pool FromBackend(std::shared_ptr<pool_internal::Backend> backend) {
-    return Pool(std::move(backend));
-  }
-
  private:
+  // A pool whose workers are not this process's children: the MPI backend
+  // (pool/mpi/mpi_pool.h) makes its pools with pool_internal::MakePool.
+  friend struct pool_internal::PoolFactory;
   explicit Pool(std::shared_ptr<pool_internal::Backend> core);
 
   // How the workers will find f: its registered name, or (fork) its index
@@ -394,6 +391,14 @@ class Pool {
 
   std::shared_ptr<pool_internal::Backend> core_;
 };
+
+namespace pool_internal {
+struct PoolFactory {
+  static Pool Make(std::shared_ptr<Backend> backend) {
+    return Pool(std::move(backend));
+  }
+};
+}  // namespace pool_internal
 
 // ---------------------------------------------------------------------------
 

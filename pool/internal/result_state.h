@@ -74,6 +74,7 @@ class Backend {
 };
 
 class Core;
+struct PoolFactory;  // pool.h: makes a Pool on another Backend
 
 // Results as they arrive, for every kind of call.
 template <typename R>

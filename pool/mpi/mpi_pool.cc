@@ -729,7 +729,7 @@ absl::StatusOr<Pool> CreatePool(Pool::Options options) {
     pool_alive = false;
     return s;
   }
-  return Pool::FromBackend(std::move(core));
+  return pool_internal::PoolFactory::Make(std::move(core));
 }
 
 absl::Status Finalize() {
