@@ -128,7 +128,9 @@ _shim_repository = repository_rule(implementation = _shim_repository_impl, local
 # OpenMPI (pool/mpi): a system library, as libcrypto is, but optional. The
 # rule never fails: without mpi.h the repository's :mpi target fails to build
 # with a message saying what to install, so only targets that depend on it
-# (the MPI pool and its tests, example and benchmark) are affected.
+# (the MPI pool and its tests, example and benchmark) are affected. Where
+# mpi.h is: `mpicc --showme:incdirs`, else the usual directories, or
+# --repo_env=MULTIPROCESSING_MPI_INCLUDE=/dir ("none": behave as without MPI).
 _MPI_INCLUDE_DIRS = [
     "/usr/lib/x86_64-linux-gnu/openmpi/include",
     "/usr/lib/aarch64-linux-gnu/openmpi/include",
@@ -142,6 +144,8 @@ _MPI_INCLUDE_DIRS = [
 
 def _mpi_include_dir(rctx):
     override = rctx.os.environ.get("MULTIPROCESSING_MPI_INCLUDE")
+    if override == "none":
+        return None  # as if there were no MPI here
     candidates = [override] if override else []
     mpicc = rctx.which("mpicc")
     if mpicc and not override:
