@@ -111,15 +111,17 @@ absl::StatusOr<std::string> ReceiveProbed(const MPI_Status& status) {
 }
 
 // Waiting without a blocking MPI_Recv (which spins at full speed in
-// OpenMPI): a few yields, then sleeps growing to 1 ms, so idle ranks leave
-// the CPUs to the ones that work.
+// OpenMPI): a few yields, then sleeps of 16 to 128 us for about a tenth of
+// a second (a task's result or the next task is usually that close), then
+// of 1 ms, so idle ranks leave the CPUs to the ones that work.
 class Backoff {
  public:
   std::chrono::microseconds Next() {
     ++n_;
     if (n_ <= 32) return std::chrono::microseconds(0);
-    const int shift = std::min(n_ - 33, 6);
-    return std::chrono::microseconds(std::min(1000, 16 << shift));
+    if (n_ > 32 + 1000) return std::chrono::microseconds(1000);
+    const int shift = std::min(n_ - 33, 3);
+    return std::chrono::microseconds(16 << shift);
   }
   void Pause() {
     const std::chrono::microseconds d = Next();
