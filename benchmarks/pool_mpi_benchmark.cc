@@ -22,9 +22,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
-#include "benchmarks/bench_util.h"
-#include "pool/mpi/mpi_pool.h"
-#include "pool/pool.h"
+#include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/pool/mpi/mpi_pool.h"
+#include "multiprocessing/pool/pool.h"
 
 namespace mp::bench {
 namespace {

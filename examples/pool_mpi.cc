@@ -24,9 +24,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_join.h"
-#include "pool/mpi/mpi_pool.h"
-#include "pool/pool.h"
-#include "process/process.h"
+#include "multiprocessing/pool/mpi/mpi_pool.h"
+#include "multiprocessing/pool/pool.h"
+#include "multiprocessing/process/process.h"
 
 int64_t Square(int64_t x) { return x * x; }
 MP_REGISTER_TASK(Square);

@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 
@@ -18,7 +18,7 @@ namespace mp::platform {
 // order; empty when the timeout passed first. `timeout`: nullopt waits
 // forever, zero or negative checks once and returns at once. Signals do not
 // cut the wait short. A handle that is not open is an error.
-absl::StatusOr<std::vector<std::size_t>> WaitReadable(
+[[nodiscard]] absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     absl::Span<const NativeHandle> handles,
     std::optional<absl::Duration> timeout);
 

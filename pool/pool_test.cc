@@ -1,8 +1,8 @@
 // mp::Pool under every start method: the cases are in pool_test_cases.h,
 // shared with the MPI backend's test (pool/mpi/mpi_pool_test.cc).
 #include "gtest/gtest.h"
-#include "pool/pool_test_cases.h"
-#include "process/test_main.h"
+#include "multiprocessing/pool/pool_test_cases.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp::pool_test {
 namespace {

@@ -32,9 +32,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/handle.h"
-#include "platform/test_util.h"
-#include "pool/pool.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/pool/pool.h"
 
 namespace mp {
 namespace pool_test {
@@ -49,7 +49,7 @@ std::string Concat(std::string a, int n) {
 }
 MP_REGISTER_TASK(Concat);
 
-absl::StatusOr<int> FailOnSeven(int x) {
+[[nodiscard]] absl::StatusOr<int> FailOnSeven(int x) {
   if (x == 7) return absl::OutOfRangeError("seven is not allowed");
   return x;
 }
@@ -88,7 +88,7 @@ void Initialize(int v) { initialized_with = v; }
 MP_REGISTER_TASK(Initialize);
 int Initialized(int) { return initialized_with; }
 MP_REGISTER_TASK(Initialized);
-absl::Status FailingInitialize(int v) {
+[[nodiscard]] absl::Status FailingInitialize(int v) {
   return absl::FailedPreconditionError(absl::StrCat("no ", v));
 }
 MP_REGISTER_TASK(FailingInitialize);
@@ -124,13 +124,13 @@ inline std::vector<PoolFlavor> LocalPoolFlavors() {
 
 class PoolTest : public ::testing::TestWithParam<PoolFlavor> {
  protected:
-  absl::StatusOr<Pool> Create(Pool::Options options) {
+  [[nodiscard]] absl::StatusOr<Pool> Create(Pool::Options options) {
     return GetParam().create(std::move(options));
   }
   Pool MakePool(int processes = 2) {
     Pool::Options options;
     options.processes = processes;
-    absl::StatusOr<Pool> pool = Create(std::move(options));
+    [[nodiscard]] absl::StatusOr<Pool> pool = Create(std::move(options));
     EXPECT_TRUE(pool.ok()) << pool.status();
     return std::move(*pool);
   }
@@ -145,7 +145,8 @@ MP_REGISTER_TASK(Range);
 
 TEST_P(PoolTest, MapKeepsOrder) {
   Pool pool = MakePool();
-  absl::StatusOr<std::vector<int64_t>> squares = pool.Map(Square, Range(1000));
+  [[nodiscard]] absl::StatusOr<std::vector<int64_t>> squares =
+      pool.Map(Square, Range(1000));
   ASSERT_TRUE(squares.ok()) << squares.status();
   ASSERT_EQ(squares->size(), 1000u);
   for (int64_t i = 0; i < 1000; ++i) EXPECT_EQ((*squares)[i], i * i);
@@ -359,7 +360,8 @@ TEST_P(PoolTest, AnyCallableUnderForkRegisteredOnesUnderSpawn) {
   Pool pool = MakePool();
   const int64_t offset = 1000;
   auto add_offset = [offset](int64_t x) { return x + offset; };
-  absl::StatusOr<std::vector<int64_t>> got = pool.Map(add_offset, Range(3));
+  [[nodiscard]] absl::StatusOr<std::vector<int64_t>> got =
+      pool.Map(add_offset, Range(3));
   if (GetParam().any_callable) {
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(*got, (std::vector<int64_t>{1000, 1001, 1002}));

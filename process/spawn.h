@@ -24,9 +24,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "platform/launch.h"
-#include "process/target.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/target.h"
 
 namespace mp::process_internal {
 
@@ -45,7 +45,7 @@ inline constexpr absl::Duration kSpawnAnswerTimeout = absl::Seconds(60);
 
 // Parent side: starts the child and waits for its answer. The child
 // inherits the handles the arguments carry (found by encoding them).
-absl::StatusOr<platform::ChildProcess> Spawn(
+[[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     Target& target, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
 

@@ -24,10 +24,10 @@
 #include "absl/strings/cord.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "platform/error.h"
-#include "pool/internal/task.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/pool/internal/task.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp {
 
@@ -63,10 +63,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
   // kInvalidArgument once the pool no longer runs.
-  virtual absl::Status Submit(std::shared_ptr<Job> job) = 0;
+  [[nodiscard]] virtual absl::Status Submit(std::shared_ptr<Job> job) = 0;
   virtual void Close() = 0;
   virtual void Terminate() = 0;
-  virtual absl::Status Join() = 0;
+  [[nodiscard]] virtual absl::Status Join() = 0;
   virtual int processes() const = 0;
   // kFork: any callable runs; otherwise only registered functions.
   virtual StartMethod start_method() const = 0;
@@ -147,7 +147,8 @@ class ResultState final : public Job {
     return done_;
   }
   // apply / map: the first error, or the values.
-  absl::StatusOr<std::vector<R>> Values(std::optional<absl::Duration> timeout) {
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Values(
+      std::optional<absl::Duration> timeout) {
     if (!WaitReady(timeout)) return Timeout();
     std::unique_lock<std::mutex> lock(mu_);
     if (!first_error_.ok()) return Unshared(first_error_);
@@ -156,7 +157,7 @@ class ResultState final : public Job {
     for (auto& v : items_) out.push_back(**v);
     return out;
   }
-  absl::StatusOr<bool> Successful() {
+  [[nodiscard]] absl::StatusOr<bool> Successful() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!done_) {
       return absl::InvalidArgumentError("pool: the result is not ready");
@@ -164,7 +165,8 @@ class ResultState final : public Job {
     return first_error_.ok();
   }
   // imap / imap_unordered: the next item, nullopt at the end.
-  absl::StatusOr<std::optional<R>> Next(std::optional<absl::Duration> timeout) {
+  [[nodiscard]] absl::StatusOr<std::optional<R>> Next(
+      std::optional<absl::Duration> timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     auto ready = [this]() {
       if (total_ && next_ >= *total_) return true;
@@ -183,18 +185,18 @@ class ResultState final : public Job {
   }
 
  private:
-  static absl::Status ToStatus(const Outcome<R>& o) {
+  [[nodiscard]] static absl::Status ToStatus(const Outcome<R>& o) {
     return absl::Status(static_cast<absl::StatusCode>(std::get<2>(o)),
                         std::get<3>(o));
   }
-  static absl::Status Timeout() {
+  [[nodiscard]] static absl::Status Timeout() {
     return TimeoutError("pool: the result is not ready yet");
   }
   // A status with a representation of its own: the pool's thread makes
   // errors that the caller's thread reads, and Debian's Abseil (not
   // instrumented) shares one representation between copies behind a
   // reference count ThreadSanitizer cannot see.
-  static absl::Status Unshared(const absl::Status& s) {
+  [[nodiscard]] static absl::Status Unshared(const absl::Status& s) {
     absl::Status copy(s.code(), std::string(s.message()));
     s.ForEachPayload([&copy](absl::string_view url, const absl::Cord& p) {
       copy.SetPayload(url, absl::Cord(std::string(p)));
@@ -301,7 +303,8 @@ namespace pool_internal {
 
 // Encodes n items from `begin` as a list.
 template <typename T>
-absl::Status EncodeChunk(const T* begin, std::size_t n, std::string* out) {
+[[nodiscard]] absl::Status EncodeChunk(const T* begin, std::size_t n,
+                                       std::string* out) {
   out->clear();
   return Encode(ItemRange<T>{begin, begin + n}, out);
 }

@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 namespace mp {
 
@@ -225,7 +225,8 @@ struct Codec<pool_internal::ChunkResults<R>> {
       e.EncodeTuple(false, r.outcomes);
     }
   }
-  static absl::Status Decode(Decoder& d, pool_internal::ChunkResults<R>* r) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d,
+                                           pool_internal::ChunkResults<R>* r) {
     if (absl::Status s = d.ExpectType({PyType::kTuple}, "tuple"); !s.ok()) {
       return s;
     }

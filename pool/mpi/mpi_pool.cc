@@ -1,4 +1,4 @@
-#include "pool/mpi/mpi_pool.h"
+#include "multiprocessing/pool/mpi/mpi_pool.h"
 
 #include <mpi.h>
 
@@ -24,10 +24,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "pool/internal/result_state.h"
-#include "pool/internal/task.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/pool/internal/result_state.h"
+#include "multiprocessing/pool/internal/task.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp::mpi {
 namespace {

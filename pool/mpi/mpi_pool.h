@@ -46,7 +46,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "pool/pool.h"
+#include "multiprocessing/pool/pool.h"
 
 namespace mp::mpi {
 
@@ -54,7 +54,7 @@ namespace mp::mpi {
 // initialises MPI and mp. On ranks other than 0 it serves pools until rank 0
 // calls Finalize(), then ends the process (it never returns there). On rank
 // 0 it returns; an error if MPI could not start.
-absl::Status Init(int* argc, char*** argv);
+[[nodiscard]] absl::Status Init(int* argc, char*** argv);
 
 // This process's rank and the number of ranks (after Init).
 int Rank();
@@ -69,12 +69,12 @@ const std::string& Host();
 // or while another MPI pool is alive. Tasks must be registered with
 // MP_REGISTER_TASK (as under spawn), and so must an initializer;
 // options.start_method is ignored (each rank forks its task process).
-absl::StatusOr<Pool> CreatePool(Pool::Options options = {});
+[[nodiscard]] absl::StatusOr<Pool> CreatePool(Pool::Options options = {});
 absl::StatusOr<Pool> CreatePool(int processes);
 
 // Rank 0, at the end: tells the worker ranks to leave, then MPI_Finalize.
 // Called at exit if the program does not.
-absl::Status Finalize();
+[[nodiscard]] absl::Status Finalize();
 
 }  // namespace mp::mpi
 

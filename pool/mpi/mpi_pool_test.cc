@@ -1,13 +1,13 @@
 // The Pool cases (pool/pool_test_cases.h) on MPI ranks, plus what is MPI's
 // own. Run by mpirun_test.sh: `mpirun -np 4 mpi_pool_test_bin`; rank 0 runs
 // the tests, ranks 1-3 serve the pools.
-#include "pool/mpi/mpi_pool.h"
+#include "multiprocessing/pool/mpi/mpi_pool.h"
 
 #include <cstdio>
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "pool/pool_test_cases.h"
+#include "multiprocessing/pool/pool_test_cases.h"
 
 namespace mp::pool_test {
 namespace {

@@ -7,9 +7,9 @@
 #include <cstdio>
 
 #include "absl/status/status.h"
-#include "pool/mpi/mpi_pool.h"
-#include "pool/pool.h"
-#include "process/process.h"
+#include "multiprocessing/pool/mpi/mpi_pool.h"
+#include "multiprocessing/pool/pool.h"
+#include "multiprocessing/process/process.h"
 
 int64_t KillMyRank(int64_t) {
   // This task's process is the rank's child; its parent is the rank.
