@@ -10,16 +10,16 @@
 #ifndef MULTIPROCESSING_MULTIPROCESSING_H_
 #define MULTIPROCESSING_MULTIPROCESSING_H_
 
-#include "ipc/connection.h"   // IWYU pragma: export
-#include "ipc/errors.h"       // IWYU pragma: export
-#include "ipc/listener.h"     // IWYU pragma: export
-#include "ipc/py_value.h"     // IWYU pragma: export
-#include "ipc/queue.h"        // IWYU pragma: export
-#include "ipc/wait.h"         // IWYU pragma: export
-#include "pool/pool.h"        // IWYU pragma: export
-#include "process/process.h"  // IWYU pragma: export
-#include "shared_memory/shared_memory.h"  // IWYU pragma: export
-#include "shared_memory/sharedctypes.h"   // IWYU pragma: export
-#include "sync/synchronize.h"             // IWYU pragma: export
+#include "multiprocessing/ipc/connection.h"   // IWYU pragma: export
+#include "multiprocessing/ipc/errors.h"       // IWYU pragma: export
+#include "multiprocessing/ipc/listener.h"     // IWYU pragma: export
+#include "multiprocessing/ipc/py_value.h"     // IWYU pragma: export
+#include "multiprocessing/ipc/queue.h"        // IWYU pragma: export
+#include "multiprocessing/ipc/wait.h"         // IWYU pragma: export
+#include "multiprocessing/pool/pool.h"        // IWYU pragma: export
+#include "multiprocessing/process/process.h"  // IWYU pragma: export
+#include "multiprocessing/shared_memory/shared_memory.h"  // IWYU pragma: export
+#include "multiprocessing/shared_memory/sharedctypes.h"   // IWYU pragma: export
+#include "multiprocessing/sync/synchronize.h"             // IWYU pragma: export
 
 #endif  // MULTIPROCESSING_MULTIPROCESSING_H_

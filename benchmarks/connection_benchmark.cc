@@ -34,10 +34,10 @@
 
 #include "absl/status/status.h"
 #include "benchmark/benchmark.h"
-#include "benchmarks/bench_util.h"
-#include "ipc/connection.h"
-#include "ipc/wait.h"
-#include "process/process.h"
+#include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/wait.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp::bench {
 namespace {

@@ -25,9 +25,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
-#include "benchmarks/bench_util.h"
-#include "pool/pool.h"
-#include "process/process.h"
+#include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/pool/pool.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp::bench {
 namespace {

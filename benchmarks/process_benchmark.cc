@@ -18,8 +18,8 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "benchmarks/bench_util.h"
-#include "process/process.h"
+#include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/process/process.h"
 
 extern char** environ;
 

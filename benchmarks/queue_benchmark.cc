@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "ipc/queue.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/queue.h"
+#include "multiprocessing/process/process.h"
 
 namespace {
 

@@ -27,9 +27,9 @@
 #include <mutex>
 #include <vector>
 
-#include "process/process.h"
-#include "shared_memory/sharedctypes.h"
-#include "sync/synchronize.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/shared_memory/sharedctypes.h"
+#include "multiprocessing/sync/synchronize.h"
 
 namespace {
 

@@ -27,8 +27,8 @@
 #include <utility>
 #include <variant>
 
-#include "ipc/connection.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/process/process.h"
 
 namespace {
 

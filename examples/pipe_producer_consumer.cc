@@ -24,8 +24,8 @@
 #include <functional>
 #include <iostream>
 
-#include "ipc/connection.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/process/process.h"
 
 namespace {
 

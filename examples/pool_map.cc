@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_join.h"
-#include "pool/pool.h"
-#include "process/process.h"
+#include "multiprocessing/pool/pool.h"
+#include "multiprocessing/process/process.h"
 
 int64_t F(int64_t x) { return x * x; }
 MP_REGISTER_TASK(F);  // so spawn (Windows' only method) can run it

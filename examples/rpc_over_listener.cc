@@ -23,7 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/listener.h"
+#include "multiprocessing/ipc/listener.h"
 
 namespace {
 

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "fuzz/fuzz_util.h"
-#include "ipc/auth.h"
-#include "ipc/connection.h"
-#include "ipc/listener.h"
-#include "platform/channel.h"
-#include "platform/socket.h"
+#include "multiprocessing/fuzz/fuzz_util.h"
+#include "multiprocessing/ipc/auth.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "fuzz/fuzz_util.h"
-#include "ipc/connection.h"
+#include "multiprocessing/fuzz/fuzz_util.h"
+#include "multiprocessing/ipc/connection.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   std::optional<mp::fuzz::PeerInput> in = mp::fuzz::ConnectionFor(data, size);

@@ -8,8 +8,8 @@
 #include <optional>
 
 #include "absl/strings/string_view.h"
-#include "ipc/connection.h"
-#include "platform/channel.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/channel.h"
 
 namespace mp::fuzz {
 

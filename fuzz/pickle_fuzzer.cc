@@ -24,8 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "ipc/codec.h"
-#include "ipc/py_value.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/py_value.h"
 
 namespace {
 

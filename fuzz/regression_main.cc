@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "fuzz/corpus_util.h"
+#include "multiprocessing/fuzz/corpus_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size);
 

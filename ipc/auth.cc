@@ -1,4 +1,4 @@
-#include "ipc/auth.h"
+#include "multiprocessing/ipc/auth.h"
 
 #include <algorithm>
 #include <string>
@@ -6,11 +6,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/internal/errors.h"
+#include "multiprocessing/ipc/internal/errors.h"
 #include "absl/time/clock.h"
-#include "platform/channel.h"
-#include "platform/crypto.h"
-#include "platform/poll.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp {
 namespace {

@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ipc/connection.h"
+#include "multiprocessing/ipc/connection.h"
 
 namespace mp {
 

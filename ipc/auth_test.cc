@@ -1,4 +1,4 @@
-#include "ipc/auth.h"
+#include "multiprocessing/ipc/auth.h"
 
 #include <string>
 #include <thread>
@@ -6,9 +6,9 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "ipc/errors.h"
-#include "platform/channel.h"
-#include "platform/crypto.h"
+#include "multiprocessing/ipc/errors.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/crypto.h"
 
 namespace mp {
 namespace {

@@ -1,4 +1,4 @@
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 #include <algorithm>
 #include <cstring>

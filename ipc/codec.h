@@ -119,8 +119,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "ipc/pickle.h"
-#include "platform/handle.h"
+#include "multiprocessing/ipc/pickle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 

@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/message_lite.h"
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 namespace mp {
 

@@ -2,7 +2,7 @@
 // ways: pickles CPython wrote (byte literals below, made with python3's
 // pickle.dumps) decode here, and tests/pickle_interop_test.cc has a live
 // python3 load what we write and write what we load.
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 #include <array>
 #include <atomic>
@@ -32,10 +32,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "ipc/codec_protobuf.h"
-#include "ipc/py_value.h"
-#include "ipc/testdata/codec_test.pb.h"
-#include "ipc/testdata/codec_test_types.h"
+#include "multiprocessing/ipc/codec_protobuf.h"
+#include "multiprocessing/ipc/py_value.h"
+#include "multiprocessing/ipc/testdata/codec_test.pb.h"
+#include "multiprocessing/ipc/testdata/codec_test_types.h"
 
 // Allocation counting for the hot-path tests.
 namespace {

@@ -1,12 +1,12 @@
-#include "ipc/connection.h"
+#include "multiprocessing/ipc/connection.h"
 
 #include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
-#include "ipc/internal/errors.h"
-#include "platform/channel.h"
-#include "platform/poll.h"
+#include "multiprocessing/ipc/internal/errors.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp {
 namespace {

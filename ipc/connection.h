@@ -19,9 +19,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "ipc/codec.h"
-#include "ipc/errors.h"  // IsEof, BufferTooShortMessage
-#include "platform/handle.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/errors.h"  // IsEof, BufferTooShortMessage
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 

@@ -3,9 +3,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "ipc/connection_test_util.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/connection_test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

@@ -1,7 +1,7 @@
 // Connection on every OS. The test binary is also the peer that dies in
 // the middle of a message: started with --child-die-mid-frame=<case>
 // <handle>, ChildMain() writes that case's bytes and exits.
-#include "ipc/connection.h"
+#include "multiprocessing/ipc/connection.h"
 
 #include <cstdio>
 #include <optional>
@@ -15,11 +15,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "ipc/connection_test_util.h"
-#include "platform/channel.h"
-#include "platform/child_main.h"
-#include "platform/launch.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/connection_test_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

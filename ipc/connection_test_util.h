@@ -6,8 +6,8 @@
 
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "platform/channel.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/channel.h"
 
 namespace mp {
 

@@ -1,10 +1,10 @@
-#include "ipc/errors.h"
+#include "multiprocessing/ipc/errors.h"
 
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/internal/errors.h"
+#include "multiprocessing/ipc/internal/errors.h"
 
 namespace mp {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "platform/error.h"  // IsEof, IsTimeout
+#include "multiprocessing/platform/error.h"  // IsEof, IsTimeout
 
 namespace mp {
 

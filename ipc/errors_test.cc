@@ -1,10 +1,10 @@
-#include "ipc/errors.h"
+#include "multiprocessing/ipc/errors.h"
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "ipc/internal/errors.h"
+#include "multiprocessing/ipc/internal/errors.h"
 
 namespace mp {
 namespace {

@@ -1,4 +1,4 @@
-#include "ipc/exit_hooks.h"
+#include "multiprocessing/ipc/exit_hooks.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,14 +1,14 @@
-#include "ipc/listener.h"
+#include "multiprocessing/ipc/listener.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ipc/auth.h"
-#include "platform/channel.h"
-#include "platform/poll.h"
-#include "platform/socket.h"
+#include "multiprocessing/ipc/auth.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/poll.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp {
 namespace {

@@ -40,10 +40,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ipc/auth.h"
-#include "ipc/connection.h"
-#include "platform/handle.h"
-#include "platform/socket.h"
+#include "multiprocessing/ipc/auth.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp {
 

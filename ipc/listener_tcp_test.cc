@@ -3,9 +3,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "ipc/listener.h"
-#include "ipc/listener_test_util.h"
-#include "platform/socket.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/ipc/listener_test_util.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp {
 namespace {

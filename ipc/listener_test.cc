@@ -1,4 +1,4 @@
-#include "ipc/listener.h"
+#include "multiprocessing/ipc/listener.h"
 
 #include <atomic>
 #include <cstdio>
@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "ipc/listener_test_util.h"
-#include "ipc/wait.h"
-#include "platform/channel.h"
-#include "platform/socket.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/listener_test_util.h"
+#include "multiprocessing/ipc/wait.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/socket.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

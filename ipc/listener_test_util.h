@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "ipc/listener.h"
+#include "multiprocessing/ipc/listener.h"
 
 namespace mp::test_util {
 

@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "ipc/listener.h"
-#include "ipc/listener_test_util.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/ipc/listener_test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

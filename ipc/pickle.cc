@@ -1,4 +1,4 @@
-#include "ipc/pickle.h"
+#include "multiprocessing/ipc/pickle.h"
 
 #include <cstring>
 #include <limits>

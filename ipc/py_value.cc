@@ -1,4 +1,4 @@
-#include "ipc/py_value.h"
+#include "multiprocessing/ipc/py_value.h"
 
 #include <algorithm>
 #include <cmath>

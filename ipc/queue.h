@@ -86,8 +86,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/errors.h"  // IsEmpty, IsFull
-#include "ipc/internal/queue_codec.h"  // Codec<Queue<T>> ...
+#include "multiprocessing/ipc/errors.h"  // IsEmpty, IsFull
+#include "multiprocessing/ipc/internal/queue_codec.h"  // Codec<Queue<T>> ...
 
 namespace mp {
 

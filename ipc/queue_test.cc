@@ -1,6 +1,6 @@
 // Queue semantics inside one process (threads for the other side); the
 // tests between processes are in tests/queue_test.cc.
-#include "ipc/queue.h"
+#include "multiprocessing/ipc/queue.h"
 
 #include <string>
 #include <thread>
@@ -10,8 +10,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "ipc/internal/queue_core.h"
-#include "platform/handle.h"
+#include "multiprocessing/ipc/internal/queue_core.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 namespace {

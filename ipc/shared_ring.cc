@@ -1,4 +1,4 @@
-#include "ipc/shared_ring.h"
+#include "multiprocessing/ipc/shared_ring.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "absl/time/clock.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::ipc_internal {
 

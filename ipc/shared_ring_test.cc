@@ -1,7 +1,7 @@
 // The ring within a process and across processes, on every OS: the other
 // processes are this test binary started again with a --child-* switch and
 // the ring's memory (ChildMain() below runs that side).
-#include "ipc/shared_ring.h"
+#include "multiprocessing/ipc/shared_ring.h"
 
 #include <cstdint>
 #include <cstring>
@@ -15,9 +15,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/child_main.h"
-#include "platform/launch.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::ipc_internal {
 namespace {

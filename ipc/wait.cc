@@ -1,6 +1,6 @@
-#include "ipc/wait.h"
+#include "multiprocessing/ipc/wait.h"
 
-#include "platform/poll.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp {
 

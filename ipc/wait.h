@@ -20,9 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "ipc/connection.h"
-#include "ipc/listener.h"
-#include "platform/handle.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 

@@ -1,4 +1,4 @@
-#include "ipc/wait.h"
+#include "multiprocessing/ipc/wait.h"
 
 #include <optional>
 #include <string>
@@ -8,9 +8,9 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "platform/child_main.h"
-#include "platform/launch.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

@@ -1,11 +1,11 @@
-#include "platform/bsd_socket.h"
+#include "bsd_socket.h"
 
 #ifdef _WIN32
 #include <windows.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
-#include "platform/win_util.h"
+#include "multiprocessing/platform/win_util.h"
 #else
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -22,7 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
+#include "multiprocessing/platform/error.h"
 
 namespace mp::platform::bsd_socket {
 namespace {

@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "platform/handle.h"
-#include "platform/socket.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp::platform::bsd_socket {
 

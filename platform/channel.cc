@@ -1,4 +1,4 @@
-#include "platform/channel.h"
+#include "multiprocessing/platform/channel.h"
 
 namespace mp::platform {
 

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

@@ -11,8 +11,8 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "platform/channel.h"
-#include "platform/error.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/error.h"
 
 namespace mp::platform {
 namespace {

@@ -1,11 +1,11 @@
-#include "platform/channel.h"
+#include "multiprocessing/platform/channel.h"
 
 #include <string>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::platform {
 namespace {

@@ -11,11 +11,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "platform/channel.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "platform/pipe_win.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/pipe_win.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

@@ -1,4 +1,4 @@
-#include "platform/child_main.h"
+#include "multiprocessing/platform/child_main.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "platform/crypto.h"
+#include "multiprocessing/platform/crypto.h"
 
 #include <string>
 

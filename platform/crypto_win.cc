@@ -6,8 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
 
 namespace mp::platform {
 namespace {

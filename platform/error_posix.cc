@@ -1,6 +1,6 @@
 #include <errno.h>
 
-#include "platform/error.h"
+#include "multiprocessing/platform/error.h"
 
 namespace mp::platform {
 

@@ -1,4 +1,4 @@
-#include "platform/error.h"
+#include "multiprocessing/platform/error.h"
 
 #include <cerrno>
 

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "platform/error.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

@@ -1,7 +1,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "platform/exit_status.h"
+#include "multiprocessing/platform/exit_status.h"
 
 namespace mp::platform {
 

@@ -1,6 +1,6 @@
 #include <cstdint>
 
-#include "platform/exit_status.h"
+#include "multiprocessing/platform/exit_status.h"
 
 namespace mp::platform {
 

@@ -4,8 +4,8 @@
 
 #include <cerrno>
 
-#include "platform/error.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

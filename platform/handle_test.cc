@@ -1,9 +1,9 @@
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 #include <utility>
 
 #include "gtest/gtest.h"
-#include "platform/channel.h"
+#include "multiprocessing/platform/channel.h"
 
 namespace mp::platform {
 namespace {

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
-#include "platform/handle.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

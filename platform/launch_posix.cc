@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "platform/error.h"
-#include "platform/exit_status.h"
-#include "platform/launch.h"
-#include "platform/poll.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp::platform {
 namespace {

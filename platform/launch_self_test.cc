@@ -12,12 +12,12 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/child_main.h"
-#include "platform/exit_status.h"
-#include "platform/launch.h"
-#include "platform/poll.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/poll.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::platform {
 namespace {

@@ -1,4 +1,4 @@
-#include "platform/launch.h"
+#include "multiprocessing/platform/launch.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,8 +12,8 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/exit_status.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/exit_status.h"
 
 namespace mp::platform {
 namespace {

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
-#include "platform/exit_status.h"
-#include "platform/launch.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

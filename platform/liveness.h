@@ -4,7 +4,7 @@
 #ifndef MULTIPROCESSING_PLATFORM_LIVENESS_H_
 #define MULTIPROCESSING_PLATFORM_LIVENESS_H_
 
-#include "platform/launch.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp::platform {
 

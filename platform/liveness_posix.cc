@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "platform/liveness.h"
+#include "multiprocessing/platform/liveness.h"
 
 namespace mp::platform {
 

@@ -1,6 +1,6 @@
 #include <windows.h>
 
-#include "platform/liveness.h"
+#include "multiprocessing/platform/liveness.h"
 
 namespace mp::platform {
 

@@ -23,8 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "platform/channel.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "platform/error.h"
-#include "platform/message_channel.h"
-#include "platform/poll.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/message_channel.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp::platform {
 

@@ -1,7 +1,7 @@
 // Message channels on every OS; the other process of the cross-process
 // cases is this test binary started again with a --child-* switch (ChildMain()
 // below runs that side).
-#include "platform/message_channel.h"
+#include "multiprocessing/platform/message_channel.h"
 
 #include <algorithm>
 #include <cstring>
@@ -15,9 +15,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/child_main.h"
-#include "platform/launch.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::platform {
 namespace {

@@ -23,10 +23,10 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "platform/error.h"
-#include "platform/message_channel.h"
-#include "platform/pipe_win.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/message_channel.h"
+#include "multiprocessing/platform/pipe_win.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

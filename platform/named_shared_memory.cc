@@ -1,5 +1,5 @@
 // What named shared memory does the same on every OS.
-#include "platform/named_shared_memory.h"
+#include "multiprocessing/platform/named_shared_memory.h"
 
 #include <utility>
 

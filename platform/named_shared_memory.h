@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

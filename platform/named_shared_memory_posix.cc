@@ -11,10 +11,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "platform/launch.h"
-#include "platform/named_shared_memory.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/named_shared_memory.h"
 
 namespace mp::platform {
 namespace {

@@ -1,7 +1,7 @@
 // POSIX named shared memory: CPython's names and mode, no descriptor or
 // segment left after 1,000 create/unlink cycles, and the tracker that
 // unlinks what a creator left when it ends (killed or not).
-#include "platform/named_shared_memory.h"
+#include "multiprocessing/platform/named_shared_memory.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/launch.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp::platform {
 namespace {

@@ -6,7 +6,7 @@
 #include <windows.h>
 
 #include "absl/status/statusor.h"
-#include "platform/channel.h"
+#include "multiprocessing/platform/channel.h"
 
 namespace mp::platform {
 

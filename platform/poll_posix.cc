@@ -4,8 +4,8 @@
 #include <climits>
 
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
-#include "platform/poll.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp::platform {
 

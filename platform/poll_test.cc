@@ -1,12 +1,12 @@
-#include "platform/poll.h"
+#include "multiprocessing/platform/poll.h"
 
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::platform {
 namespace {

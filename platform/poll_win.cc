@@ -18,9 +18,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "platform/error.h"
-#include "platform/poll.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/poll.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

@@ -32,7 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

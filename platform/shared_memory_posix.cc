@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "platform/error.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::platform {
 

@@ -1,7 +1,7 @@
 // Shared memory, waits on words and SharedLock across processes, on every
 // OS: the other process is this test binary started again with a --child-*
 // switch and the memory's handle (ChildMain() below runs that side).
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 #include <atomic>
 #include <cstdint>
@@ -17,8 +17,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/child_main.h"
-#include "platform/launch.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp::platform {
 namespace {

@@ -36,10 +36,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "platform/shared_memory.h"
-#include "platform/win_util.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/shared_memory.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::platform {
 

@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "platform/bsd_socket.h"
-#include "platform/error.h"
-#include "platform/socket.h"
+#include "bsd_socket.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp::platform {
 namespace {

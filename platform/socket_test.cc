@@ -1,14 +1,14 @@
 // TCP on every OS (socket_unix_test covers Unix sockets, POSIX only).
-#include "platform/socket.h"
+#include "multiprocessing/platform/socket.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/error.h"
-#include "platform/socket_test_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/socket_test_util.h"
 
 namespace mp::platform {
 namespace {

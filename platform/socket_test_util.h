@@ -5,8 +5,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/socket.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/socket.h"
 
 namespace mp::test_util {
 

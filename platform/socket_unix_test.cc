@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/socket.h"
-#include "platform/socket_test_util.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/socket.h"
+#include "multiprocessing/platform/socket_test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::platform {
 namespace {

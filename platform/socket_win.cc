@@ -12,10 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "platform/bsd_socket.h"
-#include "platform/error.h"
-#include "platform/socket.h"
-#include "platform/win_util.h"
+#include "bsd_socket.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/socket.h"
+#include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {

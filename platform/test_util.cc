@@ -1,8 +1,8 @@
-#include "platform/test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
-#include "platform/crypto.h"
+#include "multiprocessing/platform/crypto.h"
 
 namespace mp::test_util {
 

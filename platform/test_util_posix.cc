@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::test_util {
 

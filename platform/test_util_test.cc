@@ -1,4 +1,4 @@
-#include "platform/test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/channel.h"
-#include "platform/handle.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::test_util {
 namespace {

@@ -4,7 +4,7 @@
 #include <tlhelp32.h>
 
 #include "absl/strings/str_cat.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::test_util {
 

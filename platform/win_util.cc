@@ -1,4 +1,4 @@
-#include "platform/win_util.h"
+#include "multiprocessing/platform/win_util.h"
 
 #include <winsock2.h>
 

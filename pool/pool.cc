@@ -1,4 +1,4 @@
-#include "pool/pool.h"
+#include "multiprocessing/pool/pool.h"
 
 #include <algorithm>
 #include <atomic>
@@ -17,10 +17,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "ipc/connection.h"
-#include "ipc/errors.h"
-#include "ipc/py_value.h"
-#include "ipc/wait.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/errors.h"
+#include "multiprocessing/ipc/py_value.h"
+#include "multiprocessing/ipc/wait.h"
 
 namespace mp {
 namespace pool_internal {

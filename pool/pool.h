@@ -56,10 +56,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "pool/internal/result_state.h"
-#include "pool/internal/task.h"  // MP_REGISTER_TASK
-#include "process/process.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/pool/internal/result_state.h"
+#include "multiprocessing/pool/internal/task.h"  // MP_REGISTER_TASK
+#include "multiprocessing/process/process.h"
 
 namespace mp {
 

@@ -1,6 +1,6 @@
 // mp::Pool under every start method (spawn: the workers are this test binary
 // started again, running the registered tasks below).
-#include "pool/pool.h"
+#include "multiprocessing/pool/pool.h"
 
 #include <atomic>
 #include <chrono>
@@ -20,9 +20,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/handle.h"
-#include "platform/test_util.h"
-#include "process/test_main.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

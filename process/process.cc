@@ -1,4 +1,4 @@
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 #include <atomic>
 #include <cstdio>
@@ -9,11 +9,11 @@
 #include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "ipc/exit_hooks.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "process/registry.h"
-#include "process/spawn.h"
+#include "multiprocessing/ipc/exit_hooks.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/process/registry.h"
+#include "spawn.h"
 
 namespace mp {
 namespace {

@@ -104,10 +104,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/errors.h"  // IsTimeout() for Join()
-#include "platform/handle.h"
-#include "platform/launch.h"
-#include "process/target.h"  // MP_REGISTER_TARGET
+#include "multiprocessing/ipc/errors.h"  // IsTimeout() for Join()
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/target.h"  // MP_REGISTER_TARGET
 
 namespace mp {
 

@@ -10,10 +10,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "ipc/listener.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

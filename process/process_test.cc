@@ -1,4 +1,4 @@
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,10 +15,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "platform/exit_status.h"
-#include "platform/handle.h"
-#include "platform/poll.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/poll.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

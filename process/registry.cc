@@ -1,11 +1,11 @@
-#include "process/registry.h"
+#include "multiprocessing/process/registry.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
 
-#include "platform/poll.h"
+#include "multiprocessing/platform/poll.h"
 
 namespace mp::process_internal {
 

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "platform/launch.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp::process_internal {
 

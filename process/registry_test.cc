@@ -1,7 +1,7 @@
 // The registry's children are this test binary run again: started with
 // --child-exit=N --child-sleep-ms=M, ChildMain() sleeps and exits with N
 // instead of running the tests.
-#include "process/registry.h"
+#include "multiprocessing/process/registry.h"
 
 #include <memory>
 #include <optional>
@@ -12,10 +12,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/child_main.h"
-#include "platform/exit_status.h"
-#include "platform/launch.h"
-#include "platform/test_util.h"
+#include "multiprocessing/platform/child_main.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp::process_internal {
 namespace {

@@ -1,4 +1,4 @@
-#include "process/spawn.h"
+#include "spawn.h"
 
 #include <atomic>
 #include <cstdio>
@@ -15,13 +15,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "ipc/connection.h"
-#include "platform/channel.h"
-#include "platform/crypto.h"
-#include "platform/error.h"
-#include "platform/handle.h"
-#include "process/bootstrap.pb.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/crypto.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/process/bootstrap.pb.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp::process_internal {
 namespace {

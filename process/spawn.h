@@ -24,9 +24,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "platform/launch.h"
-#include "process/target.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/target.h"
 
 namespace mp::process_internal {
 

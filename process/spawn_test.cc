@@ -17,12 +17,12 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/codec_protobuf.h"
-#include "ipc/connection.h"
-#include "platform/channel.h"
-#include "platform/launch.h"
-#include "process/process.h"
-#include "process/testdata/spawn_test.pb.h"
+#include "multiprocessing/ipc/codec_protobuf.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/channel.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/testdata/spawn_test.pb.h"
 
 namespace mp {
 namespace {

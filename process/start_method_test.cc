@@ -14,14 +14,14 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "platform/exit_status.h"
-#include "platform/handle.h"
-#include "platform/launch.h"
-#include "platform/poll.h"
-#include "platform/test_util.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/exit_status.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/poll.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

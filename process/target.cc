@@ -1,4 +1,4 @@
-#include "process/target.h"
+#include "multiprocessing/process/target.h"
 
 #include <cstdio>
 #include <cstdlib>

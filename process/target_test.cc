@@ -1,11 +1,11 @@
-#include "process/target.h"
+#include "multiprocessing/process/target.h"
 
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 namespace mp::process_internal {
 namespace {

@@ -2,7 +2,7 @@
 // target inside mp::Init and never reaches the tests.
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 int main(int argc, char** argv) {
   mp::Init(argc, argv);

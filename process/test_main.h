@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "gtest/gtest.h"
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp::test_util {
 

@@ -7,8 +7,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/launch.h"
-#include "shared_memory/shared_memory.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/shared_memory/shared_memory.h"
 
 namespace mp {
 namespace {

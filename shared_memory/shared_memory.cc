@@ -1,4 +1,4 @@
-#include "shared_memory/shared_memory.h"
+#include "multiprocessing/shared_memory/shared_memory.h"
 
 #include <utility>
 

@@ -27,8 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "ipc/codec.h"
-#include "platform/named_shared_memory.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/named_shared_memory.h"
 
 namespace mp {
 

@@ -1,6 +1,6 @@
 // SharedMemory, Value, Array, RawValue and RawArray between processes,
 // under every start method.
-#include "shared_memory/shared_memory.h"
+#include "multiprocessing/shared_memory/shared_memory.h"
 
 #include <cstring>
 #include <mutex>
@@ -11,9 +11,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "process/process.h"
-#include "process/test_main.h"
-#include "shared_memory/sharedctypes.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
+#include "multiprocessing/shared_memory/sharedctypes.h"
 
 namespace mp {
 namespace {

@@ -27,9 +27,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "ipc/codec.h"
-#include "sync/segment.h"
-#include "sync/synchronize.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/sync/segment.h"
+#include "multiprocessing/sync/synchronize.h"
 
 namespace mp {
 

@@ -1,11 +1,11 @@
-#include "sync/segment.h"
+#include "multiprocessing/sync/segment.h"
 
 #include <cstring>
 #include <mutex>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "platform/crypto.h"
+#include "multiprocessing/platform/crypto.h"
 
 namespace mp::sync_internal {
 namespace {

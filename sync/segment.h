@@ -11,9 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ipc/codec.h"
-#include "platform/handle.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::sync_internal {
 

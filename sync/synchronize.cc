@@ -1,4 +1,4 @@
-#include "sync/synchronize.h"
+#include "multiprocessing/sync/synchronize.h"
 
 #include <algorithm>
 #include <climits>
@@ -9,9 +9,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "platform/launch.h"
-#include "platform/liveness.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/liveness.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp {
 

@@ -38,8 +38,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "sync/segment.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/sync/segment.h"
 
 namespace mp {
 

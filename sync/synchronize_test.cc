@@ -1,7 +1,7 @@
 // Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event and Barrier
 // between processes, under every start method: Python's semantics and
 // errors, and the bad day (holders and waiters killed).
-#include "sync/synchronize.h"
+#include "multiprocessing/sync/synchronize.h"
 
 #include <atomic>
 #include <cstdint>
@@ -13,10 +13,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "platform/handle.h"
-#include "process/process.h"
-#include "process/test_main.h"
-#include "shared_memory/sharedctypes.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
+#include "multiprocessing/shared_memory/sharedctypes.h"
 
 namespace mp {
 namespace {

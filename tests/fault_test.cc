@@ -19,12 +19,12 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "ipc/queue.h"
-#include "platform/handle.h"
-#include "platform/test_util.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/queue.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

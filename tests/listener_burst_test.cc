@@ -9,8 +9,8 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "ipc/listener.h"
-#include "ipc/wait.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/ipc/wait.h"
 
 namespace mp {
 namespace {

@@ -26,11 +26,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "fuzz/corpus_util.h"
+#include "multiprocessing/fuzz/corpus_util.h"
 #include "gtest/gtest.h"
-#include "ipc/codec.h"
-#include "ipc/py_value.h"
-#include "platform/launch.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/py_value.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp {
 namespace {

@@ -24,14 +24,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
-#include "ipc/codec.h"
-#include "ipc/codec_protobuf.h"
-#include "ipc/connection.h"
-#include "ipc/py_value.h"
-#include "ipc/testdata/codec_test_types.h"
-#include "platform/handle.h"
-#include "platform/launch.h"
-#include "tests/testdata/pickle_interop.pb.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/codec_protobuf.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/py_value.h"
+#include "multiprocessing/ipc/testdata/codec_test_types.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/tests/testdata/pickle_interop.pb.h"
 
 namespace mp {
 

@@ -29,11 +29,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "ipc/codec.h"
-#include "ipc/connection.h"
-#include "ipc/py_value.h"
-#include "ipc/testdata/codec_test_types.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/ipc/py_value.h"
+#include "multiprocessing/ipc/testdata/codec_test_types.h"
+#include "multiprocessing/platform/test_util.h"
 
 // The largest single allocation while tracking: "without allocating" checks.
 namespace {

@@ -7,11 +7,11 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "platform/handle.h"
-#include "platform/test_util.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

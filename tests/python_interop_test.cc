@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "ipc/connection.h"
-#include "platform/launch.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/launch.h"
 
 namespace mp {
 namespace {

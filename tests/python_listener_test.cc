@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "ipc/listener.h"
-#include "ipc/wait.h"
-#include "platform/launch.h"
-#include "platform/socket.h"
-#include "platform/test_util.h"
+#include "multiprocessing/ipc/listener.h"
+#include "multiprocessing/ipc/wait.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/socket.h"
+#include "multiprocessing/platform/test_util.h"
 
 namespace mp {
 namespace {

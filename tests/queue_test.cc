@@ -1,7 +1,7 @@
 // Queue, SimpleQueue and JoinableQueue between processes, under both start
 // methods: Python's semantics, many producers and consumers, and the bad day
 // (a consumer killed in the middle, huge, empty and mistyped items).
-#include "ipc/queue.h"
+#include "multiprocessing/ipc/queue.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,10 +16,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ipc/internal/queue_core.h"
-#include "platform/test_util.h"
-#include "process/process.h"
-#include "process/test_main.h"
+#include "multiprocessing/ipc/internal/queue_core.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
+#include "multiprocessing/process/test_main.h"
 
 namespace mp {
 namespace {

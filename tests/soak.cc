@@ -26,10 +26,10 @@
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ipc/queue.h"
-#include "platform/handle.h"
-#include "platform/test_util.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/queue.h"
+#include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/test_util.h"
+#include "multiprocessing/process/process.h"
 
 ABSL_FLAG(int64_t, processes, 10000, "processes to start and join");
 ABSL_FLAG(int64_t, items, 10000000, "queue items, 4 producers -> 4 consumers");

@@ -1,4 +1,4 @@
-#include "ipc/internal/feeder.h"
+#include "multiprocessing/ipc/internal/feeder.h"
 
 #include <mutex>
 #include <string>

@@ -1,12 +1,12 @@
-#include "ipc/internal/large_item_channel.h"
+#include "multiprocessing/ipc/internal/large_item_channel.h"
 
 #include <cstring>
 #include <utility>
 
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
-#include "platform/message_channel.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/platform/message_channel.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::ipc_internal {
 namespace {

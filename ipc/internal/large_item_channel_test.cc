@@ -1,4 +1,4 @@
-#include "ipc/internal/large_item_channel.h"
+#include "multiprocessing/ipc/internal/large_item_channel.h"
 
 #include <optional>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "platform/message_channel.h"
+#include "multiprocessing/platform/message_channel.h"
 
 namespace mp::ipc_internal {
 namespace {

@@ -11,9 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ipc/codec.h"
-#include "ipc/internal/queue_core.h"
-#include "platform/handle.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/ipc/internal/queue_core.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 

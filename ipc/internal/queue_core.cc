@@ -1,4 +1,4 @@
-#include "ipc/internal/queue_core.h"
+#include "multiprocessing/ipc/internal/queue_core.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,14 +10,14 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
-#include "ipc/exit_hooks.h"
-#include "ipc/internal/errors.h"
-#include "ipc/internal/feeder.h"
-#include "ipc/internal/large_item_channel.h"
-#include "ipc/shared_ring.h"
-#include "platform/launch.h"
-#include "platform/message_channel.h"
-#include "platform/shared_memory.h"
+#include "multiprocessing/ipc/exit_hooks.h"
+#include "multiprocessing/ipc/internal/errors.h"
+#include "multiprocessing/ipc/internal/feeder.h"
+#include "multiprocessing/ipc/internal/large_item_channel.h"
+#include "multiprocessing/ipc/shared_ring.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/message_channel.h"
+#include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::ipc_internal {
 namespace {

@@ -23,8 +23,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"  // HandleList
-#include "platform/handle.h"
+#include "multiprocessing/ipc/codec.h"  // HandleList
+#include "multiprocessing/platform/handle.h"
 
 namespace mp::ipc_internal {
 

@@ -2,7 +2,7 @@
 // the large-item channel, with and without the feeder. The typed queues'
 // semantics are in ipc/queue_test.cc, those between processes in
 // tests/queue_test.cc.
-#include "ipc/internal/queue_core.h"
+#include "multiprocessing/ipc/internal/queue_core.h"
 
 #include <memory>
 #include <string>
@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "ipc/errors.h"
-#include "ipc/internal/large_item_channel.h"
+#include "multiprocessing/ipc/errors.h"
+#include "multiprocessing/ipc/internal/large_item_channel.h"
 
 namespace mp::ipc_internal {
 namespace {

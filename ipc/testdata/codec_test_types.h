@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 // A 3-tuple on the wire: (x, y, label).
 struct Point {

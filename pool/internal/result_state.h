@@ -23,9 +23,9 @@
 #include "absl/strings/cord.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ipc/codec.h"
-#include "platform/error.h"
-#include "pool/internal/task.h"
+#include "multiprocessing/ipc/codec.h"
+#include "multiprocessing/platform/error.h"
+#include "multiprocessing/pool/internal/task.h"
 
 namespace mp {
 

@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "ipc/codec.h"
+#include "multiprocessing/ipc/codec.h"
 
 namespace mp {
 

@@ -1,7 +1,7 @@
 // A program whose main() calls mp::Init and returns 7, and that registers a
 // target returning 42. spawn_test runs it with forged spawn command lines:
 // each must run main() (7), never the target and never exit 1.
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 int Pwned() { return 42; }
 MP_REGISTER_TARGET(Pwned);

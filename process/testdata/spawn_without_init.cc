@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "process/process.h"
+#include "multiprocessing/process/process.h"
 
 int Child() { return 0; }
 MP_REGISTER_TARGET(Child);

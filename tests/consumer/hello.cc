@@ -3,8 +3,8 @@
 #include <string>
 #include <utility>
 
-#include "ipc/connection.h"
-#include "process/process.h"
+#include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/process/process.h"
 
 int main() {
   auto [parent_end, child_end] = mp::Pipe().value();
