@@ -53,14 +53,14 @@ class Handshake {
   Handshake(Role role, std::string authkey, AuthOptions options = {});
 
   // Starts: the deliverer's challenge is then in the output.
-  absl::Status Start();
+  [[nodiscard]] absl::Status Start();
   // How many bytes may be fed next; 0 once finished (done or failed).
   std::size_t wanted() const;
   // The peer's next bytes (at most wanted()). An error ends the handshake;
   // the output may still hold a "#FAILURE#" to send.
-  absl::Status Feed(absl::string_view bytes);
+  [[nodiscard]] absl::Status Feed(absl::string_view bytes);
   // The peer ended the stream: IsEof between messages, kDataLoss inside one.
-  absl::Status PeerClosed();
+  [[nodiscard]] absl::Status PeerClosed();
   // Framed bytes to send, taken.
   std::string TakeOutput() { return std::move(output_); }
   bool done() const { return step_ == Step::kDone; }
@@ -72,9 +72,9 @@ class Handshake {
   enum class Half { kDeliver, kAnswer };
   enum class Step { kIdle, kResponse, kChallenge, kVerdict, kDone, kFailed };
 
-  absl::Status NextHalf();
+  [[nodiscard]] absl::Status NextHalf();
   absl::Status OnMessage(absl::string_view message);
-  absl::Status Fail(absl::Status s);
+  [[nodiscard]] absl::Status Fail(absl::Status s);
   void Send(absl::string_view message);
 
   std::vector<Half> halves_;
@@ -91,16 +91,19 @@ class Handshake {
 
 // Runs `handshake` (not started) on `connection` until it finishes or
 // `deadline` (an absolute time; nullopt: none) passes: kDeadlineExceeded.
-absl::Status RunHandshake(Connection& connection, Handshake& handshake,
-                          std::optional<absl::Time> deadline = std::nullopt);
+[[nodiscard]] absl::Status RunHandshake(
+    Connection& connection, Handshake& handshake,
+    std::optional<absl::Time> deadline = std::nullopt);
 
 // Python's deliver_challenge(connection, authkey).
-absl::Status DeliverChallenge(Connection& connection, absl::string_view authkey,
-                              AuthOptions options = {});
+[[nodiscard]] absl::Status DeliverChallenge(Connection& connection,
+                                            absl::string_view authkey,
+                                            AuthOptions options = {});
 
 // Python's answer_challenge(connection, authkey).
-absl::Status AnswerChallenge(Connection& connection, absl::string_view authkey,
-                             AuthOptions options = {});
+[[nodiscard]] absl::Status AnswerChallenge(Connection& connection,
+                                           absl::string_view authkey,
+                                           AuthOptions options = {});
 
 }  // namespace mp
 

@@ -163,7 +163,7 @@ class HandleTable {
   int64_t Add(platform::NativeHandle handle);
   // Takes the handle at `index`. kInvalidArgument when it is not in the
   // table or was claimed already.
-  absl::StatusOr<platform::ScopedHandle> Claim(int64_t index);
+  [[nodiscard]] absl::StatusOr<platform::ScopedHandle> Claim(int64_t index);
 
   const std::vector<platform::NativeHandle>& handles() const {
     return handles_;
@@ -266,52 +266,53 @@ class Decoder {
 
   // Decodes this value into *out through Codec<T>.
   template <typename T>
-  absl::Status Decode(T* out) {
+  [[nodiscard]] absl::Status Decode(T* out) {
     return Codec<T>::Decode(*this, out);
   }
 
   // Reads a tuple (or list) of exactly sizeof...(Ts) values into the fields:
   // the counterpart of Encoder::EncodeTuple.
   template <typename... Ts>
-  absl::Status DecodeTuple(Ts*... fields);
+  [[nodiscard]] absl::Status DecodeTuple(Ts*... fields);
 
   // The Python type of this value.
   PyType type() const { return node().kind; }
   bool is_none() const { return type() == PyType::kNone; }
 
   // Scalars. Each is kInvalidArgument for a value of another type.
-  absl::Status ReadBool(bool* out) const;
+  [[nodiscard]] absl::Status ReadBool(bool* out) const;
   // int (any size up to 128 bits).
-  absl::Status ReadInt(absl::int128* out) const;
+  [[nodiscard]] absl::Status ReadInt(absl::int128* out) const;
   // float, or an int that a double holds exactly.
-  absl::Status ReadFloat(double* out) const;
+  [[nodiscard]] absl::Status ReadFloat(double* out) const;
   // str or bytes: a view into the message.
-  absl::Status ReadBytes(absl::string_view* out) const;
+  [[nodiscard]] absl::Status ReadBytes(absl::string_view* out) const;
 
   // Containers: the number of elements (a dict's: of pairs), and a visit of
   // each. `types` lists what is accepted (list and tuple for a sequence).
   std::size_t size() const {
     return type() == PyType::kDict ? node().c.count / 2 : node().c.count;
   }
-  absl::Status ExpectType(std::initializer_list<PyType> types,
-                          absl::string_view expected) const;
+  [[nodiscard]] absl::Status ExpectType(std::initializer_list<PyType> types,
+                                        absl::string_view expected) const;
   // f(Decoder& element) for a list, tuple, set or frozenset; f(Decoder& key,
   // Decoder& value) for a dict.
   template <typename F>
-  absl::Status ForEach(F&& f) const;
+  [[nodiscard]] absl::Status ForEach(F&& f) const;
   template <typename F>
-  absl::Status ForEachPair(F&& f) const;
+  [[nodiscard]] absl::Status ForEachPair(F&& f) const;
 
   // Charges `bytes` of what decoding is about to allocate against the budget
   // (see the top of the file): kResourceExhausted once it is spent.
-  absl::Status Charge(std::size_t bytes) const;
+  [[nodiscard]] absl::Status Charge(std::size_t bytes) const;
   absl::Status Charge(std::size_t count, std::size_t bytes_each) const;
 
   // "codec: expected <expected>, got <this value's type>" (kInvalidArgument).
-  absl::Status TypeError(absl::string_view expected) const;
+  [[nodiscard]] absl::Status TypeError(absl::string_view expected) const;
 
   // The handle at `index` in the Process arguments' handle table.
-  absl::StatusOr<platform::ScopedHandle> ClaimHandle(int64_t index) const;
+  [[nodiscard]] absl::StatusOr<platform::ScopedHandle> ClaimHandle(
+      int64_t index) const;
 
   // Internal: the state one decode shares.
   struct Context {
@@ -327,7 +328,7 @@ class Decoder {
  private:
   const pickle::Node& node() const { return context_->tape->node(node_); }
   // kResourceExhausted when this value's elements would nest too deep.
-  absl::Status CheckDepth() const;
+  [[nodiscard]] absl::Status CheckDepth() const;
   Decoder Child(uint32_t node) const {
     return Decoder(context_, node, depth_ + 1);
   }
@@ -381,8 +382,8 @@ namespace codec_internal {
 // The whole pickle of `value`: PROTO 4, the value, STOP. Appends to *out;
 // on failure *out is as it was.
 template <typename T>
-absl::Status EncodeImpl(const T& value, std::string* out,
-                        HandleTable* handles) {
+[[nodiscard]] absl::Status EncodeImpl(const T& value, std::string* out,
+                                      HandleTable* handles) {
   const std::size_t old_size = out->size();
   const char header[2] = {pickle::op::kProto,
                           static_cast<char>(pickle::kProtocol)};
@@ -399,20 +400,38 @@ absl::Status EncodeImpl(const T& value, std::string* out,
 
 // Parses `data` (a thread-local tape, reused) and hands the root value to
 // `decode`. Catches std::bad_alloc: no exception leaves the codec.
-absl::Status DecodeRoot(absl::string_view data, HandleTable* handles,
-                        absl::Status (*decode)(Decoder&, void*), void* out);
+[[nodiscard]] absl::Status DecodeRoot(absl::string_view data,
+                                      HandleTable* handles,
+                                      absl::Status (*decode)(Decoder&, void*),
+                                      void* out);
 
 template <typename T>
-absl::Status DecodeInto(Decoder& d, void* out) {
+[[nodiscard]] absl::Status DecodeInto(Decoder& d, void* out) {
   return d.Decode(static_cast<T*>(out));
 }
 
+// Instantiated only for a type with no Codec, so the compiler's first error
+// names the type: "In instantiation of 'struct
+// mp::codec_internal::NoCodecFor<Config>'".
 template <typename T>
-constexpr void CheckEncodable() {
-  static_assert(IsEncodable<T>::value,
+struct NoCodecFor {
+  static_assert(sizeof(T) == 0,
                 "this type has no mp::Codec: specialise mp::Codec<T> for it "
-                "(see ipc/codec.h), or include ipc/codec_protobuf.h for a "
+                "(multiprocessing/ipc/codec.h), or include "
+                "multiprocessing/ipc/codec_protobuf.h for a "
                 "protobuf message");
+};
+
+// Whether T is encodable; for a type that is not, fails to compile with
+// NoCodecFor<T>'s message (callers then instantiate nothing else of T, so
+// that message is the only one).
+template <typename T>
+constexpr bool CheckEncodable() {
+  if constexpr (IsEncodable<T>::value) {
+    return true;
+  } else {
+    return sizeof(NoCodecFor<T>) == 0;
+  }
 }
 
 }  // namespace codec_internal
@@ -421,29 +440,39 @@ constexpr void CheckEncodable() {
 // cannot be sent (a std::string that is not UTF-8, a Connection in a
 // message); *out is then unchanged.
 template <typename T>
-absl::Status Encode(const T& value, std::string* out) {
-  codec_internal::CheckEncodable<T>();
-  return codec_internal::EncodeImpl(value, out, nullptr);
+[[nodiscard]] absl::Status Encode(const T& value, std::string* out) {
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    return codec_internal::EncodeImpl(value, out, nullptr);
+  } else {
+    return absl::OkStatus();  // not reached: does not compile
+  }
 }
 // The same for a Process's arguments: handles are recorded in *handles.
 template <typename T>
-absl::Status Encode(const T& value, std::string* out, HandleTable* handles) {
-  codec_internal::CheckEncodable<T>();
-  return codec_internal::EncodeImpl(value, out, handles);
+[[nodiscard]] absl::Status Encode(const T& value, std::string* out,
+                                  HandleTable* handles) {
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    return codec_internal::EncodeImpl(value, out, handles);
+  } else {
+    return absl::OkStatus();  // not reached: does not compile
+  }
 }
 
 // Decodes the pickle that occupies all of `data` as a T.
 template <typename T>
-absl::StatusOr<T> Decode(absl::string_view data,
-                         HandleTable* handles = nullptr) {
-  codec_internal::CheckEncodable<T>();
-  T value{};
-  if (absl::Status s = codec_internal::DecodeRoot(
-          data, handles, &codec_internal::DecodeInto<T>, &value);
-      !s.ok()) {
-    return s;
+[[nodiscard]] absl::StatusOr<T> Decode(absl::string_view data,
+                                       HandleTable* handles = nullptr) {
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    T value{};
+    if (absl::Status s = codec_internal::DecodeRoot(
+            data, handles, &codec_internal::DecodeInto<T>, &value);
+        !s.ok()) {
+      return s;
+    }
+    return value;
+  } else {
+    return absl::UnimplementedError("");  // not reached: does not compile
   }
-  return value;
 }
 
 // ---------------------------------------------------------------------------
@@ -495,7 +524,7 @@ void Encoder::WriteDict(const Range& range) {
 }
 
 template <typename F>
-absl::Status Decoder::ForEach(F&& f) const {
+[[nodiscard]] absl::Status Decoder::ForEach(F&& f) const {
   const pickle::Tape& tape = *context_->tape;
   if (node().c.count == 0) return absl::OkStatus();
   if (absl::Status s = CheckDepth(); !s.ok()) return s;
@@ -508,7 +537,7 @@ absl::Status Decoder::ForEach(F&& f) const {
 }
 
 template <typename F>
-absl::Status Decoder::ForEachPair(F&& f) const {
+[[nodiscard]] absl::Status Decoder::ForEachPair(F&& f) const {
   const pickle::Tape& tape = *context_->tape;
   if (node().c.count == 0) return absl::OkStatus();
   if (absl::Status s = CheckDepth(); !s.ok()) return s;
@@ -524,7 +553,7 @@ absl::Status Decoder::ForEachPair(F&& f) const {
 }
 
 template <typename... Ts>
-absl::Status Decoder::DecodeTuple(Ts*... fields) {
+[[nodiscard]] absl::Status Decoder::DecodeTuple(Ts*... fields) {
   if (absl::Status s = ExpectType({PyType::kTuple, PyType::kList}, "tuple");
       !s.ok()) {
     return s;
@@ -553,15 +582,17 @@ absl::Status Decoder::DecodeTuple(Ts*... fields) {
 template <>
 struct Codec<bool> {
   static void Encode(bool v, Encoder& e) { e.WriteBool(v); }
-  static absl::Status Decode(Decoder& d, bool* out) { return d.ReadBool(out); }
+  [[nodiscard]] static absl::Status Decode(Decoder& d, bool* out) {
+    return d.ReadBool(out);
+  }
 };
 
 namespace codec_internal {
-absl::Status IntegerOutOfRange(absl::int128 v, std::size_t size,
-                               bool is_signed);
+[[nodiscard]] absl::Status IntegerOutOfRange(absl::int128 v, std::size_t size,
+                                             bool is_signed);
 
 template <typename T>
-absl::Status DecodeInteger(Decoder& d, T* out) {
+[[nodiscard]] absl::Status DecodeInteger(Decoder& d, T* out) {
   absl::int128 v;
   if (absl::Status s = d.ReadInt(&v); !s.ok()) return s;
   if (v < static_cast<absl::int128>(std::numeric_limits<T>::min()) ||
@@ -579,7 +610,7 @@ struct Codec<T, std::enable_if_t<std::is_integral_v<T> &&
   static void Encode(const T& v, Encoder& e) {
     e.WriteInt(static_cast<absl::int128>(v));
   }
-  static absl::Status Decode(Decoder& d, T* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, T* out) {
     return codec_internal::DecodeInteger(d, out);
   }
 };
@@ -587,7 +618,7 @@ struct Codec<T, std::enable_if_t<std::is_integral_v<T> &&
 template <>
 struct Codec<absl::int128> {
   static void Encode(const absl::int128& v, Encoder& e) { e.WriteInt(v); }
-  static absl::Status Decode(Decoder& d, absl::int128* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, absl::int128* out) {
     return d.ReadInt(out);
   }
 };
@@ -596,7 +627,7 @@ template <typename T>
 struct Codec<T, std::enable_if_t<std::is_same_v<T, float> ||
                                  std::is_same_v<T, double>>> {
   static void Encode(const T& v, Encoder& e) { e.WriteFloat(v); }
-  static absl::Status Decode(Decoder& d, T* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, T* out) {
     double v;
     if (absl::Status s = d.ReadFloat(&v); !s.ok()) return s;
     if constexpr (std::is_same_v<T, float>) {
@@ -614,7 +645,7 @@ struct Codec<T, std::enable_if_t<std::is_same_v<T, float> ||
 namespace codec_internal {
 // A str or bytes value copied into a byte container (charged).
 template <typename C>
-absl::Status DecodeByteString(Decoder& d, C* out) {
+[[nodiscard]] absl::Status DecodeByteString(Decoder& d, C* out) {
   absl::string_view bytes;
   if (absl::Status s = d.ReadBytes(&bytes); !s.ok()) return s;
   if (absl::Status s = d.Charge(bytes.size()); !s.ok()) return s;
@@ -628,7 +659,7 @@ absl::Status DecodeByteString(Decoder& d, C* out) {
 template <>
 struct Codec<std::string> {
   static void Encode(const std::string& v, Encoder& e) { e.WriteStr(v); }
-  static absl::Status Decode(Decoder& d, std::string* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::string* out) {
     return codec_internal::DecodeByteString(d, out);
   }
 };
@@ -636,7 +667,7 @@ struct Codec<std::string> {
 template <>
 struct Codec<Bytes> {
   static void Encode(const Bytes& v, Encoder& e) { e.WriteBytes(v); }
-  static absl::Status Decode(Decoder& d, Bytes* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Bytes* out) {
     return codec_internal::DecodeByteString(d, out);
   }
 };
@@ -676,7 +707,7 @@ struct Codec<char[N]> {
 template <>
 struct Codec<std::monostate> {
   static void Encode(const std::monostate&, Encoder& e) { e.WriteNone(); }
-  static absl::Status Decode(Decoder& d, std::monostate*) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::monostate*) {
     return d.is_none() ? absl::OkStatus() : d.TypeError("None");
   }
 };
@@ -691,7 +722,7 @@ struct Codec<std::vector<T, A>,
     e.WriteBytes(
         absl::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
   }
-  static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
     return codec_internal::DecodeByteString(d, out);
   }
 };
@@ -704,7 +735,7 @@ struct Codec<std::vector<T, A>,
   static void Encode(const std::vector<T, A>& v, Encoder& e) {
     e.WriteList<T>(v);  // explicit T: vector<bool> iterates over proxies
   }
-  static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::vector<T, A>* out) {
     if (absl::Status s = d.ExpectType({PyType::kList, PyType::kTuple}, "list");
         !s.ok()) {
       return s;
@@ -731,7 +762,7 @@ struct Codec<std::array<T, N>> {
   static void Encode(const std::array<T, N>& v, Encoder& e) {
     e.WriteList<T>(v);
   }
-  static absl::Status Decode(Decoder& d, std::array<T, N>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::array<T, N>* out) {
     if (absl::Status s = d.ExpectType({PyType::kList, PyType::kTuple}, "list");
         !s.ok()) {
       return s;
@@ -751,10 +782,11 @@ namespace codec_internal {
 // A decoded std::unordered_* whose keys pile up in one bucket is refused
 // rather than decoded in quadratic time.
 inline constexpr std::size_t kMaxBucketLength = 64;
-absl::Status HashFlood(std::size_t bucket_length);
+[[nodiscard]] absl::Status HashFlood(std::size_t bucket_length);
 
 template <typename C>
-absl::Status CheckBucket(const C& c, const typename C::key_type& key) {
+[[nodiscard]] absl::Status CheckBucket(const C& c,
+                                       const typename C::key_type& key) {
   if (c.size() < kMaxBucketLength) return absl::OkStatus();
   const std::size_t b = c.bucket(key);
   std::size_t length = 0;
@@ -775,7 +807,7 @@ template <typename Set>
 struct SetCodec {
   using Key = typename Set::value_type;
   static void Encode(const Set& v, Encoder& e) { e.WriteSet<Key>(v); }
-  static absl::Status Decode(Decoder& d, Set* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Set* out) {
     if (absl::Status s =
             d.ExpectType({PyType::kSet, PyType::kFrozenSet}, "set");
         !s.ok()) {
@@ -804,7 +836,7 @@ struct MapCodec {
   using Key = typename Map::key_type;
   using Value = typename Map::mapped_type;
   static void Encode(const Map& v, Encoder& e) { e.WriteDict<Key, Value>(v); }
-  static absl::Status Decode(Decoder& d, Map* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Map* out) {
     if (absl::Status s = d.ExpectType({PyType::kDict}, "dict"); !s.ok()) {
       return s;
     }
@@ -835,8 +867,9 @@ void EncodeTupleElements([[maybe_unused]] const Tuple& t, Encoder& e,
 }
 
 template <typename Tuple, std::size_t... I>
-absl::Status DecodeTupleElements(Decoder& d, [[maybe_unused]] Tuple* t,
-                                 std::index_sequence<I...>) {
+[[nodiscard]] absl::Status DecodeTupleElements(Decoder& d,
+                                               [[maybe_unused]] Tuple* t,
+                                               std::index_sequence<I...>) {
   return d.DecodeTuple(&std::get<I>(*t)...);
 }
 
@@ -848,7 +881,7 @@ struct Codec<std::set<K, C, A>> {
   static void Encode(const Set& v, Encoder& e) {
     codec_internal::SetCodec<Set>::Encode(v, e);
   }
-  static absl::Status Decode(Decoder& d, Set* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Set* out) {
     return codec_internal::SetCodec<Set>::Decode(d, out);
   }
 };
@@ -858,7 +891,7 @@ struct Codec<std::unordered_set<K, H, E, A>> {
   static void Encode(const Set& v, Encoder& e) {
     codec_internal::SetCodec<Set>::Encode(v, e);
   }
-  static absl::Status Decode(Decoder& d, Set* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Set* out) {
     return codec_internal::SetCodec<Set>::Decode(d, out);
   }
 };
@@ -868,7 +901,7 @@ struct Codec<std::map<K, V, C, A>> {
   static void Encode(const Map& v, Encoder& e) {
     codec_internal::MapCodec<Map>::Encode(v, e);
   }
-  static absl::Status Decode(Decoder& d, Map* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Map* out) {
     return codec_internal::MapCodec<Map>::Decode(d, out);
   }
 };
@@ -878,7 +911,7 @@ struct Codec<std::unordered_map<K, V, H, E, A>> {
   static void Encode(const Map& v, Encoder& e) {
     codec_internal::MapCodec<Map>::Encode(v, e);
   }
-  static absl::Status Decode(Decoder& d, Map* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Map* out) {
     return codec_internal::MapCodec<Map>::Decode(d, out);
   }
 };
@@ -888,7 +921,7 @@ struct Codec<std::pair<A, B>> {
   static void Encode(const std::pair<A, B>& v, Encoder& e) {
     e.EncodeTuple(v.first, v.second);
   }
-  static absl::Status Decode(Decoder& d, std::pair<A, B>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::pair<A, B>* out) {
     return d.DecodeTuple(&out->first, &out->second);
   }
 };
@@ -898,7 +931,7 @@ struct Codec<std::tuple<Ts...>> {
   static void Encode(const std::tuple<Ts...>& v, Encoder& e) {
     codec_internal::EncodeTupleElements(v, e, std::index_sequence_for<Ts...>());
   }
-  static absl::Status Decode(Decoder& d, std::tuple<Ts...>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::tuple<Ts...>* out) {
     return codec_internal::DecodeTupleElements(
         d, out, std::index_sequence_for<Ts...>());
   }
@@ -914,7 +947,7 @@ struct Codec<std::optional<T>> {
       e.WriteNone();
     }
   }
-  static absl::Status Decode(Decoder& d, std::optional<T>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, std::optional<T>* out) {
     if (d.is_none()) {
       out->reset();
       return absl::OkStatus();
@@ -941,7 +974,7 @@ struct Codec<std::variant<Ts...>> {
     }
     std::visit([&e](const auto& x) { e.Encode(x); }, v);
   }
-  static absl::Status Decode(Decoder& d, Variant* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Variant* out) {
     absl::Status first_error;
     bool done = false;
     const std::size_t budget = d.budget();

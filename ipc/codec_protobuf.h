@@ -38,11 +38,11 @@ struct Codec<
     }
     e.WriteBytes(bytes);
   }
-  static absl::Status Decode(Decoder& d, T* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, T* out) {
     absl::string_view bytes;
     if (d.type() != PyType::kBytes) {
-      return d.TypeError(absl::StrCat("bytes (protobuf message ",
-                                      out->GetTypeName(), ")"));
+      return d.TypeError(
+          absl::StrCat("bytes (protobuf message ", out->GetTypeName(), ")"));
     }
     if (absl::Status s = d.ReadBytes(&bytes); !s.ok()) return s;
     if (absl::Status s = d.Charge(bytes.size()); !s.ok()) return s;

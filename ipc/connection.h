@@ -45,14 +45,15 @@ class Connection {
   // send_bytes(buf, offset, size): sends data[offset, offset + size) as one
   // message; size defaults to the rest of `data`. Out of range:
   // kInvalidArgument.
-  absl::Status SendBytes(absl::string_view data, std::size_t offset = 0,
-                         std::optional<std::size_t> size = std::nullopt);
+  [[nodiscard]] absl::Status SendBytes(
+      absl::string_view data, std::size_t offset = 0,
+      std::optional<std::size_t> size = std::nullopt);
 
   // recv_bytes(maxlength): the next message. A message longer than
   // `maxlength` is kResourceExhausted and closes the connection (as in
   // Python, the stream cannot be resynchronised). End of stream between
   // messages: IsEof(). A message cut short: kDataLoss.
-  absl::StatusOr<std::string> RecvBytes(
+  [[nodiscard]] absl::StatusOr<std::string> RecvBytes(
       std::optional<std::size_t> maxlength = std::nullopt);
 
   // recv_bytes_into(buffer, offset): reads the next message into
@@ -60,8 +61,8 @@ class Connection {
   // kResourceExhausted (Python's BufferTooShort) and is handed to the caller
   // whole through BufferTooShortMessage(status) (ipc/errors.h); the
   // connection stays usable.
-  absl::StatusOr<std::size_t> RecvBytesInto(absl::Span<char> buffer,
-                                            std::size_t offset = 0);
+  [[nodiscard]] absl::StatusOr<std::size_t> RecvBytesInto(
+      absl::Span<char> buffer, std::size_t offset = 0);
 
   // send(obj) / recv(): a value pickled by the codec (ipc/codec.h), so a
   // Python peer's recv() / send() meet these. A value that cannot be sent
@@ -69,18 +70,18 @@ class Connection {
   // sends nothing; receiving a different type than was sent is
   // kInvalidArgument (the message is consumed).
   template <typename T>
-  absl::Status Send(const T& value);
+  [[nodiscard]] absl::Status Send(const T& value);
   template <typename T>
-  absl::StatusOr<T> Recv();
+  [[nodiscard]] absl::StatusOr<T> Recv();
 
   // poll(timeout): whether a message (or end of stream) is waiting. As in
   // Python, the default returns at once; std::nullopt (Python's None) waits
   // forever; zero or negative durations return at once.
-  absl::StatusOr<bool> Poll(
+  [[nodiscard]] absl::StatusOr<bool> Poll(
       std::optional<absl::Duration> timeout = absl::ZeroDuration());
 
   // close(): closing twice is fine, as in Python.
-  absl::Status Close();
+  [[nodiscard]] absl::Status Close();
 
   platform::NativeHandle fileno() const { return handle_.get(); }
   bool closed() const { return !handle_.is_valid(); }
@@ -95,16 +96,17 @@ class Connection {
   std::size_t reused_buffer_capacity() const { return scratch_.capacity(); }
 
  private:
-  absl::Status CheckReadable() const;
+  [[nodiscard]] absl::Status CheckReadable() const;
   absl::Status CheckWritable() const;
   // Reads the next frame's length. IsEof() at a clean end of stream.
-  absl::StatusOr<std::size_t> RecvLength();
+  [[nodiscard]] absl::StatusOr<std::size_t> RecvLength();
   absl::Status RecvPayload(char* dst, std::size_t n);
-  absl::Status RecvInto(std::string* out, std::optional<std::size_t> maxlength);
+  [[nodiscard]] absl::Status RecvInto(std::string* out,
+                                      std::optional<std::size_t> maxlength);
   // Reads a `length`-byte payload into `out`, which grows as bytes arrive.
-  absl::Status RecvGrowing(std::string* out, std::size_t length);
+  [[nodiscard]] absl::Status RecvGrowing(std::string* out, std::size_t length);
   void ReleaseLargeBuffer();
-  absl::Status SendFrame(absl::string_view payload);
+  [[nodiscard]] absl::Status SendFrame(absl::string_view payload);
 
   platform::ScopedHandle handle_;
   bool readable_ = false;
@@ -115,7 +117,8 @@ class Connection {
 
 // Pipe(duplex): two connected Connections. With duplex = false the first can
 // only receive and the second can only send.
-absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true);
+[[nodiscard]] absl::StatusOr<std::pair<Connection, Connection>> Pipe(
+    bool duplex = true);
 
 // A Connection as an argument of a Process: the child inherits its handle.
 // Encoded as (index in the arguments' HandleTable, readable, writable), or
@@ -129,7 +132,7 @@ struct Codec<Connection> {
     }
     e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable());
   }
-  static absl::Status Decode(Decoder& d, Connection* c) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Connection* c) {
     if (d.is_none()) {
       *c = Connection();
       return absl::OkStatus();
@@ -137,8 +140,7 @@ struct Codec<Connection> {
     int64_t index = 0;
     bool readable = false;
     bool writable = false;
-    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable);
-        !s.ok()) {
+    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable); !s.ok()) {
       return s;
     }
     absl::StatusOr<platform::ScopedHandle> owned = d.ClaimHandle(index);
@@ -149,14 +151,14 @@ struct Codec<Connection> {
 };
 
 template <typename T>
-absl::Status Connection::Send(const T& value) {
+[[nodiscard]] absl::Status Connection::Send(const T& value) {
   scratch_.clear();
   if (absl::Status s = Encode(value, &scratch_); !s.ok()) return s;
   return SendFrame(scratch_);
 }
 
 template <typename T>
-absl::StatusOr<T> Connection::Recv() {
+[[nodiscard]] absl::StatusOr<T> Connection::Recv() {
   if (absl::Status s = RecvInto(&scratch_, std::nullopt); !s.ok()) return s;
   return Decode<T>(scratch_);
 }

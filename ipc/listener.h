@@ -76,7 +76,7 @@ class Listener {
  public:
   // Python's Listener(address, backlog=backlog, authkey=authkey).
   // backlog: kDefaultBacklog is the system's largest.
-  static absl::StatusOr<Listener> Create(
+  [[nodiscard]] static absl::StatusOr<Listener> Create(
       absl::string_view address, int backlog = kDefaultBacklog,
       std::optional<std::string> authkey = std::nullopt,
       const ListenerOptions& options = {});
@@ -91,11 +91,11 @@ class Listener {
 
   // accept(): the next client, after the handshake when there is a key:
   // the first of the pending ones to finish it (see above).
-  absl::StatusOr<Connection> Accept();
+  [[nodiscard]] absl::StatusOr<Connection> Accept();
 
   // close(): stops listening and removes a Unix socket's file. Twice is
   // fine.
-  absl::Status Close();
+  [[nodiscard]] absl::Status Close();
 
   // The bound address (TCP: with the real port); "" once closed.
   const std::string& address() const { return socket_.address; }
@@ -129,7 +129,7 @@ class Listener {
     std::string peer;
   };
   // Takes the next client off the backlog and starts its handshake.
-  absl::Status StartHandshake();
+  [[nodiscard]] absl::Status StartHandshake();
   // Reads what pending_[i] sent; true when its handshake ended (`result`).
   bool Advance(std::size_t i, absl::StatusOr<Connection>* result);
 
@@ -144,7 +144,7 @@ class Listener {
 
 // Python's Client(address, authkey=authkey). The handshake has
 // options.handshake_timeout as its deadline, counted from the connection.
-absl::StatusOr<Connection> Client(
+[[nodiscard]] absl::StatusOr<Connection> Client(
     absl::string_view address,
     std::optional<std::string> authkey = std::nullopt,
     const ClientOptions& options = {});

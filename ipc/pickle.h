@@ -116,7 +116,7 @@ inline constexpr uint32_t kNoNode = 0xffffffff;
 
 struct Node {
   Kind kind;
-  uint8_t flags = 0;  // parser-private
+  uint8_t flags = 0;        // parser-private
   uint32_t next = kNoNode;  // the next child of the same parent
   union {
     bool b;
@@ -143,7 +143,7 @@ class Tape {
   // Parses the pickle that occupies all of `data`, which must outlive the
   // nodes' use. kInvalidArgument: a refused or unsupported opcode, an
   // unhashable dict key or set element. kDataLoss: truncated or malformed.
-  absl::Status Parse(absl::string_view data);
+  [[nodiscard]] absl::Status Parse(absl::string_view data);
 
   uint32_t root() const { return root_; }
   const Node& node(uint32_t i) const { return nodes_[i]; }
@@ -160,17 +160,18 @@ class Tape {
   void Release();
 
  private:
-  absl::Status Step(char opcode, const char*& p, const char* end);
+  [[nodiscard]] absl::Status Step(char opcode, const char*& p, const char* end);
   uint32_t NewNode(Kind kind);
-  absl::Status Push(uint32_t node);
+  [[nodiscard]] absl::Status Push(uint32_t node);
   absl::Status Pop(uint32_t* node);
-  absl::Status PopMark(std::size_t* begin);
+  [[nodiscard]] absl::Status PopMark(std::size_t* begin);
   // Makes a container of the given kind from stack[begin, end).
-  absl::Status Collect(Kind kind, std::size_t begin);
+  [[nodiscard]] absl::Status Collect(Kind kind, std::size_t begin);
   // Appends stack[begin, end) to the container under them, then pops them.
-  absl::Status AddToTop(Kind expected, std::size_t begin, char opcode);
+  [[nodiscard]] absl::Status AddToTop(Kind expected, std::size_t begin,
+                                      char opcode);
   void Link(uint32_t parent, uint32_t child);
-  absl::Status CheckHashable(uint32_t node, int depth);
+  [[nodiscard]] absl::Status CheckHashable(uint32_t node, int depth);
   std::size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
 
   absl::string_view data_;

@@ -75,14 +75,14 @@ class PyValue {
   // This value as a T (through the codec): kInvalidArgument if it does not
   // have T's shape.
   template <typename T>
-  absl::StatusOr<T> As() const {
+  [[nodiscard]] absl::StatusOr<T> As() const {
     std::string pickle;
     if (absl::Status s = Encode(*this, &pickle); !s.ok()) return s;
     return Decode<T>(pickle);
   }
   // A typed value as a PyValue.
   template <typename T>
-  static absl::StatusOr<PyValue> From(const T& value) {
+  [[nodiscard]] static absl::StatusOr<PyValue> From(const T& value) {
     std::string pickle;
     if (absl::Status s = Encode(value, &pickle); !s.ok()) return s;
     return Decode<PyValue>(pickle);
@@ -140,14 +140,15 @@ class PyValue {
   bool b_ = false;
   absl::int128 i_ = 0;
   double f_ = 0;
-  std::string s_;              // str, bytes
-  std::vector<PyValue> items_;  // containers; a dict's keys and values alternate
+  std::string s_;  // str, bytes
+  std::vector<PyValue>
+      items_;  // containers; a dict's keys and values alternate
 };
 
 template <>
 struct Codec<PyValue> {
   static void Encode(const PyValue& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, PyValue* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, PyValue* out);
 };
 
 }  // namespace mp

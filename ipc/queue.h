@@ -86,7 +86,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "multiprocessing/ipc/errors.h"  // IsEmpty, IsFull
+#include "multiprocessing/ipc/errors.h"                // IsEmpty, IsFull
 #include "multiprocessing/ipc/internal/queue_codec.h"  // Codec<Queue<T>> ...
 
 namespace mp {
@@ -99,7 +99,7 @@ template <typename T>
 class Queue {
  public:
   // maxsize <= 0: unbounded.
-  static absl::StatusOr<Queue> Create(int maxsize = 0) {
+  [[nodiscard]] static absl::StatusOr<Queue> Create(int maxsize = 0) {
     return ipc_internal::MakeQueue<Queue>(maxsize);
   }
   // No queue: only something to assign to (decoding needs it); calling any
@@ -109,21 +109,24 @@ class Queue {
   // put(item, block, timeout). Blocks only on a full bounded queue: until
   // there is room, or `timeout` (then mp::IsFull). block = false: IsFull at
   // once when full.
-  absl::Status Put(const T& item, bool block = true,
-                   std::optional<absl::Duration> timeout = std::nullopt) {
+  [[nodiscard]] absl::Status Put(
+      const T& item, bool block = true,
+      std::optional<absl::Duration> timeout = std::nullopt) {
     absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
     if (!bytes.ok()) return bytes.status();
     return core_->Put(std::move(*bytes), block, timeout);
   }
-  absl::Status PutNowait(const T& item) { return Put(item, false); }
+  [[nodiscard]] absl::Status PutNowait(const T& item) {
+    return Put(item, false);
+  }
 
   // get(block, timeout): the next item; mp::IsEmpty when none came before
   // `timeout` (block = false: none there now).
-  absl::StatusOr<T> Get(bool block = true,
-                        std::optional<absl::Duration> timeout = std::nullopt) {
+  [[nodiscard]] absl::StatusOr<T> Get(
+      bool block = true, std::optional<absl::Duration> timeout = std::nullopt) {
     return ipc_internal::DecodeItem<T>(core_->Get(block, timeout));
   }
-  absl::StatusOr<T> GetNowait() { return Get(false); }
+  [[nodiscard]] absl::StatusOr<T> GetNowait() { return Get(false); }
 
   // qsize(), empty(), full(): see the top of this file.
   std::size_t qsize() const { return core_->qsize(); }
@@ -135,7 +138,7 @@ class Queue {
   void Close() { core_->Close(); }
   // join_thread(): after Close(), waits until the feeder wrote the buffer.
   // Before Close(): kFailedPrecondition.
-  absl::Status JoinThread() { return core_->JoinThread(); }
+  [[nodiscard]] absl::Status JoinThread() { return core_->JoinThread(); }
   // cancel_join_thread(): this process will not wait for the feeder when it
   // ends (its buffered items may be lost).
   void CancelJoinThread() { core_->CancelJoinThread(); }
@@ -154,16 +157,16 @@ class Queue {
 template <typename T>
 class JoinableQueue : public Queue<T> {
  public:
-  static absl::StatusOr<JoinableQueue> Create(int maxsize = 0) {
+  [[nodiscard]] static absl::StatusOr<JoinableQueue> Create(int maxsize = 0) {
     return ipc_internal::MakeQueue<JoinableQueue>(maxsize);
   }
   JoinableQueue() = default;
 
   // task_done(): one item got earlier is processed. More calls than items
   // put: kInvalidArgument.
-  absl::Status TaskDone() { return this->core_->TaskDone(); }
+  [[nodiscard]] absl::Status TaskDone() { return this->core_->TaskDone(); }
   // join(): blocks until every item put has had its TaskDone().
-  absl::Status Join() { return this->core_->Join(); }
+  [[nodiscard]] absl::Status Join() { return this->core_->Join(); }
 
  private:
   explicit JoinableQueue(std::shared_ptr<ipc_internal::QueueCore> core)
@@ -176,17 +179,17 @@ class JoinableQueue : public Queue<T> {
 template <typename T>
 class SimpleQueue {
  public:
-  static absl::StatusOr<SimpleQueue> Create() {
+  [[nodiscard]] static absl::StatusOr<SimpleQueue> Create() {
     return ipc_internal::MakeQueue<SimpleQueue>(0);
   }
   SimpleQueue() = default;
 
-  absl::Status Put(const T& item) {
+  [[nodiscard]] absl::Status Put(const T& item) {
     absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
     if (!bytes.ok()) return bytes.status();
     return core_->Put(std::move(*bytes), true, std::nullopt);
   }
-  absl::StatusOr<T> Get() {
+  [[nodiscard]] absl::StatusOr<T> Get() {
     return ipc_internal::DecodeItem<T>(core_->Get(true, std::nullopt));
   }
   std::size_t qsize() const { return core_->qsize(); }

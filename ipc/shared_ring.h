@@ -53,7 +53,8 @@ class SharedRing {
 
   // Lays out an empty ring in `memory`: `size` zeroed bytes that no other
   // process uses yet.
-  static absl::StatusOr<SharedRing> Create(void* memory, std::size_t size);
+  [[nodiscard]] static absl::StatusOr<SharedRing> Create(void* memory,
+                                                         std::size_t size);
 
   // The ring that Create() laid out in `memory` (mapped by another process,
   // or by this one before a fork). Checks the layout.
@@ -63,7 +64,8 @@ class SharedRing {
   // from the memory) and kept privately, positions and record sizes are
   // checked against it, and a lock whose bytes were overwritten is
   // kDataLoss (Locked::status()), never an abort or a write out of bounds.
-  static absl::StatusOr<SharedRing> Attach(void* memory, std::size_t size);
+  [[nodiscard]] static absl::StatusOr<SharedRing> Attach(void* memory,
+                                                         std::size_t size);
 
   // The largest payload one record can carry.
   std::size_t max_payload() const;
@@ -101,7 +103,7 @@ class SharedRing {
       uint32_t tag;
       std::size_t size;
     };
-    absl::StatusOr<std::optional<Front>> PeekFront() const;
+    [[nodiscard]] absl::StatusOr<std::optional<Front>> PeekFront() const;
 
     // Removes the oldest record (after PeekFront() found it), copying its
     // payload into `*payload` unless null. Nothing when the ring is corrupt.

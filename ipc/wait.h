@@ -47,7 +47,7 @@ class Waitable {
   std::vector<platform::NativeHandle> also_;
 };
 
-absl::StatusOr<std::vector<std::size_t>> Wait(
+[[nodiscard]] absl::StatusOr<std::vector<std::size_t>> Wait(
     absl::Span<const Waitable> objects,
     std::optional<absl::Duration> timeout = std::nullopt);
 

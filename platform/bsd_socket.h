@@ -24,17 +24,19 @@ int BacklogOrMax(int backlog);
 
 // socket.h's Listen and Connect for a TCP address. Sockets are created
 // close-on-exec / non-inheritable; on Windows, for overlapped I/O.
-absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address, int backlog);
+[[nodiscard]] absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address,
+                                                    int backlog);
 absl::StatusOr<ScopedHandle> ConnectTcp(absl::string_view address);
 
 // socket.h's Accept for any listening stream socket (TCP or Unix); the
 // peer's address is set for TCP, "" otherwise.
-absl::StatusOr<BoundSocket> Accept(BoundSocket& listener);
+[[nodiscard]] absl::StatusOr<BoundSocket> Accept(BoundSocket& listener);
 
 // Connects socket `s` to the `size`-byte sockaddr at `sockaddr`, going on
 // after an interruption (POSIX); `address` names it in errors.
-absl::Status ConnectTo(NativeHandle s, const void* sockaddr, std::size_t size,
-                       absl::string_view address);
+[[nodiscard]] absl::Status ConnectTo(NativeHandle s, const void* sockaddr,
+                                     std::size_t size,
+                                     absl::string_view address);
 
 }  // namespace mp::platform::bsd_socket
 

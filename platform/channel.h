@@ -24,10 +24,10 @@ struct ChannelPair {
 };
 
 // Both ends read and write.
-absl::StatusOr<ChannelPair> CreateDuplexChannel();
+[[nodiscard]] absl::StatusOr<ChannelPair> CreateDuplexChannel();
 
 // `first` can only read, `second` can only write.
-absl::StatusOr<ChannelPair> CreateOneWayChannel();
+[[nodiscard]] absl::StatusOr<ChannelPair> CreateOneWayChannel();
 
 struct ConstBuffer {
   const void* data;
@@ -37,37 +37,38 @@ struct ConstBuffer {
 // Writes every byte of every buffer in order, as few system calls as the
 // kernel allows (one for a small message), retrying after signals and
 // partial writes. A peer that is gone yields an error, never SIGPIPE.
-absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers);
+[[nodiscard]] absl::Status WriteAll(NativeHandle h,
+                                    absl::Span<const ConstBuffer> buffers);
 
 // Reads at most `size` bytes; returns 0 only at end of stream (a peer that
 // reset the connection counts as ended). Retries after signals.
-absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
-                                     std::size_t size);
+[[nodiscard]] absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
+                                                   std::size_t size);
 
 // Ends what `h` (an end of a duplex channel) sends: the other end reads end
 // of stream once it has read what was written. POSIX: shutdown(SHUT_WR),
 // and `h` stays open for reading. Windows pipes cannot half-close: `h` is
 // closed, so what the other end writes afterwards fails.
-absl::Status CloseForWriting(ScopedHandle& h);
+[[nodiscard]] absl::Status CloseForWriting(ScopedHandle& h);
 
 // Reads from `h` (a duplex channel end or a connected Listener socket) fail
 // with a timeout error (mp::IsTimeout) once `timeout` passes without data;
 // nullopt: block forever again. On Windows the timeout is kept by handle
 // value: set nullopt before closing the handle.
-absl::Status SetReceiveTimeout(NativeHandle h,
-                               std::optional<absl::Duration> timeout);
+[[nodiscard]] absl::Status SetReceiveTimeout(
+    NativeHandle h, std::optional<absl::Duration> timeout);
 
 // Reads until `size` bytes arrived or the stream ended; returns how many
 // bytes were read (less than `size` only at end of stream).
-absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
-                                     std::size_t size);
+[[nodiscard]] absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
+                                                   std::size_t size);
 
 // When `h` is the second end of a duplex channel (CreateDuplexChannel, as
 // the spawn start method passes its child): the id of the process that
 // created the channel, or 0 when the system does not say (POSIX other than
 // Linux). kInvalidArgument when `h` is anything else: a file, a terminal, a
 // one-way pipe, another kind of socket, not open.
-absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h);
+[[nodiscard]] absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h);
 
 }  // namespace mp::platform
 

@@ -14,14 +14,14 @@
 namespace mp::platform {
 
 // Fills `out` with cryptographically secure random bytes.
-absl::Status RandomBytes(absl::Span<char> out);
+[[nodiscard]] absl::Status RandomBytes(absl::Span<char> out);
 
 // HMAC of `message` under `key` with the named digest: Python's hashlib
 // names "md5", "sha256", "sha384", "sha3_256", "sha3_384". Another name is
 // kInvalidArgument.
-absl::StatusOr<std::string> Hmac(absl::string_view digest,
-                                 absl::string_view key,
-                                 absl::string_view message);
+[[nodiscard]] absl::StatusOr<std::string> Hmac(absl::string_view digest,
+                                               absl::string_view key,
+                                               absl::string_view message);
 
 // Compares in time that depends only on the sizes (hmac.compare_digest).
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);

@@ -19,30 +19,32 @@ namespace mp {
 
 // The peer closed its end and every message was read (Python's EOFError):
 // kOutOfRange.
-absl::Status EofError(absl::string_view what);
+[[nodiscard]] absl::Status EofError(absl::string_view what);
 bool IsEof(const absl::Status& s);
 
 // A blocking call gave up after its timeout: kDeadlineExceeded.
-absl::Status TimeoutError(absl::string_view what);
+[[nodiscard]] absl::Status TimeoutError(absl::string_view what);
 bool IsTimeout(const absl::Status& s);
 
 namespace platform {
 
 // A status with `code` and `message` that is Python's exception
 // `type_url` ("type.multiprocessing/EOFError"), carrying `detail`.
-absl::Status TypedError(absl::StatusCode code, absl::string_view type_url,
-                        absl::string_view message,
-                        absl::Cord detail = absl::Cord());
+[[nodiscard]] absl::Status TypedError(absl::StatusCode code,
+                                      absl::string_view type_url,
+                                      absl::string_view message,
+                                      absl::Cord detail = absl::Cord());
 // Whether `s` is Python's exception `type_url`.
 bool HasErrorType(const absl::Status& s, absl::string_view type_url);
 
 // Turns a native error number (errno on POSIX, GetLastError() on Windows)
 // into a Status whose message names the operation and carries the system's
 // text, e.g. "socketpair: Too many open files". A timeout is IsTimeout().
-absl::Status NativeError(int error_number, absl::string_view operation);
+[[nodiscard]] absl::Status NativeError(int error_number,
+                                       absl::string_view operation);
 
 // NativeError() of the calling thread's last error.
-absl::Status LastNativeError(absl::string_view operation);
+[[nodiscard]] absl::Status LastNativeError(absl::string_view operation);
 
 }  // namespace platform
 }  // namespace mp

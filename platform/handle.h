@@ -42,24 +42,24 @@ class ScopedHandle {
   void reset(NativeHandle h = kInvalidHandle);
 
   // Closes the owned handle and reports the OS's verdict.
-  absl::Status Close();
+  [[nodiscard]] absl::Status Close();
 
  private:
   NativeHandle handle_ = kInvalidHandle;
 };
 
 // A new handle to the same object, created close-on-exec / non-inheritable.
-absl::StatusOr<ScopedHandle> Duplicate(NativeHandle h);
+[[nodiscard]] absl::StatusOr<ScopedHandle> Duplicate(NativeHandle h);
 
 // Makes `h` inheritable by children that are given it (clears FD_CLOEXEC /
 // sets HANDLE_FLAG_INHERIT), or not.
-absl::Status SetInheritable(NativeHandle h, bool inheritable);
+[[nodiscard]] absl::Status SetInheritable(NativeHandle h, bool inheritable);
 
 // Whether a child would inherit `h` (FD_CLOEXEC clear / HANDLE_FLAG_INHERIT).
-absl::StatusOr<bool> IsInheritable(NativeHandle h);
+[[nodiscard]] absl::StatusOr<bool> IsInheritable(NativeHandle h);
 
 // How many descriptors this process has open (for leak checks in tests).
-absl::StatusOr<int> CountOpenHandles();
+[[nodiscard]] absl::StatusOr<int> CountOpenHandles();
 
 }  // namespace mp::platform
 

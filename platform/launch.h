@@ -59,30 +59,30 @@ struct LaunchOptions {
 // so start long-lived children from a long-lived thread. Other POSIX systems
 // have no such call and children become orphans, as in Python; Windows puts
 // children in a job object that is closed with the parent.
-absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
-                                        absl::FunctionRef<int()> child_main,
-                                        const LaunchOptions& options = {});
+[[nodiscard]] absl::StatusOr<ChildProcess> ForkAndRun(
+    absl::Span<const NativeHandle> keep, absl::FunctionRef<int()> child_main,
+    const LaunchOptions& options = {});
 
 // Runs the program `argv[0]` (searched in PATH when it has no slash) with
 // `argv`, as a new process that inherits exactly stdin, stdout, stderr and
 // the handles in `inherit` (under the same numbers). When the program cannot
 // be started the error reaches the caller as a Status (through a
 // close-on-exec pipe), not as a mysterious exit code.
-absl::StatusOr<ChildProcess> LaunchProgram(
+[[nodiscard]] absl::StatusOr<ChildProcess> LaunchProgram(
     const std::vector<std::string>& argv,
     absl::Span<const NativeHandle> inherit, const LaunchOptions& options = {});
 
 // Waits for the child to exit and reaps it. Returns its exit code (Python's
 // convention: -N for signal N), or nullopt when `timeout` passed first.
 // `timeout`: nullopt waits forever; zero or negative checks once.
-absl::StatusOr<std::optional<int>> WaitForExit(
+[[nodiscard]] absl::StatusOr<std::optional<int>> WaitForExit(
     const ChildProcess& child, std::optional<absl::Duration> timeout);
 
 // Asks the child to stop (SIGTERM on POSIX).
-absl::Status Terminate(const ChildProcess& child);
+[[nodiscard]] absl::Status Terminate(const ChildProcess& child);
 
 // Stops the child at once (SIGKILL on POSIX).
-absl::Status Kill(const ChildProcess& child);
+[[nodiscard]] absl::Status Kill(const ChildProcess& child);
 
 // Exits the calling process at once, without running atexit handlers or
 // static destructors, and without flushing C stdio.
@@ -96,7 +96,7 @@ ProcessId CurrentProcessId();
 ProcessId ParentProcessId();
 
 // The path that re-executes this program (/proc/self/exe's target on Linux).
-absl::StatusOr<std::string> ExecutablePath();
+[[nodiscard]] absl::StatusOr<std::string> ExecutablePath();
 
 // The command line this program was started with, read before main() ran
 // (so code that runs before main() can look for a switch).

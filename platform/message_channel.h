@@ -34,25 +34,26 @@ inline constexpr std::size_t kMaxInlineMessage = 64 * 1024;
 
 // Messages written to `second` are read from `first`; both ends are
 // close-on-exec.
-absl::StatusOr<ChannelPair> CreateMessageChannel();
+[[nodiscard]] absl::StatusOr<ChannelPair> CreateMessageChannel();
 
 // Sends one message of at most kMaxInlineMessage bytes (the concatenated
 // parts) and, if valid, a duplicate of `attached`. Blocks while the channel
 // is full; retries after signals.
-absl::Status SendMessage(NativeHandle h, absl::Span<const ConstBuffer> parts,
-                         NativeHandle attached = kInvalidHandle);
+[[nodiscard]] absl::Status SendMessage(NativeHandle h,
+                                       absl::Span<const ConstBuffer> parts,
+                                       NativeHandle attached = kInvalidHandle);
 
 // SendMessage that never blocks: false (and nothing sent) while the channel
 // is full.
-absl::StatusOr<bool> TrySendMessage(NativeHandle h,
-                                    absl::Span<const ConstBuffer> parts,
-                                    NativeHandle attached = kInvalidHandle);
+[[nodiscard]] absl::StatusOr<bool> TrySendMessage(
+    NativeHandle h, absl::Span<const ConstBuffer> parts,
+    NativeHandle attached = kInvalidHandle);
 
 // Copies the start of the next message into `buffer` without taking the
 // message off the channel; returns how many bytes it copied, or nullopt when
 // no message is waiting. Never blocks.
-absl::StatusOr<std::optional<std::size_t>> PeekMessage(NativeHandle h,
-                                                       absl::Span<char> buffer);
+[[nodiscard]] absl::StatusOr<std::optional<std::size_t>> PeekMessage(
+    NativeHandle h, absl::Span<char> buffer);
 
 struct ReceivedMessage {
   std::size_t size = 0;  // bytes written to the buffer
@@ -70,7 +71,7 @@ bool AttachmentsOutliveSender();
 // With a deadline: nullopt when none arrived before it (other readers may
 // take a message this reader saw arrive, so it waits again). Without one:
 // blocks. Retries after signals.
-absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
+[[nodiscard]] absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
     NativeHandle h, absl::Span<char> buffer,
     std::optional<absl::Time> deadline);
 

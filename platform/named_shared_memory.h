@@ -45,16 +45,15 @@ class NamedSharedMemory {
   // A new segment of `size` (> 0) zeroed bytes named `name` (empty: a random
   // name, retried until one is free). An existing name: kAlreadyExists
   // (Python's FileExistsError).
-  static absl::StatusOr<NamedSharedMemory> Create(absl::string_view name,
-                                                  std::size_t size,
-                                                  bool track = true);
+  [[nodiscard]] static absl::StatusOr<NamedSharedMemory> Create(
+      absl::string_view name, std::size_t size, bool track = true);
   // The existing segment `name`, all of it. None: kNotFound
   // (FileNotFoundError).
-  static absl::StatusOr<NamedSharedMemory> Open(absl::string_view name);
+  [[nodiscard]] static absl::StatusOr<NamedSharedMemory> Open(
+      absl::string_view name);
   // The segment whose handle a parent passed (see handle()).
-  static absl::StatusOr<NamedSharedMemory> Adopt(ScopedHandle handle,
-                                                 std::string name,
-                                                 std::size_t size);
+  [[nodiscard]] static absl::StatusOr<NamedSharedMemory> Adopt(
+      ScopedHandle handle, std::string name, std::size_t size);
 
   NamedSharedMemory() = default;
   NamedSharedMemory(NamedSharedMemory&& other) noexcept {
@@ -85,7 +84,7 @@ class NamedSharedMemory {
 
 // Removes the name (POSIX shm_unlink; processes that have it mapped keep
 // it). No such segment: kNotFound. Windows: nothing to do (OK).
-absl::Status UnlinkNamedSharedMemory(absl::string_view name);
+[[nodiscard]] absl::Status UnlinkNamedSharedMemory(absl::string_view name);
 
 // Whether a segment with this name exists (for tests and leak checks).
 bool NamedSharedMemoryExists(absl::string_view name);

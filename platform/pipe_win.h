@@ -16,9 +16,11 @@ namespace mp::platform {
 // the client end (`client_access`), connected. `flags` (say
 // FILE_FLAG_OVERLAPPED) apply to both ends; `buffer_size` is each
 // direction's kernel buffer.
-absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
-                                           DWORD client_access, DWORD pipe_mode,
-                                           DWORD flags, DWORD buffer_size);
+[[nodiscard]] absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
+                                                         DWORD client_access,
+                                                         DWORD pipe_mode,
+                                                         DWORD flags,
+                                                         DWORD buffer_size);
 
 }  // namespace mp::platform
 

@@ -18,7 +18,7 @@ namespace mp::platform {
 // order; empty when the timeout passed first. `timeout`: nullopt waits
 // forever, zero or negative checks once and returns at once. Signals do not
 // cut the wait short. A handle that is not open is an error.
-absl::StatusOr<std::vector<std::size_t>> WaitReadable(
+[[nodiscard]] absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     absl::Span<const NativeHandle> handles,
     std::optional<absl::Duration> timeout);
 

@@ -37,7 +37,7 @@
 namespace mp::platform {
 
 // `size` zeroed bytes of shared memory (close-on-exec handle).
-absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size);
+[[nodiscard]] absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size);
 
 // A mapping of shared memory; unmapped by the destructor. Move-only.
 class SharedMapping {
@@ -70,7 +70,8 @@ class SharedMapping {
 
 // Maps the first `size` bytes of shared memory `h`; kDataLoss if the object
 // is smaller (its size may come from another process).
-absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h, std::size_t size);
+[[nodiscard]] absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
+                                                            std::size_t size);
 
 // Blocks while *word == expected, until woken or `deadline` (nullopt: no
 // deadline). Returns false at the deadline, true otherwise (which includes
@@ -93,7 +94,7 @@ struct alignas(16) SharedLock {
 
 // Makes `lock` (in zeroed shared memory, before any other process maps it)
 // a working, unlocked lock.
-absl::Status InitSharedLock(SharedLock* lock);
+[[nodiscard]] absl::Status InitSharedLock(SharedLock* lock);
 
 // Blocks until this thread holds `lock`. Returns true when the previous
 // holder died holding it: the lock is held and usable, but what it guards
@@ -111,7 +112,7 @@ std::optional<bool> AcquireSharedLockUntil(SharedLock* lock,
 // in memory other processes can write: a lock whose bytes are not a working
 // lock is kDataLoss (the lock is not held) where those two abort the
 // process. Otherwise nullopt at the deadline, or whether the owner died.
-absl::StatusOr<std::optional<bool>> AcquireSharedLockChecked(
+[[nodiscard]] absl::StatusOr<std::optional<bool>> AcquireSharedLockChecked(
     SharedLock* lock, std::optional<absl::Time> deadline);
 
 void ReleaseSharedLock(SharedLock* lock);

@@ -39,19 +39,20 @@ inline constexpr int kMaxBacklog = -1;
 // (the umask can only narrow it further); the caller removes the file with
 // RemoveSocketFile() when done. Abstract names have no mode: every local
 // user can connect to them.
-absl::StatusOr<BoundSocket> Listen(absl::string_view address, int backlog,
-                                   int unix_socket_mode = 0600);
+[[nodiscard]] absl::StatusOr<BoundSocket> Listen(absl::string_view address,
+                                                 int backlog,
+                                                 int unix_socket_mode = 0600);
 
 // Waits for the next connection; `address` is the peer's ("" for an
 // unnamed Unix peer and for a pipe). On Windows the connected pipe instance
 // is the one `listener` held, and `listener` gets the next instance (a new
 // handle).
-absl::StatusOr<BoundSocket> Accept(BoundSocket& listener);
+[[nodiscard]] absl::StatusOr<BoundSocket> Accept(BoundSocket& listener);
 
-absl::StatusOr<ScopedHandle> Connect(absl::string_view address);
+[[nodiscard]] absl::StatusOr<ScopedHandle> Connect(absl::string_view address);
 
 // Removes the file of a Unix socket path; nothing for other addresses.
-absl::Status RemoveSocketFile(absl::string_view address);
+[[nodiscard]] absl::Status RemoveSocketFile(absl::string_view address);
 
 }  // namespace mp::platform
 

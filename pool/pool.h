@@ -80,7 +80,9 @@ class PoolResult {
   }
   bool Ready() const { return state_->Ready(); }
   // successful(): kInvalidArgument (Python's ValueError) while not ready.
-  absl::StatusOr<bool> Successful() const { return state_->Successful(); }
+  [[nodiscard]] absl::StatusOr<bool> Successful() const {
+    return state_->Successful();
+  }
 
  protected:
   explicit PoolResult(std::shared_ptr<pool_internal::ResultState<Item>> s)
@@ -93,7 +95,8 @@ template <typename R>
 class AsyncResult : public PoolResult<R> {
  public:
   // get(timeout): the value, the task's error, or mp::IsTimeout.
-  absl::StatusOr<R> Get(std::optional<absl::Duration> timeout = std::nullopt) {
+  [[nodiscard]] absl::StatusOr<R> Get(
+      std::optional<absl::Duration> timeout = std::nullopt) {
     absl::StatusOr<std::vector<R>> v = this->state_->Values(timeout);
     if (!v.ok()) return v.status();
     return std::move((*v)[0]);
@@ -109,7 +112,7 @@ class AsyncResult : public PoolResult<R> {
 template <typename R>
 class MapResult : public PoolResult<R> {
  public:
-  absl::StatusOr<std::vector<R>> Get(
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Get(
       std::optional<absl::Duration> timeout = std::nullopt) {
     return this->state_->Values(timeout);
   }
@@ -126,7 +129,7 @@ class MapResult : public PoolResult<R> {
 template <typename R>
 class ImapIterator {
  public:
-  absl::StatusOr<std::optional<R>> Next(
+  [[nodiscard]] absl::StatusOr<std::optional<R>> Next(
       std::optional<absl::Duration> timeout = std::nullopt) {
     return state_->Next(timeout);
   }
@@ -165,9 +168,9 @@ class Pool {
   };
 
   // Pool(processes): kInvalidArgument for processes < 1.
-  static absl::StatusOr<Pool> Create(
+  [[nodiscard]] static absl::StatusOr<Pool> Create(
       std::optional<int> processes = std::nullopt);
-  static absl::StatusOr<Pool> Create(Options options);
+  [[nodiscard]] static absl::StatusOr<Pool> Create(Options options);
 
   Pool(Pool&&) noexcept;
   Pool& operator=(Pool&&) noexcept;
@@ -197,14 +200,14 @@ class Pool {
   // map(f, items, chunksize): [f(x) for x in items], in order; the first
   // failed item's error. chunksize 0: Python's default.
   template <typename F, typename T, typename R = TaskResult<F, T>>
-  absl::StatusOr<std::vector<R>> Map(F f, std::vector<T> items,
-                                     std::size_t chunksize = 0) {
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Map(F f, std::vector<T> items,
+                                                   std::size_t chunksize = 0) {
     return MapAsync(f, std::move(items), chunksize).Get();
   }
   // map(f, [1, 2, 3]): a braced list.
   template <typename F, typename T, typename R = TaskResult<F, T>>
-  absl::StatusOr<std::vector<R>> Map(F f, std::initializer_list<T> items,
-                                     std::size_t chunksize = 0) {
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Map(
+      F f, std::initializer_list<T> items, std::size_t chunksize = 0) {
     return Map(f, std::vector<T>(items), chunksize);
   }
   // map_async(f, items, chunksize, callback, error_callback): callback(const
@@ -219,9 +222,8 @@ class Pool {
 
   // starmap(f, [(a, b), ...]): f(a, b) for each tuple.
   template <typename F, typename... A, typename R = TaskResult<F, A...>>
-  absl::StatusOr<std::vector<R>> Starmap(F f,
-                                         std::vector<std::tuple<A...>> items,
-                                         std::size_t chunksize = 0) {
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Starmap(
+      F f, std::vector<std::tuple<A...>> items, std::size_t chunksize = 0) {
     return StarmapAsync(f, std::move(items), chunksize).Get();
   }
   template <typename F, typename... A, typename Callback = std::nullptr_t,
@@ -259,7 +261,7 @@ class Pool {
   // join(): waits for the workers to exit, after Close() or Terminate()
   // (before: kInvalidArgument, Python's ValueError). Afterwards the pool's
   // thread, pipes and processes are gone.
-  absl::Status Join();
+  [[nodiscard]] absl::Status Join();
 
   // The number of workers.
   int processes() const;
@@ -273,7 +275,7 @@ class Pool {
   // in the callables table. kInvalidArgument under spawn for a function
   // that is not registered.
   template <typename F, typename Args>
-  absl::Status Locate(F& f, pool_internal::Job* job) {
+  [[nodiscard]] absl::Status Locate(F& f, pool_internal::Job* job) {
     if constexpr (std::is_pointer_v<F> &&
                   std::is_function_v<std::remove_pointer_t<F>>) {
       if (const std::string* name = pool_internal::FindTaskName(
@@ -314,7 +316,7 @@ class Pool {
     }
     return absl::OkStatus();
   }
-  absl::Status Submit(std::shared_ptr<pool_internal::Job> job);
+  [[nodiscard]] absl::Status Submit(std::shared_ptr<pool_internal::Job> job);
   StartMethod start_method() const;
   int workers() const { return processes(); }
 

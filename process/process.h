@@ -130,7 +130,8 @@ StartMethod GetStartMethod();
 // set_start_method(method, force): sets the default once. A second call
 // without `force` is kFailedPrecondition ("context has already been set"),
 // as is a method this platform lacks.
-absl::Status SetStartMethod(StartMethod method, bool force = false);
+[[nodiscard]] absl::Status SetStartMethod(StartMethod method,
+                                          bool force = false);
 
 // set_executable(path): the program the spawn start method runs. By default
 // this program (the same binary, found through /proc/self/exe); another
@@ -141,7 +142,7 @@ absl::Status SetStartMethod(StartMethod method, bool force = false);
 void SetExecutable(std::string path);
 
 // get_executable(): what the spawn start method runs now.
-absl::StatusOr<std::string> GetExecutable();
+[[nodiscard]] absl::StatusOr<std::string> GetExecutable();
 
 // mp::Init(argc, argv): the first statement of main() in every program that
 // uses the spawn start method (Python's `if __name__ == "__main__":`). In a
@@ -180,12 +181,13 @@ class Process {
 
   // start(): starts the child. A second call is kFailedPrecondition ("cannot
   // start a process twice"), as is a call in a daemonic process's child.
-  absl::Status Start();
+  [[nodiscard]] absl::Status Start();
 
   // join(timeout): waits for the child to exit and reaps it. OK once it has
   // exited; mp::IsTimeout() when `timeout` passed first (zero or negative
   // checks once). Before Start(): kFailedPrecondition.
-  absl::Status Join(std::optional<absl::Duration> timeout = std::nullopt);
+  [[nodiscard]] absl::Status Join(
+      std::optional<absl::Duration> timeout = std::nullopt);
 
   // is_alive(): started and not exited yet (reaps the child if it exited).
   bool IsAlive();
@@ -200,14 +202,14 @@ class Process {
 
   // terminate() / kill(): SIGTERM / SIGKILL. Before Start(): an error; after
   // the child was reaped: OK, nothing sent.
-  absl::Status Terminate();
+  [[nodiscard]] absl::Status Terminate();
   absl::Status Kill();
 
   // close(): releases the sentinel and the arguments. While the child runs:
   // kFailedPrecondition. Afterwards every method fails with
   // kFailedPrecondition ("process object is closed") and the getters return
   // nullopt. Closing twice is fine, as in Python.
-  absl::Status Close();
+  [[nodiscard]] absl::Status Close();
 
   // sentinel: a handle that becomes readable when the child exits (for
   // mp::Wait, as mp::Waitable(sentinel)). Owned by the Process.
@@ -249,16 +251,17 @@ class Process {
   static bool DefaultDaemon();
   static std::string DefaultAuthkey();
 
-  absl::Status CheckNotStarted() const;
+  [[nodiscard]] absl::Status CheckNotStarted() const;
   absl::Status CheckStarted(const char* operation) const;
-  absl::StatusOr<platform::ChildProcess> Launch(StartMethod method);
+  [[nodiscard]] absl::StatusOr<platform::ChildProcess> Launch(
+      StartMethod method);
   // Waits for the child (see ChildRecord::Wait); once it has exited, the
   // registry forgets it.
-  absl::StatusOr<std::optional<int>> Wait(
+  [[nodiscard]] absl::StatusOr<std::optional<int>> Wait(
       std::optional<absl::Duration> timeout);
   // The exit code if the child has exited, else nullopt.
   std::optional<int> Poll();
-  absl::Status Signal(bool kill);
+  [[nodiscard]] absl::Status Signal(bool kill);
   // Leaves a running child to the registry and makes this object inert.
   void Abandon();
 
@@ -293,7 +296,7 @@ class Context {
 };
 
 // kFailedPrecondition for a method this platform does not have.
-absl::StatusOr<Context> GetContext(
+[[nodiscard]] absl::StatusOr<Context> GetContext(
     std::optional<StartMethod> method = std::nullopt);
 
 // current_process(): this process as its parent named it ("MainProcess" in

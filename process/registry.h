@@ -32,12 +32,12 @@ class ChildRecord {
 
   // Waits for the exit (nullopt: forever; zero or negative: checks once) and
   // reaps. The exit code, or nullopt when the timeout passed first.
-  absl::StatusOr<std::optional<int>> Wait(
+  [[nodiscard]] absl::StatusOr<std::optional<int>> Wait(
       std::optional<absl::Duration> timeout);
   // The exit code if the child has exited (reaping it), else nullopt.
   std::optional<int> Poll();
   // SIGTERM / SIGKILL; nothing once reaped (the pid may be reused).
-  absl::Status Signal(bool kill);
+  [[nodiscard]] absl::Status Signal(bool kill);
   // In a forked child: the sentinel was closed by the fork; give it up
   // without closing its number again.
   void Forget();

@@ -45,7 +45,7 @@ inline constexpr absl::Duration kSpawnAnswerTimeout = absl::Seconds(60);
 
 // Parent side: starts the child and waits for its answer. The child
 // inherits the handles the arguments carry (found by encoding them).
-absl::StatusOr<platform::ChildProcess> Spawn(
+[[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     Target& target, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
 

@@ -26,7 +26,7 @@ class Target {
  public:
   virtual ~Target() = default;
   // Runs the target; its exit code, or the error it returned.
-  virtual absl::StatusOr<int> Run() = 0;
+  [[nodiscard]] virtual absl::StatusOr<int> Run() = 0;
   // The handles the arguments carry into the child (for fork): those the
   // codec meets when it encodes them, the same ones spawn passes.
   virtual HandleList Handles() = 0;
@@ -35,8 +35,8 @@ class Target {
   virtual ErasedFunction function() const = 0;
   // Appends the arguments, pickled as one tuple (ipc/codec.h), for spawn;
   // the handles they carry are recorded in *handles.
-  virtual absl::Status EncodeArguments(std::string* out,
-                                       HandleTable* handles) = 0;
+  [[nodiscard]] virtual absl::Status EncodeArguments(std::string* out,
+                                                     HandleTable* handles) = 0;
 };
 
 // std::ref'd arguments reach the target as the referenced object.
@@ -67,7 +67,7 @@ void CollectHandles(const T& value, HandleTable* table, std::string* scratch) {
 // The exit code for what a target returned: int (the code), void (0) or
 // absl::Status (OK: 0, else the error).
 template <typename Call>
-absl::StatusOr<int> ExitCodeOf(Call&& call) {
+[[nodiscard]] absl::StatusOr<int> ExitCodeOf(Call&& call) {
   using R = decltype(call());
   if constexpr (std::is_void_v<R>) {
     call();
@@ -91,7 +91,7 @@ class BoundTarget final : public Target {
   explicit BoundTarget(G&& f, A&&... args)
       : f_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
 
-  absl::StatusOr<int> Run() override {
+  [[nodiscard]] absl::StatusOr<int> Run() override {
     return ExitCodeOf([this]() -> decltype(auto) {
       return std::apply(
           [this](auto&... a) -> decltype(auto) {
@@ -119,8 +119,8 @@ class BoundTarget final : public Target {
     }
   }
 
-  absl::Status EncodeArguments(std::string* out,
-                               HandleTable* handles) override {
+  [[nodiscard]] absl::Status EncodeArguments(std::string* out,
+                                             HandleTable* handles) override {
     if constexpr ((IsEncodable<std::decay_t<Unwrapped<Args>>>::value && ...)) {
       return std::apply(
           [&](auto&... a) {
@@ -159,9 +159,8 @@ const RegisteredTarget* FindTarget(absl::string_view name);
 const RegisteredTarget* FindTarget(ErasedFunction function);
 
 template <typename R, typename... A>
-absl::StatusOr<std::unique_ptr<Target>> Bind(ErasedFunction function,
-                                             absl::string_view encoded,
-                                             HandleTable* handles) {
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Target>> Bind(
+    ErasedFunction function, absl::string_view encoded, HandleTable* handles) {
   using Tuple = std::tuple<std::decay_t<A>...>;
   absl::StatusOr<Tuple> args = Decode<Tuple>(encoded, handles);
   if (!args.ok()) return args.status();
@@ -191,9 +190,9 @@ bool Register(const char* name, R (*function)(A...)) {
 // different namespaces under distinct spellings (MP_REGISTER_TARGET(a::Run),
 // MP_REGISTER_TARGET(b::Run)). Every parameter type needs an mp::Codec
 // (ipc/codec.h): Connection and Queue have one, so they can be passed.
-#define MP_REGISTER_TARGET(function)                                    \
-  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT(                \
-      mp_registered_target_, __COUNTER__) =                             \
+#define MP_REGISTER_TARGET(function)                                           \
+  [[maybe_unused]] static const bool MP_INTERNAL_CONCAT(mp_registered_target_, \
+                                                        __COUNTER__) =         \
       ::mp::process_internal::Register(#function, &function)
 
 #endif  // MULTIPROCESSING_PROCESS_TARGET_H_

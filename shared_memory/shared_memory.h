@@ -37,12 +37,12 @@ class SharedMemory {
   // SharedMemory(name=None, create=True, size): a new segment. `name`
   // empty: a random free one. Exists: kAlreadyExists (FileExistsError).
   // size 0: kInvalidArgument (ValueError). `track`: see the top.
-  static absl::StatusOr<SharedMemory> Create(std::size_t size,
-                                             absl::string_view name = "",
-                                             bool track = true);
+  [[nodiscard]] static absl::StatusOr<SharedMemory> Create(
+      std::size_t size, absl::string_view name = "", bool track = true);
   // SharedMemory(name): attaches to an existing segment (all of it). None:
   // kNotFound (FileNotFoundError).
-  static absl::StatusOr<SharedMemory> Attach(absl::string_view name);
+  [[nodiscard]] static absl::StatusOr<SharedMemory> Attach(
+      absl::string_view name);
 
   SharedMemory() = default;  // closed
 
@@ -59,7 +59,7 @@ class SharedMemory {
   void Close();
   // unlink(): the name goes (once, by one process); mapped views live on.
   // Already gone: kNotFound.
-  absl::Status Unlink();
+  [[nodiscard]] absl::Status Unlink();
 
  private:
   friend struct Codec<SharedMemory>;
@@ -72,7 +72,7 @@ class SharedMemory {
 template <>
 struct Codec<SharedMemory> {
   static void Encode(const SharedMemory& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, SharedMemory* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, SharedMemory* out);
 };
 
 }  // namespace mp

@@ -53,7 +53,7 @@ class Storage {
                 "Value/Array hold trivially copyable types only");
   static_assert(alignof(T) <= 64, "over-aligned types are not supported");
 
-  static absl::StatusOr<Storage> Create(std::size_t count) {
+  [[nodiscard]] static absl::StatusOr<Storage> Create(std::size_t count) {
     auto s = sync_internal::Segment::Create(
         kValueKind, sizeof(T) * (count == 0 ? 1 : count));
     if (!s.ok()) return s.status();
@@ -69,7 +69,7 @@ class Storage {
     e.EncodeTuple(TypeTag<T>(), static_cast<uint64_t>(count_),
                   sync_internal::SegmentRef{segment_, kValueKind});
   }
-  static absl::StatusOr<Storage> Decode(Decoder& d) {
+  [[nodiscard]] static absl::StatusOr<Storage> Decode(Decoder& d) {
     uint64_t tag = 0, count = 0;
     sync_internal::SegmentRef ref{nullptr, kValueKind};
     if (absl::Status s = d.DecodeTuple(&tag, &count, &ref); !s.ok()) return s;
@@ -110,7 +110,7 @@ class Guard {
 template <typename T>
 class RawValue {
  public:
-  static absl::StatusOr<RawValue> Create(T value = T()) {
+  [[nodiscard]] static absl::StatusOr<RawValue> Create(T value = T()) {
     auto s = sharedctypes_internal::Storage<T>::Create(1);
     if (!s.ok()) return s.status();
     std::memcpy(s->data(), &value, sizeof(T));
@@ -138,12 +138,13 @@ class RawValue {
 template <typename T>
 class RawArray {
  public:
-  static absl::StatusOr<RawArray> Create(std::size_t size) {
+  [[nodiscard]] static absl::StatusOr<RawArray> Create(std::size_t size) {
     auto s = sharedctypes_internal::Storage<T>::Create(size);
     if (!s.ok()) return s.status();
     return RawArray(*std::move(s));
   }
-  static absl::StatusOr<RawArray> Create(absl::Span<const T> initializer) {
+  [[nodiscard]] static absl::StatusOr<RawArray> Create(
+      absl::Span<const T> initializer) {
     absl::StatusOr<RawArray> a = Create(initializer.size());
     if (a.ok() && !initializer.empty()) {
       std::memcpy(a->data(), initializer.data(),
@@ -171,7 +172,8 @@ class RawArray {
 template <typename T>
 class Value {
  public:
-  static absl::StatusOr<Value> Create(T value = T(), bool lock = true) {
+  [[nodiscard]] static absl::StatusOr<Value> Create(T value = T(),
+                                                    bool lock = true) {
     std::optional<RLock> l;
     if (lock) {
       absl::StatusOr<RLock> made = RLock::Create();
@@ -180,7 +182,7 @@ class Value {
     }
     return Make(value, std::move(l));
   }
-  static absl::StatusOr<Value> Create(T value, RLock lock) {
+  [[nodiscard]] static absl::StatusOr<Value> Create(T value, RLock lock) {
     return Make(value, std::move(lock));
   }
   Value() = default;
@@ -204,7 +206,8 @@ class Value {
  private:
   friend struct Codec<Value>;
   using Guard = sharedctypes_internal::Guard;
-  static absl::StatusOr<Value> Make(T value, std::optional<RLock> lock) {
+  [[nodiscard]] static absl::StatusOr<Value> Make(T value,
+                                                  std::optional<RLock> lock) {
     absl::StatusOr<RawValue<T>> raw = RawValue<T>::Create(value);
     if (!raw.ok()) return raw.status();
     Value v;
@@ -220,13 +223,14 @@ class Value {
 template <typename T>
 class Array {
  public:
-  static absl::StatusOr<Array> Create(std::size_t size, bool lock = true) {
+  [[nodiscard]] static absl::StatusOr<Array> Create(std::size_t size,
+                                                    bool lock = true) {
     absl::StatusOr<RawArray<T>> raw = RawArray<T>::Create(size);
     if (!raw.ok()) return raw.status();
     return Make(*std::move(raw), lock);
   }
-  static absl::StatusOr<Array> Create(absl::Span<const T> initializer,
-                                      bool lock = true) {
+  [[nodiscard]] static absl::StatusOr<Array> Create(
+      absl::Span<const T> initializer, bool lock = true) {
     absl::StatusOr<RawArray<T>> raw = RawArray<T>::Create(initializer);
     if (!raw.ok()) return raw.status();
     return Make(*std::move(raw), lock);
@@ -236,12 +240,12 @@ class Array {
   std::size_t size() const { return raw_.size(); }
   // a[i] and a[i] = v, each under the lock. Out of range: kOutOfRange
   // (IndexError).
-  absl::StatusOr<T> Get(std::size_t i) const {
+  [[nodiscard]] absl::StatusOr<T> Get(std::size_t i) const {
     if (i >= size()) return absl::OutOfRangeError("Array: index out of range");
     Guard g(lock_.get());
     return raw_[i];
   }
-  absl::Status Set(std::size_t i, const T& v) {
+  [[nodiscard]] absl::Status Set(std::size_t i, const T& v) {
     if (i >= size()) return absl::OutOfRangeError("Array: index out of range");
     Guard g(lock_.get());
     raw_[i] = v;
@@ -257,7 +261,7 @@ class Array {
  private:
   friend struct Codec<Array>;
   using Guard = sharedctypes_internal::Guard;
-  static absl::StatusOr<Array> Make(RawArray<T> raw, bool lock) {
+  [[nodiscard]] static absl::StatusOr<Array> Make(RawArray<T> raw, bool lock) {
     Array a;
     a.raw_ = std::move(raw);
     if (lock) {
@@ -278,7 +282,7 @@ struct Codec<RawValue<T>> {
     if (!v.valid()) return e.WriteNone();
     v.storage_.Encode(e);
   }
-  static absl::Status Decode(Decoder& d, RawValue<T>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, RawValue<T>* out) {
     if (d.is_none()) {
       *out = RawValue<T>();
       return absl::OkStatus();
@@ -296,7 +300,7 @@ struct Codec<RawArray<T>> {
     if (!v.valid()) return e.WriteNone();
     v.storage_.Encode(e);
   }
-  static absl::Status Decode(Decoder& d, RawArray<T>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, RawArray<T>* out) {
     if (d.is_none()) {
       *out = RawArray<T>();
       return absl::OkStatus();
@@ -317,8 +321,8 @@ void EncodeSynchronized(const Raw& raw, const std::shared_ptr<RLock>& lock,
   e.EncodeTuple(raw, lock != nullptr ? *lock : none);
 }
 template <typename Raw>
-absl::Status DecodeSynchronized(Decoder& d, Raw* raw,
-                                std::shared_ptr<RLock>* lock) {
+[[nodiscard]] absl::Status DecodeSynchronized(Decoder& d, Raw* raw,
+                                              std::shared_ptr<RLock>* lock) {
   RLock l;
   if (absl::Status s = d.DecodeTuple(raw, &l); !s.ok()) return s;
   *lock = l.valid() ? std::make_shared<RLock>(std::move(l)) : nullptr;
@@ -332,7 +336,7 @@ struct Codec<Value<T>> {
     if (!v.valid()) return e.WriteNone();
     sharedctypes_internal::EncodeSynchronized<Value<T>>(v.raw_, v.lock_, e);
   }
-  static absl::Status Decode(Decoder& d, Value<T>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Value<T>* out) {
     *out = Value<T>();
     if (d.is_none()) return absl::OkStatus();
     return sharedctypes_internal::DecodeSynchronized(d, &out->raw_,
@@ -346,7 +350,7 @@ struct Codec<Array<T>> {
     if (!v.valid()) return e.WriteNone();
     sharedctypes_internal::EncodeSynchronized<Array<T>>(v.raw_, v.lock_, e);
   }
-  static absl::Status Decode(Decoder& d, Array<T>* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Array<T>* out) {
     *out = Array<T>();
     if (d.is_none()) return absl::OkStatus();
     return sharedctypes_internal::DecodeSynchronized(d, &out->raw_,

@@ -23,8 +23,8 @@ namespace mp::sync_internal {
 class Segment {
  public:
   // `kind` tells a Lock's segment from a Barrier's when it is decoded.
-  static absl::StatusOr<std::shared_ptr<Segment>> Create(uint32_t kind,
-                                                         std::size_t size);
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Segment>> Create(
+      uint32_t kind, std::size_t size);
 
   // The user's bytes (aligned to 64).
   void* data() const { return static_cast<char*>(mapping_.data()) + kHeader; }
@@ -37,8 +37,8 @@ class Segment {
   // The segment of such an encoding, checked to be of `kind`. A segment
   // this process has already (the same Lock passed twice, or inside a
   // Condition passed beside it) is shared, not mapped again.
-  static absl::StatusOr<std::shared_ptr<Segment>> Decode(Decoder& d,
-                                                         uint32_t kind);
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Segment>> Decode(
+      Decoder& d, uint32_t kind);
 
   static constexpr std::size_t kHeader = 64;
 
@@ -46,7 +46,7 @@ class Segment {
   Segment() = default;
   uint64_t id() const;
   // A segment of `size` user bytes for the handle `h` (if it is one).
-  static absl::StatusOr<std::shared_ptr<Segment>> Map(
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Segment>> Map(
       absl::StatusOr<platform::ScopedHandle> h, std::size_t size);
 
   platform::ScopedHandle handle_;
@@ -68,7 +68,8 @@ struct Codec<sync_internal::SegmentRef> {
   static void Encode(const sync_internal::SegmentRef& v, Encoder& e) {
     v.segment->Encode(e);
   }
-  static absl::Status Decode(Decoder& d, sync_internal::SegmentRef* out) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d,
+                                           sync_internal::SegmentRef* out) {
     auto s = sync_internal::Segment::Decode(d, out->kind);
     if (!s.ok()) return s.status();
     out->segment = *std::move(s);

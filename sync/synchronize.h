@@ -78,8 +78,8 @@ class LockBase {
  public:
   // acquire(block=True, timeout=None): whether the lock was got.
   // IsOwnerDied: got, from a holder that died (see the top of the file).
-  absl::StatusOr<bool> Acquire(bool block = true,
-                               Timeout timeout = std::nullopt) {
+  [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
+                                             Timeout timeout = std::nullopt) {
     // The uncontended Lock inline: one compare-and-swap.
     if (!recursive_) {
       uint32_t free = 0;
@@ -105,15 +105,16 @@ class LockBase {
 
   // For Condition: releases every level the calling thread holds, returning
   // how many; and takes them back.
-  absl::StatusOr<uint32_t> ReleaseAll();
+  [[nodiscard]] absl::StatusOr<uint32_t> ReleaseAll();
   absl::Status AcquireRestore(uint32_t levels);
 
  protected:
   LockBase() = default;
   explicit LockBase(std::shared_ptr<Segment> segment);
-  static absl::StatusOr<std::shared_ptr<Segment>> NewSegment(uint32_t kind);
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Segment>> NewSegment(
+      uint32_t kind);
   absl::StatusOr<bool> AcquireSlow(bool block, Timeout timeout);
-  absl::Status ReleaseRecursive();
+  [[nodiscard]] absl::Status ReleaseRecursive();
   absl::Status ReleaseLock() {
     state_->owner_thread.store(0, std::memory_order_relaxed);
     const uint32_t was = state_->word.exchange(0, std::memory_order_release);
@@ -121,7 +122,7 @@ class LockBase {
     if (was & kWaiters) WakeOne();
     return absl::OkStatus();
   }
-  static absl::Status ReleasedTooManyTimes();
+  [[nodiscard]] static absl::Status ReleasedTooManyTimes();
   void WakeOne();
   LockState* state() const { return state_; }
 
@@ -139,11 +140,11 @@ class BoundedSemaphore;
 class Lock : public sync_internal::LockBase {
  public:
   static constexpr uint32_t kKind = 1;
-  static absl::StatusOr<Lock> Create();
+  [[nodiscard]] static absl::StatusOr<Lock> Create();
   Lock() = default;  // not a lock: Create one
 
   // release(). Not held: kInvalidArgument ("released too many times").
-  absl::Status Release() { return ReleaseLock(); }
+  [[nodiscard]] absl::Status Release() { return ReleaseLock(); }
 
  private:
   friend struct Codec<Lock>;
@@ -154,11 +155,11 @@ class Lock : public sync_internal::LockBase {
 class RLock : public sync_internal::LockBase {
  public:
   static constexpr uint32_t kKind = 2;
-  static absl::StatusOr<RLock> Create();
+  [[nodiscard]] static absl::StatusOr<RLock> Create();
   RLock() = default;
 
   // release(). Not held by this thread: kFailedPrecondition.
-  absl::Status Release() { return ReleaseRecursive(); }
+  [[nodiscard]] absl::Status Release() { return ReleaseRecursive(); }
   // The recursion level (0 when this thread does not hold it).
   uint32_t count() const;
 
@@ -183,14 +184,14 @@ class Semaphore {
  public:
   static constexpr uint32_t kKind = 3;
   // Semaphore(value): value < 0 is kInvalidArgument.
-  static absl::StatusOr<Semaphore> Create(int value = 1,
-                                          bool track_holders = true);
+  [[nodiscard]] static absl::StatusOr<Semaphore> Create(
+      int value = 1, bool track_holders = true);
   Semaphore() = default;
 
-  absl::StatusOr<bool> Acquire(bool block = true,
-                               Timeout timeout = std::nullopt);
+  [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
+                                             Timeout timeout = std::nullopt);
   // release(). BoundedSemaphore past its value: kInvalidArgument.
-  absl::Status Release();
+  [[nodiscard]] absl::Status Release();
   // get_value().
   int GetValue() const;
 
@@ -200,8 +201,8 @@ class Semaphore {
   bool valid() const { return segment_ != nullptr; }
 
  protected:
-  static absl::StatusOr<Semaphore> Make(int value, int max_value,
-                                        bool track_holders);
+  [[nodiscard]] static absl::StatusOr<Semaphore> Make(int value, int max_value,
+                                                      bool track_holders);
   explicit Semaphore(std::shared_ptr<sync_internal::Segment> s)
       : segment_(std::move(s)) {}
   friend struct Codec<Semaphore>;
@@ -218,8 +219,8 @@ class Semaphore {
 
 class BoundedSemaphore : public Semaphore {
  public:
-  static absl::StatusOr<BoundedSemaphore> Create(int value = 1,
-                                                 bool track_holders = true);
+  [[nodiscard]] static absl::StatusOr<BoundedSemaphore> Create(
+      int value = 1, bool track_holders = true);
   BoundedSemaphore() = default;
 
  private:
@@ -240,16 +241,16 @@ class BoundedSemaphore : public Semaphore {
 class Condition {
  public:
   static constexpr uint32_t kKind = 4;
-  static absl::StatusOr<Condition> Create();
+  [[nodiscard]] static absl::StatusOr<Condition> Create();
   static absl::StatusOr<Condition> Create(const Lock& lock);
-  static absl::StatusOr<Condition> Create(const RLock& lock);
+  [[nodiscard]] static absl::StatusOr<Condition> Create(const RLock& lock);
   Condition() = default;
 
-  absl::StatusOr<bool> Acquire(bool block = true,
-                               Timeout timeout = std::nullopt) {
+  [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
+                                             Timeout timeout = std::nullopt) {
     return lock_->Acquire(block, timeout);
   }
-  absl::Status Release();
+  [[nodiscard]] absl::Status Release();
   void lock() { lock_->lock(); }
   bool try_lock() { return lock_->try_lock(); }
   void unlock() { lock_->unlock(); }
@@ -257,13 +258,13 @@ class Condition {
   // wait(timeout): releases the lock, waits for a Notify, takes the lock
   // back. False when the timeout passed. Lock not held: kFailedPrecondition.
   // IsOwnerDied: the lock, taken back, had a holder that died.
-  absl::StatusOr<bool> Wait(Timeout timeout = std::nullopt);
+  [[nodiscard]] absl::StatusOr<bool> Wait(Timeout timeout = std::nullopt);
   // wait_for(predicate, timeout): the predicate's last value.
   template <typename Predicate>
-  absl::StatusOr<bool> WaitFor(Predicate predicate,
-                               Timeout timeout = std::nullopt);
+  [[nodiscard]] absl::StatusOr<bool> WaitFor(Predicate predicate,
+                                             Timeout timeout = std::nullopt);
   // notify(n=1), notify_all(). Lock not held: kFailedPrecondition.
-  absl::Status Notify(int n = 1);
+  [[nodiscard]] absl::Status Notify(int n = 1);
   absl::Status NotifyAll();
 
   bool valid() const { return segment_ != nullptr; }
@@ -272,7 +273,7 @@ class Condition {
   friend struct Codec<Condition>;
   struct State;
   State* state() const;
-  static absl::StatusOr<Condition> Make(
+  [[nodiscard]] static absl::StatusOr<Condition> Make(
       std::shared_ptr<sync_internal::LockBase> lock, bool recursive);
 
   std::shared_ptr<sync_internal::LockBase> lock_;
@@ -284,7 +285,7 @@ class Condition {
 class Event {
  public:
   static constexpr uint32_t kKind = 5;
-  static absl::StatusOr<Event> Create();
+  [[nodiscard]] static absl::StatusOr<Event> Create();
   Event() = default;
 
   bool IsSet() const;
@@ -316,14 +317,14 @@ class Barrier {
  public:
   static constexpr uint32_t kKind = 6;
   // parties < 1: kInvalidArgument.
-  static absl::StatusOr<Barrier> Create(int parties,
-                                        std::function<void()> action = nullptr,
-                                        Timeout timeout = std::nullopt);
+  [[nodiscard]] static absl::StatusOr<Barrier> Create(
+      int parties, std::function<void()> action = nullptr,
+      Timeout timeout = std::nullopt);
   Barrier() = default;
 
   // wait(timeout): the arrival index, 0 .. parties-1 (nullopt timeout: the
   // Barrier's). Broken, timed out or aborted: IsBrokenBarrier.
-  absl::StatusOr<int> Wait(Timeout timeout = std::nullopt);
+  [[nodiscard]] absl::StatusOr<int> Wait(Timeout timeout = std::nullopt);
   void Reset();
   void Abort();
   int parties() const;
@@ -351,7 +352,8 @@ class Barrier {
 };
 
 template <typename Predicate>
-absl::StatusOr<bool> Condition::WaitFor(Predicate predicate, Timeout timeout) {
+[[nodiscard]] absl::StatusOr<bool> Condition::WaitFor(Predicate predicate,
+                                                      Timeout timeout) {
   bool result = predicate();
   if (result) return true;
   std::optional<absl::Time> deadline;
@@ -373,37 +375,37 @@ absl::StatusOr<bool> Condition::WaitFor(Predicate predicate, Timeout timeout) {
 template <>
 struct Codec<Lock> {
   static void Encode(const Lock& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, Lock* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Lock* out);
 };
 template <>
 struct Codec<RLock> {
   static void Encode(const RLock& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, RLock* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, RLock* out);
 };
 template <>
 struct Codec<Semaphore> {
   static void Encode(const Semaphore& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, Semaphore* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Semaphore* out);
 };
 template <>
 struct Codec<BoundedSemaphore> {
   static void Encode(const BoundedSemaphore& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, BoundedSemaphore* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, BoundedSemaphore* out);
 };
 template <>
 struct Codec<Condition> {
   static void Encode(const Condition& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, Condition* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Condition* out);
 };
 template <>
 struct Codec<Event> {
   static void Encode(const Event& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, Event* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Event* out);
 };
 template <>
 struct Codec<Barrier> {
   static void Encode(const Barrier& v, Encoder& e);
-  static absl::Status Decode(Decoder& d, Barrier* out);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Barrier* out);
 };
 
 }  // namespace mp

@@ -10,10 +10,11 @@
 namespace mp::ipc_internal {
 
 // "queue.Empty: <what>" / "queue.Full: <what>".
-absl::Status EmptyError(absl::string_view what);
+[[nodiscard]] absl::Status EmptyError(absl::string_view what);
 absl::Status FullError(absl::string_view what);
 // `message` is the whole message that did not fit.
-absl::Status BufferTooShortError(absl::string_view what, std::string message);
+[[nodiscard]] absl::Status BufferTooShortError(absl::string_view what,
+                                               std::string message);
 absl::Status AuthenticationError(absl::string_view what);
 
 }  // namespace mp::ipc_internal

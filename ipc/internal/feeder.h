@@ -32,7 +32,7 @@ class Feeder {
   Feeder& operator=(const Feeder&) = delete;
 
   // kFailedPrecondition once Close() was called in this process.
-  absl::Status CheckOpen();
+  [[nodiscard]] absl::Status CheckOpen();
 
   // Appends `item` to the buffer (the caller checked CheckOpen() before
   // counting the item in); the first call starts the thread, which writes
@@ -46,7 +46,7 @@ class Feeder {
 
   // join_thread(): Flush(), after Close() (kFailedPrecondition before), even
   // if CancelJoin() was called.
-  absl::Status JoinThread();
+  [[nodiscard]] absl::Status JoinThread();
 
   // cancel_join_thread(): Flush() will not wait for the thread.
   void CancelJoin();

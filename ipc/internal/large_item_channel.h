@@ -39,11 +39,11 @@ struct LargeItem {
 
 // Copies `item` into shared memory of its own (done before taking the
 // ring's lock: copying a large item is slow).
-absl::StatusOr<LargeItem> StoreLargeItem(absl::string_view item);
+[[nodiscard]] absl::StatusOr<LargeItem> StoreLargeItem(absl::string_view item);
 
 // The bytes of an item taken off the channel (done after releasing the
 // ring's lock).
-absl::StatusOr<std::string> LoadLargeItem(const LargeItem& item);
+[[nodiscard]] absl::StatusOr<std::string> LoadLargeItem(const LargeItem& item);
 
 class LargeItemChannel {
  public:
@@ -53,12 +53,13 @@ class LargeItemChannel {
 
   // Sends `item`'s memory as the message with `ticket`; false (nothing
   // sent) while the channel is full.
-  absl::StatusOr<bool> TrySend(uint64_t ticket, const LargeItem& item);
+  [[nodiscard]] absl::StatusOr<bool> TrySend(uint64_t ticket,
+                                             const LargeItem& item);
 
   // Takes the message with `ticket` off the channel, dropping older ones;
   // nullopt when it is not there. kDataLoss when its memory is lost
   // (Windows: its producer exited before anyone took it).
-  absl::StatusOr<std::optional<LargeItem>> Take(uint64_t ticket);
+  [[nodiscard]] absl::StatusOr<std::optional<LargeItem>> Take(uint64_t ticket);
 
   // Whether a message with a ticket up to `last` is still in the channel.
   bool Holds(uint64_t last);

@@ -44,7 +44,7 @@ struct KindOf<SimpleQueue<T>> {
 };
 
 template <typename Q>
-absl::StatusOr<Q> MakeQueue(int maxsize) {
+[[nodiscard]] absl::StatusOr<Q> MakeQueue(int maxsize) {
   absl::StatusOr<std::shared_ptr<QueueCore>> core =
       QueueCore::Create(KindOf<Q>::kValue, maxsize);
   if (!core.ok()) return core.status();
@@ -52,14 +52,14 @@ absl::StatusOr<Q> MakeQueue(int maxsize) {
 }
 
 template <typename T>
-absl::StatusOr<std::string> EncodeItem(const T& item) {
+[[nodiscard]] absl::StatusOr<std::string> EncodeItem(const T& item) {
   std::string bytes;
   if (absl::Status s = mp::Encode(item, &bytes); !s.ok()) return s;
   return bytes;
 }
 
 template <typename T>
-absl::StatusOr<T> DecodeItem(absl::StatusOr<std::string> bytes) {
+[[nodiscard]] absl::StatusOr<T> DecodeItem(absl::StatusOr<std::string> bytes) {
   if (!bytes.ok()) return bytes.status();
   return Decode<T>(*bytes);
 }
@@ -79,7 +79,7 @@ struct QueueCodec {
     e.EncodeTuple(static_cast<int>(core->kind()), core->maxsize(),
                   e.AddHandle(h[0]), e.AddHandle(h[1]), e.AddHandle(h[2]));
   }
-  static absl::Status Decode(Decoder& d, Q* q) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Q* q) {
     if (d.is_none()) {
       *q = Q();
       return absl::OkStatus();

@@ -32,28 +32,28 @@ enum class QueueKind { kQueue = 0, kSimple = 1, kJoinable = 2 };
 
 class QueueCore {
  public:
-  static absl::StatusOr<std::shared_ptr<QueueCore>> Create(QueueKind kind,
-                                                           int maxsize);
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<QueueCore>> Create(
+      QueueKind kind, int maxsize);
   // In a spawned child: the queue whose handles it inherited (in the order
   // AppendHandles gives them).
-  static absl::StatusOr<std::shared_ptr<QueueCore>> Adopt(
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<QueueCore>> Adopt(
       QueueKind kind, int maxsize, platform::ScopedHandle reader,
       platform::ScopedHandle writer, platform::ScopedHandle shared);
   // Flushes this process's feeder (Flush() in queue_core.cc).
   ~QueueCore();
 
   // The methods of ipc/queue.h, on encoded items.
-  absl::Status Put(std::string item, bool block,
-                   std::optional<absl::Duration> timeout);
-  absl::StatusOr<std::string> Get(bool block,
-                                  std::optional<absl::Duration> timeout);
+  [[nodiscard]] absl::Status Put(std::string item, bool block,
+                                 std::optional<absl::Duration> timeout);
+  [[nodiscard]] absl::StatusOr<std::string> Get(
+      bool block, std::optional<absl::Duration> timeout);
   std::size_t qsize() const;
   bool empty() const;
   bool full() const;
   void Close();
-  absl::Status JoinThread();
+  [[nodiscard]] absl::Status JoinThread();
   void CancelJoinThread();
-  absl::Status TaskDone();
+  [[nodiscard]] absl::Status TaskDone();
   absl::Status Join();
 
   // Takes the lock every process shares and never releases it: for tests

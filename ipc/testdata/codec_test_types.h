@@ -31,14 +31,14 @@ struct Codec<Point> {
   static void Encode(const Point& p, Encoder& e) {
     e.EncodeTuple(p.x, p.y, p.label);
   }
-  static absl::Status Decode(Decoder& d, Point* p) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Point* p) {
     return d.DecodeTuple(&p->x, &p->y, &p->label);
   }
 };
 template <>
 struct Codec<Tree> {
   static void Encode(const Tree& t, Encoder& e) { e.Encode(t.children); }
-  static absl::Status Decode(Decoder& d, Tree* t) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Tree* t) {
     return d.Decode(&t->children);
   }
 };

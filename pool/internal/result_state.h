@@ -128,7 +128,8 @@ class ResultState final : public Job {
     return done_;
   }
   // apply / map: the first error, or the values.
-  absl::StatusOr<std::vector<R>> Values(std::optional<absl::Duration> timeout) {
+  [[nodiscard]] absl::StatusOr<std::vector<R>> Values(
+      std::optional<absl::Duration> timeout) {
     if (!WaitReady(timeout)) return Timeout();
     std::unique_lock<std::mutex> lock(mu_);
     if (!first_error_.ok()) return Unshared(first_error_);
@@ -137,7 +138,7 @@ class ResultState final : public Job {
     for (auto& v : items_) out.push_back(**v);
     return out;
   }
-  absl::StatusOr<bool> Successful() {
+  [[nodiscard]] absl::StatusOr<bool> Successful() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!done_) {
       return absl::InvalidArgumentError("pool: the result is not ready");
@@ -145,7 +146,8 @@ class ResultState final : public Job {
     return first_error_.ok();
   }
   // imap / imap_unordered: the next item, nullopt at the end.
-  absl::StatusOr<std::optional<R>> Next(std::optional<absl::Duration> timeout) {
+  [[nodiscard]] absl::StatusOr<std::optional<R>> Next(
+      std::optional<absl::Duration> timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     auto ready = [this]() {
       if (total_ && next_ >= *total_) return true;
@@ -164,18 +166,18 @@ class ResultState final : public Job {
   }
 
  private:
-  static absl::Status ToStatus(const Outcome<R>& o) {
+  [[nodiscard]] static absl::Status ToStatus(const Outcome<R>& o) {
     return absl::Status(static_cast<absl::StatusCode>(std::get<2>(o)),
                         std::get<3>(o));
   }
-  static absl::Status Timeout() {
+  [[nodiscard]] static absl::Status Timeout() {
     return TimeoutError("pool: the result is not ready yet");
   }
   // A status with a representation of its own: the pool's thread makes
   // errors that the caller's thread reads, and Debian's Abseil (not
   // instrumented) shares one representation between copies behind a
   // reference count ThreadSanitizer cannot see.
-  static absl::Status Unshared(const absl::Status& s) {
+  [[nodiscard]] static absl::Status Unshared(const absl::Status& s) {
     absl::Status copy(s.code(), std::string(s.message()));
     s.ForEachPayload([&copy](absl::string_view url, const absl::Cord& p) {
       copy.SetPayload(url, absl::Cord(std::string(p)));
@@ -282,7 +284,8 @@ namespace pool_internal {
 
 // Encodes n items from `begin` as a list.
 template <typename T>
-absl::Status EncodeChunk(const T* begin, std::size_t n, std::string* out) {
+[[nodiscard]] absl::Status EncodeChunk(const T* begin, std::size_t n,
+                                       std::string* out) {
   out->clear();
   return Encode(ItemRange<T>{begin, begin + n}, out);
 }

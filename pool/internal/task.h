@@ -221,7 +221,8 @@ struct Codec<pool_internal::ChunkResults<R>> {
       e.EncodeTuple(false, r.outcomes);
     }
   }
-  static absl::Status Decode(Decoder& d, pool_internal::ChunkResults<R>* r) {
+  [[nodiscard]] static absl::Status Decode(Decoder& d,
+                                           pool_internal::ChunkResults<R>* r) {
     if (absl::Status s = d.ExpectType({PyType::kTuple}, "tuple"); !s.ok()) {
       return s;
     }
