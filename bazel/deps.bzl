@@ -104,13 +104,23 @@ def _pinned_repository_impl(rctx):
         _link_overlay(rctx, _here(rctx, "source", name), tree)
     elif mode == "upstream":
         pin = _PINNED[rctx.attr.name]
-        rctx.download_and_extract(
+        result = rctx.download_and_extract(
             url = pin.urls,
             sha256 = pin.sha256,
             stripPrefix = pin.strip_prefix,
+            allow_fail = True,
         )
+        if not result.success:
+            fail(("@multiprocessing could not download %s %s from %s. " +
+                  "Without network access, say where the libraries come " +
+                  "from instead: --repo_env=%s=system (Debian's -dev " +
+                  "packages: tools/setup.sh installs them) or " +
+                  "--repo_env=%s=source (tools/fetch_sources.sh), in your " +
+                  ".bazelrc; or declare @%s yourself before calling " +
+                  "multiprocessing_dependencies().") %
+                 (name, pin.version, pin.urls[0], _MODE_ENV, _MODE_ENV, name))
     else:
-        fail("%s must be 'upstream' or 'system', not %r" % (_MODE_ENV, mode))
+        fail("%s must be 'upstream', 'system' or 'source', not %r" % (_MODE_ENV, mode))
 
 _pinned_repository = repository_rule(
     implementation = _pinned_repository_impl,
@@ -121,8 +131,6 @@ _pinned_repository = repository_rule(
 def _shim_repository_impl(rctx):
     _link_tree(rctx, _here(rctx, "shims", rctx.attr.name))
 
-# Bazel 4.2 downloads these on first use; the stand-ins in bazel/shims/ make
-# a build work without network access.
 _shim_repository = repository_rule(implementation = _shim_repository_impl, local = True)
 
 # OpenMPI (pool/mpi): a system library, as libcrypto is, but optional. The
@@ -210,10 +218,23 @@ def _maybe(rule, name):
     if name not in native.existing_rules():
         rule(name = name)
 
-def multiprocessing_dependencies():
-    """Declares Abseil, protobuf, GoogleTest, Google Benchmark, the system's OpenMPI (optional) and Bazel's own offline stand-ins."""
+def multiprocessing_offline_standins():
+    """Offline stand-ins for repositories Bazel 4.2 itself downloads.
+
+    Call it first in a WORKSPACE that builds without network access (our own
+    does). Bazel 4.2 fetches @platforms, @rules_cc, @rules_java and
+    @remote_coverage_tools on first use; the stand-ins in bazel/shims/ are
+    Bazel 4.2.3's own @platforms, and thin re-exports of its native C++ and
+    Java rules. Leave this out when Bazel can download: a stand-in lacks what
+    the real rule sets have beyond Bazel 4.2's native rules (rules_cc's
+    toolchain helpers, rules_java's newer rules), and the coverage one makes
+    `bazel coverage` unusable. Each is skipped if already declared.
+    """
     for name in ["platforms", "rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_shim_repository, name)
+
+def multiprocessing_dependencies():
+    """Declares Abseil, protobuf, GoogleTest, Skylib and Google Benchmark, unless already declared."""
     for name in _PINNED:
         _maybe(_pinned_repository, name)
     _maybe(_system_mpi, "system_mpi")

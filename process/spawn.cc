@@ -104,9 +104,9 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
   }
   // The handles the parent passed, owned now; the ones no argument claims
   // are closed when `handles` goes.
-  HandleTable handles = HandleTable::Inherited(
-      std::vector<platform::NativeHandle>(boot.handles().begin(),
-                                          boot.handles().end()));
+  HandleTable handles =
+      HandleTable::Inherited(std::vector<platform::NativeHandle>(
+          boot.handles().begin(), boot.handles().end()));
   if (boot.target() != target) {
     return absl::InvalidArgumentError(
         absl::StrCat("spawn: the command line names target ", target,
@@ -141,6 +141,15 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
 absl::StatusOr<platform::ChildProcess> Spawn(
     Target& target, const ChildIdentity& identity,
     const platform::LaunchOptions& options) {
+  // The arguments first: one with no Codec is the real cause when the
+  // target is not registered either (such a function cannot be).
+  Bootstrap boot;
+  HandleTable handles;
+  if (absl::Status s =
+          target.EncodeArguments(boot.mutable_arguments(), &handles);
+      !s.ok()) {
+    return s;
+  }
   const RegisteredTarget* registered = FindTarget(target.function());
   if (registered == nullptr) {
     return absl::InvalidArgumentError(
@@ -148,14 +157,7 @@ absl::StatusOr<platform::ChildProcess> Spawn(
         "MP_REGISTER_TARGET; this target is not one (a lambda, a function "
         "object or an unregistered function can only be forked)");
   }
-  Bootstrap boot;
   boot.set_target(registered->name);
-  HandleTable handles;
-  if (absl::Status s =
-          target.EncodeArguments(boot.mutable_arguments(), &handles);
-      !s.ok()) {
-    return s;
-  }
   const HandleList& keep = handles.handles();
   boot.set_name(identity.name);
   boot.set_daemon(identity.daemon);
