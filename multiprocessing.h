@@ -10,14 +10,14 @@
 #ifndef MULTIPROCESSING_MULTIPROCESSING_H_
 #define MULTIPROCESSING_MULTIPROCESSING_H_
 
-#include "multiprocessing/ipc/connection.h"               // IWYU pragma: export
-#include "multiprocessing/ipc/errors.h"                   // IWYU pragma: export
-#include "multiprocessing/ipc/listener.h"                 // IWYU pragma: export
-#include "multiprocessing/ipc/py_value.h"                 // IWYU pragma: export
-#include "multiprocessing/ipc/queue.h"                    // IWYU pragma: export
-#include "multiprocessing/ipc/wait.h"                     // IWYU pragma: export
-#include "multiprocessing/pool/pool.h"                    // IWYU pragma: export
-#include "multiprocessing/process/process.h"              // IWYU pragma: export
+#include "multiprocessing/ipc/connection.h"   // IWYU pragma: export
+#include "multiprocessing/ipc/errors.h"       // IWYU pragma: export
+#include "multiprocessing/ipc/listener.h"     // IWYU pragma: export
+#include "multiprocessing/ipc/py_value.h"     // IWYU pragma: export
+#include "multiprocessing/ipc/queue.h"        // IWYU pragma: export
+#include "multiprocessing/ipc/wait.h"         // IWYU pragma: export
+#include "multiprocessing/pool/pool.h"        // IWYU pragma: export
+#include "multiprocessing/process/process.h"  // IWYU pragma: export
 #include "multiprocessing/shared_memory/shared_memory.h"  // IWYU pragma: export
 #include "multiprocessing/shared_memory/sharedctypes.h"   // IWYU pragma: export
 #include "multiprocessing/sync/synchronize.h"             // IWYU pragma: export

@@ -104,13 +104,23 @@ def _pinned_repository_impl(rctx):
         _link_overlay(rctx, _here(rctx, "source", name), tree)
     elif mode == "upstream":
         pin = _PINNED[rctx.attr.name]
-        rctx.download_and_extract(
+        result = rctx.download_and_extract(
             url = pin.urls,
             sha256 = pin.sha256,
             stripPrefix = pin.strip_prefix,
+            allow_fail = True,
         )
+        if not result.success:
+            fail(("@multiprocessing could not download %s %s from %s. " +
+                  "Without network access, say where the libraries come " +
+                  "from instead: --repo_env=%s=system (Debian's -dev " +
+                  "packages: tools/setup.sh installs them) or " +
+                  "--repo_env=%s=source (tools/fetch_sources.sh), in your " +
+                  ".bazelrc; or declare @%s yourself before calling " +
+                  "multiprocessing_dependencies().") %
+                 (name, pin.version, pin.urls[0], _MODE_ENV, _MODE_ENV, name))
     else:
-        fail("%s must be 'upstream' or 'system', not %r" % (_MODE_ENV, mode))
+        fail("%s must be 'upstream', 'system' or 'source', not %r" % (_MODE_ENV, mode))
 
 _pinned_repository = repository_rule(
     implementation = _pinned_repository_impl,
@@ -121,17 +131,110 @@ _pinned_repository = repository_rule(
 def _shim_repository_impl(rctx):
     _link_tree(rctx, _here(rctx, "shims", rctx.attr.name))
 
-# Bazel 4.2 downloads these on first use; the stand-ins in bazel/shims/ make
-# a build work without network access.
 _shim_repository = repository_rule(implementation = _shim_repository_impl, local = True)
+
+# OpenMPI (pool/mpi): a system library, as libcrypto is, but optional. The
+# rule never fails: without mpi.h the repository's :mpi target fails to build
+# with a message saying what to install, so only targets that depend on it
+# (the MPI pool and its tests, example and benchmark) are affected. Where
+# mpi.h is: `mpicc --showme:incdirs`, else the usual directories, or
+# --repo_env=MULTIPROCESSING_MPI_INCLUDE=/dir ("none": behave as without MPI).
+_MPI_INCLUDE_DIRS = [
+    "/usr/lib/x86_64-linux-gnu/openmpi/include",
+    "/usr/lib/aarch64-linux-gnu/openmpi/include",
+    "/usr/include/x86_64-linux-gnu/mpi",
+    "/usr/include/aarch64-linux-gnu/mpi",
+    "/usr/lib64/openmpi/include",
+    "/usr/include/openmpi-x86_64",
+    "/usr/include/openmpi",
+    "/usr/include",
+]
+
+def _mpi_include_dir(rctx):
+    override = rctx.os.environ.get("MULTIPROCESSING_MPI_INCLUDE")
+    if override == "none":
+        return None  # as if there were no MPI here
+    candidates = [override] if override else []
+    mpicc = rctx.which("mpicc")
+    if mpicc and not override:
+        r = rctx.execute([mpicc, "--showme:incdirs"])
+        if r.return_code == 0:
+            candidates += r.stdout.strip().split(" ")
+    candidates += _MPI_INCLUDE_DIRS
+    for d in candidates:
+        if d and rctx.path(d + "/mpi.h").exists:
+            return d
+    return None
+
+def _mpi_lib_dirs(rctx):
+    mpicc = rctx.which("mpicc")
+    if mpicc:
+        r = rctx.execute([mpicc, "--showme:libdirs"])
+        if r.return_code == 0:
+            return [d for d in r.stdout.strip().split(" ") if d]
+    return []
+
+def _system_mpi_impl(rctx):
+    include = _mpi_include_dir(rctx)
+    if include == None:
+        rctx.file("BUILD", """# No MPI found on this machine (no mpi.h; looked with `mpicc --showme`
+# and in the usual places). Only targets that depend on @system_mpi//:mpi
+# fail, with this message.
+genrule(
+    name = "missing",
+    outs = ["mpi_missing.h"],
+    cmd = "echo 'OpenMPI was not found when this repository was set up: install it (Debian: apt-get install libopenmpi-dev openmpi-bin, or tools/setup.sh), set MULTIPROCESSING_MPI_INCLUDE to the directory of mpi.h if it is elsewhere, then bazel sync --configure or bazel clean --expunge' >&2; exit 1",
+)
+
+cc_library(
+    name = "mpi",
+    hdrs = [":missing"],
+    visibility = ["//visibility:public"],
+)
+""")
+        return
+    rctx.symlink(include, "include")
+    linkopts = ["-L" + d for d in _mpi_lib_dirs(rctx)] + ["-lmpi"]
+    rctx.file("BUILD", """# OpenMPI from the system: headers found at {include}.
+cc_library(
+    name = "mpi",
+    hdrs = glob(["include/**/*.h"]),
+    includes = ["include"],
+    # The C API only (no libmpi_cxx, deprecated C++ bindings).
+    defines = ["OMPI_SKIP_MPICXX", "MPICH_SKIP_MPICXX"],
+    linkopts = {linkopts},
+    visibility = ["//visibility:public"],
+)
+""".format(include = include, linkopts = repr(linkopts)))
+
+_system_mpi = repository_rule(
+    implementation = _system_mpi_impl,
+    environ = ["MULTIPROCESSING_MPI_INCLUDE", "PATH"],
+    local = True,
+    configure = True,
+)
 
 def _maybe(rule, name):
     if name not in native.existing_rules():
         rule(name = name)
 
-def multiprocessing_dependencies():
-    """Declares Abseil, protobuf, GoogleTest, Google Benchmark and Bazel's own offline stand-ins."""
+def multiprocessing_offline_standins():
+    """Offline stand-ins for repositories Bazel 4.2 itself downloads.
+
+    Call it first in a WORKSPACE that builds without network access (our own
+    does). Bazel 4.2 fetches @platforms, @rules_cc, @rules_java and
+    @remote_coverage_tools on first use; the stand-ins in bazel/shims/ are
+    Bazel 4.2.3's own @platforms, and thin re-exports of its native C++ and
+    Java rules. Leave this out when Bazel can download: a stand-in lacks what
+    the real rule sets have beyond Bazel 4.2's native rules (rules_cc's
+    toolchain helpers, rules_java's newer rules), and the coverage one makes
+    `bazel coverage` unusable. Each is skipped if already declared.
+    """
     for name in ["platforms", "rules_cc", "rules_java", "remote_coverage_tools"]:
         _maybe(_shim_repository, name)
+
+def multiprocessing_dependencies():
+    """Declares Abseil, protobuf, GoogleTest, Skylib and Google Benchmark, unless already declared."""
     for name in _PINNED:
         _maybe(_pinned_repository, name)
+    _maybe(_system_mpi, "system_mpi")

@@ -85,14 +85,23 @@ def main():
     names = sorted({name for name, _ in results}, key=row_order)
 
     cols = ["name", "unit", "mp", "raw", "cpython", "mp/raw", "mp/cpython"]
+    # The Pool over MPI ranks (pool_mpi_benchmark) and mpi4py's executor.
+    mpi = any(impl in ("mpi", "mpi4py") for _, impl in results)
+    if mpi:
+        cols += ["mpi", "mpi4py", "mpi/mp", "mpi/mpi4py"]
     rows = []
     for name in names:
         unit = next(results[k][1] for k in results if k[0] == name)
         get = lambda impl: results.get((name, impl), (None,))[0]
-        rows.append([name, unit, fmt(get("mp")), fmt(get("raw")),
-                     fmt(get("cpython")),
-                     fmt(ratio(results, (name, "mp"), (name, "raw"))),
-                     fmt(ratio(results, (name, "mp"), (name, "cpython")))])
+        row = [name, unit, fmt(get("mp")), fmt(get("raw")),
+               fmt(get("cpython")),
+               fmt(ratio(results, (name, "mp"), (name, "raw"))),
+               fmt(ratio(results, (name, "mp"), (name, "cpython")))]
+        if mpi:
+            row += [fmt(get("mpi")), fmt(get("mpi4py")),
+                    fmt(ratio(results, (name, "mpi"), (name, "mp"))),
+                    fmt(ratio(results, (name, "mpi"), (name, "mpi4py")))]
+        rows.append(row)
 
     targets = []
     for text, a, b, bound in TARGETS:

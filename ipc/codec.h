@@ -410,12 +410,28 @@ template <typename T>
   return d.Decode(static_cast<T*>(out));
 }
 
+// Instantiated only for a type with no Codec, so the compiler's first error
+// names the type: "In instantiation of 'struct
+// mp::codec_internal::NoCodecFor<Config>'".
 template <typename T>
-constexpr void CheckEncodable() {
-  static_assert(IsEncodable<T>::value,
+struct NoCodecFor {
+  static_assert(sizeof(T) == 0,
                 "this type has no mp::Codec: specialise mp::Codec<T> for it "
-                "(see ipc/codec.h), or include ipc/codec_protobuf.h for a "
+                "(multiprocessing/ipc/codec.h), or include "
+                "multiprocessing/ipc/codec_protobuf.h for a "
                 "protobuf message");
+};
+
+// Whether T is encodable; for a type that is not, fails to compile with
+// NoCodecFor<T>'s message (callers then instantiate nothing else of T, so
+// that message is the only one).
+template <typename T>
+constexpr bool CheckEncodable() {
+  if constexpr (IsEncodable<T>::value) {
+    return true;
+  } else {
+    return sizeof(NoCodecFor<T>) == 0;
+  }
 }
 
 }  // namespace codec_internal
@@ -425,29 +441,38 @@ constexpr void CheckEncodable() {
 // message); *out is then unchanged.
 template <typename T>
 [[nodiscard]] absl::Status Encode(const T& value, std::string* out) {
-  codec_internal::CheckEncodable<T>();
-  return codec_internal::EncodeImpl(value, out, nullptr);
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    return codec_internal::EncodeImpl(value, out, nullptr);
+  } else {
+    return absl::OkStatus();  // not reached: does not compile
+  }
 }
 // The same for a Process's arguments: handles are recorded in *handles.
 template <typename T>
 [[nodiscard]] absl::Status Encode(const T& value, std::string* out,
                                   HandleTable* handles) {
-  codec_internal::CheckEncodable<T>();
-  return codec_internal::EncodeImpl(value, out, handles);
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    return codec_internal::EncodeImpl(value, out, handles);
+  } else {
+    return absl::OkStatus();  // not reached: does not compile
+  }
 }
 
 // Decodes the pickle that occupies all of `data` as a T.
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Decode(absl::string_view data,
                                        HandleTable* handles = nullptr) {
-  codec_internal::CheckEncodable<T>();
-  T value{};
-  if (absl::Status s = codec_internal::DecodeRoot(
-          data, handles, &codec_internal::DecodeInto<T>, &value);
-      !s.ok()) {
-    return s;
+  if constexpr (codec_internal::CheckEncodable<T>()) {
+    T value{};
+    if (absl::Status s = codec_internal::DecodeRoot(
+            data, handles, &codec_internal::DecodeInto<T>, &value);
+        !s.ok()) {
+      return s;
+    }
+    return value;
+  } else {
+    return absl::UnimplementedError("");  // not reached: does not compile
   }
-  return value;
 }
 
 // ---------------------------------------------------------------------------

@@ -165,28 +165,32 @@ int WorkerLoop(Connection& conn, int64_t maxtasks,
 // The spawn worker: a registered target.
 int SpawnedWorker(Connection& conn, int64_t maxtasks, std::string init_name,
                   Bytes init_args) {
-  if (!init_name.empty()) {
-    std::optional<ChunkRunner> init = FindTask(init_name);
-    if (!init) {
-      SetInitializerError(absl::NotFoundError(
-          absl::StrCat("initializer ", init_name, " is not registered")));
-    } else {
-      absl::StatusOr<ChunkResults<PyValue>> o =
-          Decode<ChunkResults<PyValue>>((*init)(init_args, true));
-      if (!o.ok()) {
-        SetInitializerError(o.status());
-      } else if (!o->ok && !o->outcomes.empty()) {
-        const Outcome<PyValue>& failed = o->outcomes[0];
-        SetInitializerError(
-            absl::Status(static_cast<absl::StatusCode>(std::get<2>(failed)),
-                         std::get<3>(failed)));
-      }
-    }
-  }
+  RunNamedInitializer(init_name, init_args);
   return WorkerLoop(conn, maxtasks, {});
 }
 
 }  // namespace
+
+void RunNamedInitializer(const std::string& init_name,
+                         absl::string_view init_args) {
+  if (init_name.empty()) return;
+  std::optional<ChunkRunner> init = FindTask(init_name);
+  if (!init) {
+    SetInitializerError(absl::NotFoundError(
+        absl::StrCat("initializer ", init_name, " is not registered")));
+    return;
+  }
+  absl::StatusOr<ChunkResults<PyValue>> o =
+      Decode<ChunkResults<PyValue>>((*init)(init_args, true));
+  if (!o.ok()) {
+    SetInitializerError(o.status());
+  } else if (!o->ok && !o->outcomes.empty()) {
+    const Outcome<PyValue>& failed = o->outcomes[0];
+    SetInitializerError(
+        absl::Status(static_cast<absl::StatusCode>(std::get<2>(failed)),
+                     std::get<3>(failed)));
+  }
+}
 }  // namespace pool_internal
 }  // namespace mp
 
@@ -197,7 +201,7 @@ namespace pool_internal {
 
 // --- The pool's side. ---
 
-class Core {
+class Core final : public Backend {
  public:
   Core(Pool::Options options, int processes)
       : options_(std::move(options)), processes_(processes) {}
@@ -221,7 +225,7 @@ class Core {
     return absl::OkStatus();
   }
 
-  absl::Status Submit(std::shared_ptr<Job> job) {
+  absl::Status Submit(std::shared_ptr<Job> job) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (state_ != State::kRunning) {
@@ -233,7 +237,7 @@ class Core {
     return absl::OkStatus();
   }
 
-  void Close() {
+  void Close() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kRunning) state_ = State::kClosing;
@@ -241,7 +245,7 @@ class Core {
     Wake();
   }
 
-  void Terminate() {
+  void Terminate() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kDone) return;
@@ -251,7 +255,7 @@ class Core {
     JoinThread();
   }
 
-  absl::Status Join() {
+  absl::Status Join() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (state_ == State::kRunning) {
@@ -263,10 +267,10 @@ class Core {
     return absl::OkStatus();
   }
 
-  int processes() const { return processes_; }
-  StartMethod start_method() const { return *options_.start_method; }
+  int processes() const override { return processes_; }
+  StartMethod start_method() const override { return *options_.start_method; }
 
-  std::vector<int64_t> WorkerPids() {
+  std::vector<int64_t> WorkerPids() override {
     std::lock_guard<std::mutex> lock(mu_);
     return pids_;
   }
@@ -657,7 +661,7 @@ absl::StatusOr<Pool> Pool::Create(Options options) {
   return Pool(std::move(core));
 }
 
-Pool::Pool(std::shared_ptr<pool_internal::Core> core)
+Pool::Pool(std::shared_ptr<pool_internal::Backend> core)
     : core_(std::move(core)) {}
 Pool::Pool(Pool&&) noexcept = default;
 Pool& Pool::operator=(Pool&& other) noexcept {

@@ -269,7 +269,10 @@ class Pool {
   std::vector<int64_t> WorkerPids() const;
 
  private:
-  explicit Pool(std::shared_ptr<pool_internal::Core> core);
+  // A pool whose workers are not this process's children: the MPI backend
+  // (pool/mpi/mpi_pool.h) makes its pools with pool_internal::MakePool.
+  friend struct pool_internal::PoolFactory;
+  explicit Pool(std::shared_ptr<pool_internal::Backend> core);
 
   // How the workers will find f: its registered name, or (fork) its index
   // in the callables table. kInvalidArgument under spawn for a function
@@ -388,8 +391,16 @@ class Pool {
     return ImapIterator<R>(state);
   }
 
-  std::shared_ptr<pool_internal::Core> core_;
+  std::shared_ptr<pool_internal::Backend> core_;
 };
+
+namespace pool_internal {
+struct PoolFactory {
+  static Pool Make(std::shared_ptr<Backend> backend) {
+    return Pool(std::move(backend));
+  }
+};
+}  // namespace pool_internal
 
 // ---------------------------------------------------------------------------
 

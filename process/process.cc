@@ -249,6 +249,12 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
           &process_internal::NoTarget);
       process_internal::Target& target =
           target_ != nullptr ? *target_ : no_target;
+      // The arguments first: one with no Codec is the real cause when the
+      // target is not registered either (such a function cannot be).
+      if (absl::Status s = target.EncodeArguments(&request.arguments, &handles);
+          !s.ok()) {
+        return s;
+      }
       const process_internal::RegisteredTarget* registered =
           process_internal::FindTarget(target.function());
       if (registered == nullptr) {
@@ -258,10 +264,6 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
             "object or an unregistered function can only be forked)");
       }
       request.target = registered->name;
-      if (absl::Status s = target.EncodeArguments(&request.arguments, &handles);
-          !s.ok()) {
-        return s;
-      }
     }
     request.handles = handles.handles();
     return process_internal::Spawn(request, identity, options);

@@ -28,6 +28,7 @@ namespace mp {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using Mixed = std::tuple<int64_t, double, std::string, std::vector<int>,
                          std::map<std::string, int>, testdata::Job>;
@@ -105,7 +106,27 @@ TEST(SpawnTest, AnArgumentWithoutCodecFailsClearly) {
   Process p = Spawned(Process(TakesByte, Byte{}));
   absl::Status s = p.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("argument 1 ("));
+  EXPECT_THAT(s.message(), HasSubstr("Byte"));
   EXPECT_THAT(s.message(), HasSubstr("mp::Codec"));
+}
+
+// A function whose parameter has no Codec cannot be registered (that does
+// not compile), so the error names the parameter, not the registration.
+struct Config {
+  int verbosity = 0;
+};
+int TakesConfig(int n, Config config) { return n + config.verbosity; }
+
+TEST(SpawnTest, AnUnregisteredTargetWithoutCodecNamesTheArgument) {
+  Process p = Spawned(Process(TakesConfig, 1, Config{}));
+  absl::Status s = p.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("argument 2 ("));
+  EXPECT_THAT(s.message(), HasSubstr("Config"));
+  EXPECT_THAT(s.message(), HasSubstr("mp::Codec"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("MP_REGISTER_TARGET")));
+  EXPECT_EQ(p.pid(), std::nullopt);
 }
 
 TEST(SpawnTest, ArgumentsThatDoNotDecodeInTheChildFailInTheParent) {

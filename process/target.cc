@@ -3,9 +3,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
 
 namespace mp::process_internal {
 namespace {
@@ -79,6 +87,26 @@ const RegisteredTarget* FindProcessClass(const std::type_info& type) {
   return Find([&type](const RegisteredTarget& t) {
     return t.type != nullptr && *t.type == type;
   });
+}
+
+std::string ArgumentName(int position, const std::type_info& type) {
+  std::string name = type.name();
+#if __has_include(<cxxabi.h>)
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
+  if (status == 0 && demangled != nullptr) name = demangled.get();
+#endif
+  return absl::StrCat("argument ", position, " (", name, ")");
+}
+
+absl::Status NoCodecError(const std::vector<std::string>& arguments) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "spawn: ", absl::StrJoin(arguments, ", "),
+      arguments.size() == 1 ? " has" : " have",
+      " no mp::Codec, so this target's arguments cannot be passed to a "
+      "spawned process (specialise mp::Codec: multiprocessing/ipc/codec.h); "
+      "the fork start method can pass them"));
 }
 
 }  // namespace mp::process_internal

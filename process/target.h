@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -51,6 +52,12 @@ T& Unwrap(std::reference_wrapper<T>& ref) {
 }
 template <typename T>
 using Unwrapped = decltype(Unwrap(std::declval<T&>()));
+
+// "argument 2 (Config)": a parameter's position (from 1) and its type,
+// demangled where the compiler allows.
+std::string ArgumentName(int position, const std::type_info& type);
+// Spawn's error for arguments with no Codec, naming them.
+absl::Status NoCodecError(const std::vector<std::string>& arguments);
 
 // Records in *table the handles `value` carries, by encoding it (a pointer:
 // what it points to). Values with no Codec carry none.
@@ -130,9 +137,15 @@ class BoundTarget final : public Target {
           },
           args_);
     } else {
-      return absl::InvalidArgumentError(
-          "an argument of this target has no mp::Codec, so it cannot be "
-          "passed to a spawned process (see ipc/codec.h)");
+      std::vector<std::string> missing;
+      int position = 0;
+      ((++position,
+        IsEncodable<std::decay_t<Unwrapped<Args>>>::value
+            ? void()
+            : missing.push_back(ArgumentName(
+                  position, typeid(std::decay_t<Unwrapped<Args>>)))),
+       ...);
+      return NoCodecError(missing);
     }
   }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing this project needs on Debian 12 /
 # Ubuntu: Bazel 4.2 (Debian's bazel-bootstrap), Abseil, protobuf, GoogleTest,
-# Google Benchmark, OpenSSL's libcrypto, g++, clang with libFuzzer (fuzz/) and
-# python3 (the interoperability tests and the benchmarks talk to CPython).
+# Google Benchmark, OpenSSL's libcrypto, g++, clang with libFuzzer (fuzz/),
+# python3 (the interoperability tests and the benchmarks talk to CPython),
+# and OpenMPI with mpi4py (the Pool over MPI ranks, pool/mpi, its tests under
+# mpirun, and the MPIPoolExecutor baseline of its benchmark).
 # With --windows, also what the Windows build needs (README "Windows"): the
 # mingw-w64 cross compiler, Wine, Skylib, and the sources of Abseil and
 # protobuf (tools/fetch_sources.sh).
@@ -29,9 +31,12 @@ packages=(
   libgmock-dev
   libgtest-dev
   libprotobuf-dev
+  libopenmpi-dev
   libssl-dev
+  openmpi-bin
   protobuf-compiler
   python3
+  python3-mpi4py
 )
 if $windows; then
   packages+=(dpkg-dev g++-mingw-w64-x86-64-posix wine64)

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "multiprocessing/ipc/codec.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/pool/internal/task.h"
+#include "multiprocessing/process/process.h"
 
 namespace mp {
 
@@ -55,7 +57,24 @@ class Job {
   bool spread = true;
 };
 
+// What runs the jobs: the local Core (pool.cc), or another backend such as
+// the MPI one (pool/mpi). Pool forwards to it.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // kInvalidArgument once the pool no longer runs.
+  [[nodiscard]] virtual absl::Status Submit(std::shared_ptr<Job> job) = 0;
+  virtual void Close() = 0;
+  virtual void Terminate() = 0;
+  [[nodiscard]] virtual absl::Status Join() = 0;
+  virtual int processes() const = 0;
+  // kFork: any callable runs; otherwise only registered functions.
+  virtual StartMethod start_method() const = 0;
+  virtual std::vector<int64_t> WorkerPids() = 0;
+};
+
 class Core;
+struct PoolFactory;  // pool.h: makes a Pool on another Backend
 
 // Results as they arrive, for every kind of call.
 template <typename R>

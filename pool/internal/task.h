@@ -203,6 +203,10 @@ bool RegisterTaskFunction(const char* name, R (*function)(A...)) {
 
 // In a worker: the initializer failed; every task then fails with this.
 void SetInitializerError(absl::Status status);
+// In a worker: runs the initializer registered as `init_name` (nothing when
+// empty) on its pickled argument tuple, recording its error as above.
+void RunNamedInitializer(const std::string& init_name,
+                         absl::string_view init_args);
 
 // The table of callables (fork): index -> runner. Append-only.
 int64_t AddCallable(ChunkRunner runner);

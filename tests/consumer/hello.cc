@@ -1,12 +1,22 @@
-// A consumer's program: a child process answers over a Pipe.
+// A consumer's program: a child process answers over a Pipe. It also has
+// its own platform/, ipc/ and process/ headers, with the same paths as ours.
 #include <iostream>
 #include <string>
 #include <utility>
 
+#include "ipc/connection.h"
 #include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/multiprocessing.h"
+#include "multiprocessing/platform/error.h"
 #include "multiprocessing/process/process.h"
+#include "platform/error.h"
+#include "process/process.h"
 
-int main() {
+int main(int argc, char** argv) {
+  mp::Init(argc, argv);
+  std::cout << consumer::platform_error() << ", " << consumer::ipc_connection()
+            << ", " << consumer::process_process() << " and mp::IsTimeout: "
+            << mp::IsTimeout(mp::TimeoutError("x")) << std::endl;
   auto [parent_end, child_end] = mp::Pipe().value();
   mp::Process child(
       [](mp::Connection& conn) {

@@ -2,6 +2,7 @@
 
 java_binary = native.java_binary
 java_import = native.java_import
+java_lite_proto_library = native.java_lite_proto_library
 java_library = native.java_library
 java_proto_library = native.java_proto_library
 java_runtime = native.java_runtime
