@@ -23,6 +23,7 @@
 #ifndef MULTIPROCESSING_SHARED_MEMORY_SHAREDCTYPES_H_
 #define MULTIPROCESSING_SHARED_MEMORY_SHAREDCTYPES_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -181,7 +182,11 @@ class RawArray {
 
   std::size_t size() const { return storage_.count(); }
   T* data() const { return storage_.data(); }
-  T& operator[](std::size_t i) const { return data()[i]; }
+  // i < size() (so never on a default-constructed one): asserted.
+  T& operator[](std::size_t i) const {
+    assert(i < size() && "mp::RawArray: index out of range");
+    return data()[i];
+  }
   absl::Span<T> span() const { return {data(), size()}; }
   bool valid() const { return storage_.valid(); }
 
