@@ -32,7 +32,9 @@ class Connection {
   // anything is allocated.
   static constexpr std::size_t kDefaultMaxMessageSize = std::size_t{1} << 32;
 
-  // A closed connection.
+  // A closed connection, safe to use: every send, receive and Poll() is
+  // kFailedPrecondition, Close() is OK, readable() and writable() false.
+  // Make real ones with mp::Pipe() or mp::Client() / Listener::Accept().
   Connection() = default;
   // Takes ownership of one end of a channel.
   Connection(platform::ScopedHandle handle, bool readable, bool writable);

@@ -113,7 +113,11 @@ bool Listener::Advance(std::size_t i, absl::StatusOr<Connection>* result) {
 }
 
 absl::StatusOr<Connection> Listener::Accept() {
-  if (closed()) return absl::FailedPreconditionError("listener is closed");
+  if (closed()) {
+    return absl::FailedPreconditionError(
+        "mp::Listener: closed (or default-constructed, not a listener; make "
+        "one with mp::Listener::Create())");
+  }
   if (!authkey_) {
     absl::StatusOr<platform::BoundSocket> peer = platform::Accept(socket_);
     if (!peer.ok()) return peer.status();

@@ -81,7 +81,9 @@ class Listener {
       std::optional<std::string> authkey = std::nullopt,
       const ListenerOptions& options = {});
 
-  // A closed listener.
+  // A closed listener, safe to use: Accept() is kFailedPrecondition,
+  // Close() is OK, address() "", fileno() invalid, pending_handles() empty.
+  // Make a real one with Create().
   Listener() = default;
   Listener(Listener&& other) noexcept;
   Listener& operator=(Listener&& other) noexcept;

@@ -65,7 +65,8 @@
 // Errors (ipc/errors.h): Get() with nothing to get before the timeout, or
 // GetNowait() on an empty queue: mp::IsEmpty(s). Put() on a full bounded
 // queue: mp::IsFull(s).
-// Use after Close() in this process: kFailedPrecondition. An item that does
+// Use after Close() in this process: kFailedPrecondition. A default-
+// constructed queue is no queue: see its constructor. An item that does
 // not decode as T (a peer that put another type): kInvalidArgument, and that
 // item is consumed. TaskDone() called more times than items were put:
 // kInvalidArgument (Python's ValueError).
@@ -81,6 +82,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -94,6 +96,15 @@ namespace mp {
 template <typename T>
 class JoinableQueue;
 
+namespace ipc_internal {
+// What a default-constructed queue's Status-returning methods return.
+inline absl::Status NotAQueueError(const std::string& type,
+                                   const std::string& how) {
+  return absl::FailedPreconditionError(
+      type + ": default-constructed, not a queue; make one with " + how);
+}
+}  // namespace ipc_internal
+
 // Python's multiprocessing.Queue(maxsize).
 template <typename T>
 class Queue {
@@ -102,8 +113,10 @@ class Queue {
   [[nodiscard]] static absl::StatusOr<Queue> Create(int maxsize = 0) {
     return ipc_internal::MakeQueue<Queue>(maxsize);
   }
-  // No queue: only something to assign to (decoding needs it); calling any
-  // method on it is a bug. Use Create().
+  // No queue: something to assign to (decoding needs it). Safe to use: each
+  // method returning a Status fails with kFailedPrecondition ("mp::Queue:
+  // default-constructed, not a queue; make one with ..."); qsize() is 0,
+  // empty() true, full() false; Close() and CancelJoinThread() do nothing.
   Queue() = default;
 
   // put(item, block, timeout). Blocks only on a full bounded queue: until
@@ -112,6 +125,7 @@ class Queue {
   [[nodiscard]] absl::Status Put(
       const T& item, bool block = true,
       std::optional<absl::Duration> timeout = std::nullopt) {
+    if (core_ == nullptr) return NotAQueue();
     absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
     if (!bytes.ok()) return bytes.status();
     return core_->Put(std::move(*bytes), block, timeout);
@@ -124,28 +138,43 @@ class Queue {
   // `timeout` (block = false: none there now).
   [[nodiscard]] absl::StatusOr<T> Get(
       bool block = true, std::optional<absl::Duration> timeout = std::nullopt) {
+    if (core_ == nullptr) return NotAQueue();
     return ipc_internal::DecodeItem<T>(core_->Get(block, timeout));
   }
   [[nodiscard]] absl::StatusOr<T> GetNowait() { return Get(false); }
 
   // qsize(), empty(), full(): see the top of this file.
-  std::size_t qsize() const { return core_->qsize(); }
-  bool empty() const { return core_->empty(); }
-  bool full() const { return core_->full(); }
+  std::size_t qsize() const { return core_ ? core_->qsize() : 0; }
+  bool empty() const { return core_ ? core_->empty() : true; }
+  bool full() const { return core_ ? core_->full() : false; }
 
   // close(): this process will put no more; the feeder exits once it has
   // written the buffer. Get() and Put() fail afterwards in this process.
-  void Close() { core_->Close(); }
+  void Close() {
+    if (core_ != nullptr) core_->Close();
+  }
   // join_thread(): after Close(), waits until the feeder wrote the buffer.
   // Before Close(): kFailedPrecondition.
-  [[nodiscard]] absl::Status JoinThread() { return core_->JoinThread(); }
+  [[nodiscard]] absl::Status JoinThread() {
+    return core_ ? core_->JoinThread() : NotAQueue();
+  }
   // cancel_join_thread(): this process will not wait for the feeder when it
   // ends (its buffered items may be lost).
-  void CancelJoinThread() { core_->CancelJoinThread(); }
+  void CancelJoinThread() {
+    if (core_ != nullptr) core_->CancelJoinThread();
+  }
 
  protected:
   explicit Queue(std::shared_ptr<ipc_internal::QueueCore> core)
       : core_(std::move(core)) {}
+  // A Queue and a JoinableQueue share these methods, so the message names
+  // both.
+  [[nodiscard]] static absl::Status NotAQueue() {
+    return ipc_internal::NotAQueueError(
+        "mp::Queue",
+        "mp::Queue<T>::Create() (a JoinableQueue: "
+        "mp::JoinableQueue<T>::Create())");
+  }
 
   std::shared_ptr<ipc_internal::QueueCore> core_;
 
@@ -160,18 +189,28 @@ class JoinableQueue : public Queue<T> {
   [[nodiscard]] static absl::StatusOr<JoinableQueue> Create(int maxsize = 0) {
     return ipc_internal::MakeQueue<JoinableQueue>(maxsize);
   }
+  // No queue, as a default Queue (see there); TaskDone() and Join() fail
+  // with kFailedPrecondition too.
   JoinableQueue() = default;
 
   // task_done(): one item got earlier is processed. More calls than items
   // put: kInvalidArgument.
-  [[nodiscard]] absl::Status TaskDone() { return this->core_->TaskDone(); }
+  [[nodiscard]] absl::Status TaskDone() {
+    return this->core_ ? this->core_->TaskDone() : NotAJoinableQueue();
+  }
   // join(): blocks until every item put has had its TaskDone().
-  [[nodiscard]] absl::Status Join() { return this->core_->Join(); }
+  [[nodiscard]] absl::Status Join() {
+    return this->core_ ? this->core_->Join() : NotAJoinableQueue();
+  }
 
  private:
   explicit JoinableQueue(std::shared_ptr<ipc_internal::QueueCore> core)
       : Queue<T>(std::move(core)) {}
   friend struct ipc_internal::QueueAccess;
+  [[nodiscard]] static absl::Status NotAJoinableQueue() {
+    return ipc_internal::NotAQueueError("mp::JoinableQueue",
+                                        "mp::JoinableQueue<T>::Create()");
+  }
 };
 
 // Python's multiprocessing.SimpleQueue: Put() writes at once (no feeder
@@ -182,24 +221,34 @@ class SimpleQueue {
   [[nodiscard]] static absl::StatusOr<SimpleQueue> Create() {
     return ipc_internal::MakeQueue<SimpleQueue>(0);
   }
+  // No queue: something to assign to. Put() and Get() fail with
+  // kFailedPrecondition; qsize() is 0, empty() true; Close() does nothing.
   SimpleQueue() = default;
 
   [[nodiscard]] absl::Status Put(const T& item) {
+    if (core_ == nullptr) return NotAQueue();
     absl::StatusOr<std::string> bytes = ipc_internal::EncodeItem(item);
     if (!bytes.ok()) return bytes.status();
     return core_->Put(std::move(*bytes), true, std::nullopt);
   }
   [[nodiscard]] absl::StatusOr<T> Get() {
+    if (core_ == nullptr) return NotAQueue();
     return ipc_internal::DecodeItem<T>(core_->Get(true, std::nullopt));
   }
-  std::size_t qsize() const { return core_->qsize(); }
-  bool empty() const { return core_->empty(); }
-  void Close() { core_->Close(); }
+  std::size_t qsize() const { return core_ ? core_->qsize() : 0; }
+  bool empty() const { return core_ ? core_->empty() : true; }
+  void Close() {
+    if (core_ != nullptr) core_->Close();
+  }
 
  private:
   explicit SimpleQueue(std::shared_ptr<ipc_internal::QueueCore> core)
       : core_(std::move(core)) {}
   friend struct ipc_internal::QueueAccess;
+  [[nodiscard]] static absl::Status NotAQueue() {
+    return ipc_internal::NotAQueueError("mp::SimpleQueue",
+                                        "mp::SimpleQueue<T>::Create()");
+  }
 
   std::shared_ptr<ipc_internal::QueueCore> core_;
 };

@@ -22,13 +22,20 @@ absl::StatusOr<SharedMemory> SharedMemory::Attach(absl::string_view name) {
       std::make_shared<platform::NamedSharedMemory>(*std::move(shm)));
 }
 
+const std::string& SharedMemory::name() const {
+  static const std::string* const kNone = new std::string;
+  return shm_ ? shm_->name() : *kNone;
+}
+
 void SharedMemory::Close() {
   if (shm_ != nullptr) shm_->Close();
 }
 
 absl::Status SharedMemory::Unlink() {
   if (shm_ == nullptr) {
-    return absl::FailedPreconditionError("SharedMemory: never created");
+    return absl::FailedPreconditionError(
+        "mp::SharedMemory: default-constructed, not a segment; make one with "
+        "mp::SharedMemory::Create(size) or Attach(name)");
   }
   return platform::UnlinkNamedSharedMemory(shm_->name());
 }

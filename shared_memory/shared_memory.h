@@ -44,12 +44,17 @@ class SharedMemory {
   [[nodiscard]] static absl::StatusOr<SharedMemory> Attach(
       absl::string_view name);
 
-  SharedMemory() = default;  // closed
+  // No segment: closed() is true, name() "", size() 0, buf() empty,
+  // Close() does nothing and Unlink() is kFailedPrecondition. Make one with
+  // Create() or Attach().
+  SharedMemory() = default;
 
-  // name, size, buf.
-  const std::string& name() const { return shm_->name(); }
-  std::size_t size() const { return shm_->size(); }
+  // name, size, buf. After Close(): name() stays, size() stays, buf() is
+  // empty.
+  const std::string& name() const;
+  std::size_t size() const { return shm_ ? shm_->size() : 0; }
   absl::Span<uint8_t> buf() const {
+    if (shm_ == nullptr || !shm_->is_open()) return {};
     return {static_cast<uint8_t*>(shm_->data()), shm_->size()};
   }
   bool closed() const { return shm_ == nullptr || !shm_->is_open(); }

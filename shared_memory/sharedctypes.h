@@ -12,15 +12,25 @@
 // They use lock() and so abort if the lock's holder died (see
 // sync/synchronize.h); code that must survive that uses
 // get_lock()->Acquire() and get_obj().
+//
+// Default-constructed (valid() false): no shared memory, but safe to use.
+// value() is T(), set_value() does nothing, get()/get_obj()/data() are null
+// (get_obj() of an Array: an empty span), size() is 0, get_lock() is null,
+// lock()/unlock() do nothing, and Array's Get/Set are kFailedPrecondition.
+// A RawArray's operator[] has no element to refer to (as for any index
+// >= size()): use span() or Array's Get/Set, which check. Make one with
+// Create().
 #ifndef MULTIPROCESSING_SHARED_MEMORY_SHAREDCTYPES_H_
 #define MULTIPROCESSING_SHARED_MEMORY_SHAREDCTYPES_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -36,6 +46,14 @@ namespace mp {
 namespace sharedctypes_internal {
 
 constexpr uint32_t kValueKind = 7;
+
+// What a default-constructed one's Status-returning methods return.
+inline absl::Status NotCreatedError(const char* type) {
+  return absl::FailedPreconditionError(
+      std::string(type) +
+      ": default-constructed, no shared memory; make one with " + type +
+      "<T>::Create(...)");
+}
 
 // T's identity in an encoding, so that a child decoding a Value<int32_t>
 // as a Value<double> is refused.
@@ -61,7 +79,10 @@ class Storage {
   }
   Storage() = default;
 
-  T* data() const { return static_cast<T*>(segment_->data()); }
+  // Null when default-constructed.
+  T* data() const {
+    return segment_ ? static_cast<T*>(segment_->data()) : nullptr;
+  }
   std::size_t count() const { return count_; }
   bool valid() const { return segment_ != nullptr; }
 
@@ -116,14 +137,18 @@ class RawValue {
     std::memcpy(s->data(), &value, sizeof(T));
     return RawValue(*std::move(s));
   }
+  // No value (see the top of this file): Create one.
   RawValue() = default;
 
+  // Default-constructed: T(), and set_value() does nothing.
   T value() const {
-    T v;
-    std::memcpy(&v, storage_.data(), sizeof(T));
+    T v{};
+    if (valid()) std::memcpy(&v, storage_.data(), sizeof(T));
     return v;
   }
-  void set_value(const T& v) { std::memcpy(storage_.data(), &v, sizeof(T)); }
+  void set_value(const T& v) {
+    if (valid()) std::memcpy(storage_.data(), &v, sizeof(T));
+  }
   T* get() const { return storage_.data(); }
   bool valid() const { return storage_.valid(); }
 
@@ -152,11 +177,16 @@ class RawArray {
     }
     return a;
   }
+  // No array (see the top of this file): Create one.
   RawArray() = default;
 
   std::size_t size() const { return storage_.count(); }
   T* data() const { return storage_.data(); }
-  T& operator[](std::size_t i) const { return data()[i]; }
+  // i < size() (so never on a default-constructed one): asserted.
+  T& operator[](std::size_t i) const {
+    assert(i < size() && "mp::RawArray: index out of range");
+    return data()[i];
+  }
   absl::Span<T> span() const { return {data(), size()}; }
   bool valid() const { return storage_.valid(); }
 
@@ -185,6 +215,7 @@ class Value {
   [[nodiscard]] static absl::StatusOr<Value> Create(T value, RLock lock) {
     return Make(value, std::move(lock));
   }
+  // No value (see the top of this file): Create one.
   Value() = default;
 
   // .value (under the lock).
@@ -199,8 +230,13 @@ class Value {
   // get_lock(), get_obj(); and acquire/release (the lock's).
   RLock* get_lock() const { return lock_.get(); }
   T* get_obj() const { return raw_.get(); }
-  void lock() { lock_->lock(); }
-  void unlock() { lock_->unlock(); }
+  // No lock (lock = false, or default-constructed): do nothing.
+  void lock() {
+    if (lock_ != nullptr) lock_->lock();
+  }
+  void unlock() {
+    if (lock_ != nullptr) lock_->unlock();
+  }
   bool valid() const { return raw_.valid(); }
 
  private:
@@ -235,17 +271,20 @@ class Array {
     if (!raw.ok()) return raw.status();
     return Make(*std::move(raw), lock);
   }
+  // No array (see the top of this file): Create one.
   Array() = default;
 
   std::size_t size() const { return raw_.size(); }
   // a[i] and a[i] = v, each under the lock. Out of range: kOutOfRange
   // (IndexError).
   [[nodiscard]] absl::StatusOr<T> Get(std::size_t i) const {
+    if (!valid()) return NotCreated();
     if (i >= size()) return absl::OutOfRangeError("Array: index out of range");
     Guard g(lock_.get());
     return raw_[i];
   }
   [[nodiscard]] absl::Status Set(std::size_t i, const T& v) {
+    if (!valid()) return NotCreated();
     if (i >= size()) return absl::OutOfRangeError("Array: index out of range");
     Guard g(lock_.get());
     raw_[i] = v;
@@ -254,13 +293,21 @@ class Array {
   RLock* get_lock() const { return lock_.get(); }
   // get_obj(): the elements, unsynchronised.
   absl::Span<T> get_obj() const { return raw_.span(); }
-  void lock() { lock_->lock(); }
-  void unlock() { lock_->unlock(); }
+  // No lock (lock = false, or default-constructed): do nothing.
+  void lock() {
+    if (lock_ != nullptr) lock_->lock();
+  }
+  void unlock() {
+    if (lock_ != nullptr) lock_->unlock();
+  }
   bool valid() const { return raw_.valid(); }
 
  private:
   friend struct Codec<Array>;
   using Guard = sharedctypes_internal::Guard;
+  [[nodiscard]] static absl::Status NotCreated() {
+    return sharedctypes_internal::NotCreatedError("mp::Array");
+  }
   [[nodiscard]] static absl::StatusOr<Array> Make(RawArray<T> raw, bool lock) {
     Array a;
     a.raw_ = std::move(raw);

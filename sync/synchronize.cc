@@ -48,6 +48,13 @@ absl::Time SliceEnd(std::optional<absl::Time> deadline, absl::Duration slice) {
   return deadline ? std::min(*deadline, end) : end;
 }
 
+// What a default-constructed object's Status-returning methods return.
+absl::Status NotCreatedError(absl::string_view type, absl::string_view what,
+                             absl::string_view how) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      type, ": default-constructed, not ", what, "; make one with ", how));
+}
+
 uint32_t Me() { return static_cast<uint32_t>(platform::CurrentProcessId()); }
 
 [[noreturn]] void DieOnOwnerDied(const absl::Status& s) {
@@ -150,6 +157,12 @@ absl::Status LockBase::ReleasedTooManyTimes() {
       "Lock: semaphore or lock released too many times");
 }
 
+absl::Status LockBase::NotCreated() const {
+  return recursive_
+             ? NotCreatedError("mp::RLock", "a lock", "mp::RLock::Create()")
+             : NotCreatedError("mp::Lock", "a lock", "mp::Lock::Create()");
+}
+
 void LockBase::WakeOne() { platform::WakeWord(&state_->word, 1); }
 
 absl::StatusOr<std::shared_ptr<Segment>> LockBase::NewSegment(uint32_t kind) {
@@ -158,16 +171,19 @@ absl::StatusOr<std::shared_ptr<Segment>> LockBase::NewSegment(uint32_t kind) {
 
 bool LockBase::IsMine() const {
   const LockState* s = state();
+  if (s == nullptr) return false;
   return (s->word.load(std::memory_order_relaxed) & ~kWaiters) == Me() &&
          s->owner_thread.load(std::memory_order_relaxed) == ThreadToken();
 }
 
 bool LockBase::IsLocked() const {
-  return state()->word.load(std::memory_order_relaxed) != 0;
+  return state() != nullptr &&
+         state()->word.load(std::memory_order_relaxed) != 0;
 }
 
 absl::StatusOr<bool> LockBase::AcquireSlow(bool block, Timeout timeout) {
   LockState* s = state();
+  if (s == nullptr) return NotCreated();
   const bool recursive = recursive_;
   if (recursive && IsMine()) {
     s->count.fetch_add(1, std::memory_order_relaxed);
@@ -186,6 +202,7 @@ absl::StatusOr<bool> LockBase::AcquireSlow(bool block, Timeout timeout) {
 
 absl::Status LockBase::ReleaseRecursive() {
   LockState* s = state();
+  if (s == nullptr) return NotCreated();
   if (!IsMine()) {
     return absl::FailedPreconditionError(
         "RLock: cannot release un-acquired lock (not owned by this thread)");
@@ -198,17 +215,20 @@ absl::Status LockBase::ReleaseRecursive() {
 }
 
 void LockBase::lock() {
+  if (!valid()) return;
   absl::StatusOr<bool> got = Acquire(true);
   if (!got.ok()) DieOnOwnerDied(got.status());
 }
 
 bool LockBase::try_lock() {
+  if (!valid()) return false;
   absl::StatusOr<bool> got = Acquire(false);
   if (!got.ok()) DieOnOwnerDied(got.status());
   return *got;
 }
 
 void LockBase::unlock() {
+  if (!valid()) return;
   absl::Status s = recursive_ ? ReleaseRecursive() : ReleaseLock();
   if (!s.ok()) {
     std::fprintf(stderr, "mp: unlock(): %s\n",
@@ -218,6 +238,7 @@ void LockBase::unlock() {
 }
 
 absl::StatusOr<uint32_t> LockBase::ReleaseAll() {
+  if (!valid()) return NotCreated();
   if (!IsMine()) {
     return absl::FailedPreconditionError(
         "Condition: must acquire() condition before using wait()");
@@ -233,6 +254,7 @@ absl::StatusOr<uint32_t> LockBase::ReleaseAll() {
 
 absl::Status LockBase::AcquireRestore(uint32_t levels) {
   LockState* s = state();
+  if (s == nullptr) return NotCreated();
   uint32_t dead = 0;
   const Got got = TakeWord(&s->word, true, std::nullopt, &dead);
   s->owner_thread.store(ThreadToken(), std::memory_order_relaxed);
@@ -307,7 +329,14 @@ absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(int value,
   return BoundedSemaphore(*std::move(s));
 }
 
+absl::Status Semaphore::NotCreated() {
+  return NotCreatedError("mp::Semaphore", "a semaphore",
+                         "mp::Semaphore::Create() (a BoundedSemaphore: "
+                         "mp::BoundedSemaphore::Create())");
+}
+
 int Semaphore::GetValue() const {
+  if (!valid()) return 0;
   return static_cast<int>(state()->count.load(std::memory_order_relaxed));
 }
 
@@ -358,6 +387,7 @@ int Semaphore::Reclaim() {
 }
 
 absl::StatusOr<bool> Semaphore::Acquire(bool block, Timeout timeout) {
+  if (!valid()) return NotCreated();
   State* s = state();
   const std::optional<absl::Time> deadline = DeadlineOf(timeout);
   absl::Duration slice = kFirstSlice;
@@ -394,6 +424,7 @@ absl::StatusOr<bool> Semaphore::Acquire(bool block, Timeout timeout) {
 }
 
 absl::Status Semaphore::Release() {
+  if (!valid()) return NotCreated();
   State* s = state();
   // Unrecorded first: a death in between loses a unit, never adds one.
   std::atomic<uint32_t>* units = MySlotUnits(false);
@@ -418,15 +449,18 @@ absl::Status Semaphore::Release() {
 }
 
 void Semaphore::lock() {
+  if (!valid()) return;
   absl::StatusOr<bool> got = Acquire(true);
   if (!got.ok()) DieOnOwnerDied(got.status());
 }
 bool Semaphore::try_lock() {
+  if (!valid()) return false;
   absl::StatusOr<bool> got = Acquire(false);
   if (!got.ok()) DieOnOwnerDied(got.status());
   return *got;
 }
 void Semaphore::unlock() {
+  if (!valid()) return;
   if (absl::Status s = Release(); !s.ok()) {
     std::fprintf(stderr, "mp: unlock(): %s\n",
                  std::string(s.message()).c_str());
@@ -469,12 +503,19 @@ absl::StatusOr<Condition> Condition::Create(const RLock& lock) {
   return Make(std::make_shared<RLock>(lock), true);
 }
 
+absl::Status Condition::NotCreated() {
+  return NotCreatedError("mp::Condition", "a condition",
+                         "mp::Condition::Create()");
+}
+
 absl::Status Condition::Release() {
+  if (!valid()) return NotCreated();
   return recursive_ ? static_cast<RLock*>(lock_.get())->Release()
                     : static_cast<Lock*>(lock_.get())->Release();
 }
 
 absl::StatusOr<bool> Condition::Wait(Timeout timeout) {
+  if (!valid()) return NotCreated();
   if (!lock_->IsMine()) {
     return absl::FailedPreconditionError(
         "Condition: must acquire() condition before using wait()");
@@ -512,6 +553,7 @@ absl::StatusOr<bool> Condition::Wait(Timeout timeout) {
 }
 
 absl::Status Condition::Notify(int n) {
+  if (!valid()) return NotCreated();
   if (!lock_->IsMine()) {
     return absl::FailedPreconditionError("Condition: lock is not owned");
   }
@@ -546,17 +588,21 @@ absl::StatusOr<Event> Event::Create() {
   return Event(*std::move(segment));
 }
 
-bool Event::IsSet() const { return state()->flag.load() != 0; }
+bool Event::IsSet() const { return valid() && state()->flag.load() != 0; }
 
 void Event::Set() {
+  if (!valid()) return;
   State* s = state();
   s->flag.store(1);
   if (s->waiters.load() > 0) platform::WakeWord(&s->flag);
 }
 
-void Event::Clear() { state()->flag.store(0); }
+void Event::Clear() {
+  if (valid()) state()->flag.store(0);
+}
 
 bool Event::Wait(Timeout timeout) {
+  if (!valid()) return false;  // nothing could ever set it
   State* s = state();
   if (s->flag.load() != 0) return true;
   const std::optional<absl::Time> deadline = DeadlineOf(timeout);
@@ -673,6 +719,10 @@ bool Barrier::WaitForChange(std::optional<absl::Time> deadline) {
 }
 
 absl::StatusOr<int> Barrier::Wait(Timeout timeout) {
+  if (!valid()) {
+    return NotCreatedError("mp::Barrier", "a barrier",
+                           "mp::Barrier::Create(parties)");
+  }
   State* s = state();
   if (!timeout && s->timeout_ns >= 0) {
     timeout = absl::Nanoseconds(s->timeout_ns);
@@ -734,6 +784,7 @@ absl::StatusOr<int> Barrier::Wait(Timeout timeout) {
 }
 
 void Barrier::Reset() {
+  if (!valid()) return;
   LockState();
   State* s = state();
   if (s->count > 0) {
@@ -748,15 +799,19 @@ void Barrier::Reset() {
 }
 
 void Barrier::Abort() {
+  if (!valid()) return;
   LockState();
   state()->state = State::kBroken;
   Broadcast();
   UnlockState();
 }
 
-int Barrier::parties() const { return static_cast<int>(state()->parties); }
+int Barrier::parties() const {
+  return valid() ? static_cast<int>(state()->parties) : 0;
+}
 
 int Barrier::n_waiting() const {
+  if (!valid()) return 0;
   auto* self = const_cast<Barrier*>(this);
   self->LockState();
   const State* s = state();
@@ -766,6 +821,7 @@ int Barrier::n_waiting() const {
 }
 
 bool Barrier::broken() const {
+  if (!valid()) return true;  // cannot be waited on
   auto* self = const_cast<Barrier*>(this);
   self->LockState();
   const bool broken = state()->state == State::kBroken;

@@ -24,6 +24,15 @@
 // status) abort the process in that case rather than let it go unnoticed:
 // use Acquire where a holder may die. A Condition or Barrier waiter that
 // dies does not wedge the rest (see each class).
+//
+// Default-constructed objects are not primitives (valid() is false) but are
+// safe to use: each method returning a Status fails with kFailedPrecondition
+// ("mp::Lock: default-constructed, not a lock; make one with
+// mp::Lock::Create()"); the others return a neutral value (IsMine(),
+// IsLocked(), try_lock(), IsSet(), Event::Wait() false; count(), GetValue(),
+// parties(), n_waiting() 0; Barrier::broken() true) or do nothing (lock(),
+// unlock(), Set(), Clear(), Reset(), Abort()). So a std::lock_guard on one
+// guards nothing: check valid() or use Acquire() where that matters.
 #ifndef MULTIPROCESSING_SYNC_SYNCHRONIZE_H_
 #define MULTIPROCESSING_SYNC_SYNCHRONIZE_H_
 
@@ -81,7 +90,7 @@ class LockBase {
   [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
                                              Timeout timeout = std::nullopt) {
     // The uncontended Lock inline: one compare-and-swap.
-    if (!recursive_) {
+    if (!recursive_ && state_ != nullptr) {
       uint32_t free = 0;
       if (state_->word.compare_exchange_strong(free, ThisProcess(),
                                                std::memory_order_acquire)) {
@@ -116,6 +125,7 @@ class LockBase {
   absl::StatusOr<bool> AcquireSlow(bool block, Timeout timeout);
   [[nodiscard]] absl::Status ReleaseRecursive();
   absl::Status ReleaseLock() {
+    if (state_ == nullptr) return NotCreated();
     state_->owner_thread.store(0, std::memory_order_relaxed);
     const uint32_t was = state_->word.exchange(0, std::memory_order_release);
     if ((was & ~kWaiters) == 0) return ReleasedTooManyTimes();
@@ -123,6 +133,8 @@ class LockBase {
     return absl::OkStatus();
   }
   [[nodiscard]] static absl::Status ReleasedTooManyTimes();
+  // What a default-constructed Lock's or RLock's methods return.
+  [[nodiscard]] absl::Status NotCreated() const;
   void WakeOne();
   LockState* state() const { return state_; }
 
@@ -141,7 +153,8 @@ class Lock : public sync_internal::LockBase {
  public:
   static constexpr uint32_t kKind = 1;
   [[nodiscard]] static absl::StatusOr<Lock> Create();
-  Lock() = default;  // not a lock: Create one
+  // Not a lock (see the top of this file): Create one.
+  Lock() = default;
 
   // release(). Not held: kInvalidArgument ("released too many times").
   [[nodiscard]] absl::Status Release() { return ReleaseLock(); }
@@ -156,7 +169,8 @@ class RLock : public sync_internal::LockBase {
  public:
   static constexpr uint32_t kKind = 2;
   [[nodiscard]] static absl::StatusOr<RLock> Create();
-  RLock() = default;
+  // Not a lock (see the top of this file): Create one.
+  RLock() { recursive_ = true; }
 
   // release(). Not held by this thread: kFailedPrecondition.
   [[nodiscard]] absl::Status Release() { return ReleaseRecursive(); }
@@ -186,6 +200,7 @@ class Semaphore {
   // Semaphore(value): value < 0 is kInvalidArgument.
   [[nodiscard]] static absl::StatusOr<Semaphore> Create(
       int value = 1, bool track_holders = true);
+  // Not a semaphore (see the top of this file): Create one.
   Semaphore() = default;
 
   [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
@@ -213,6 +228,9 @@ class Semaphore {
   State* state() const;
   int Reclaim();
   std::atomic<uint32_t>* MySlotUnits(bool claim);
+  // What a default-constructed one's methods return (Semaphore and
+  // BoundedSemaphore share them, so it names both).
+  [[nodiscard]] static absl::Status NotCreated();
 
   std::shared_ptr<sync_internal::Segment> segment_;
 };
@@ -221,6 +239,7 @@ class BoundedSemaphore : public Semaphore {
  public:
   [[nodiscard]] static absl::StatusOr<BoundedSemaphore> Create(
       int value = 1, bool track_holders = true);
+  // Not a semaphore (see the top of this file): Create one.
   BoundedSemaphore() = default;
 
  private:
@@ -244,16 +263,22 @@ class Condition {
   [[nodiscard]] static absl::StatusOr<Condition> Create();
   static absl::StatusOr<Condition> Create(const Lock& lock);
   [[nodiscard]] static absl::StatusOr<Condition> Create(const RLock& lock);
+  // Not a condition (see the top of this file): Create one.
   Condition() = default;
 
   [[nodiscard]] absl::StatusOr<bool> Acquire(bool block = true,
                                              Timeout timeout = std::nullopt) {
+    if (lock_ == nullptr) return NotCreated();
     return lock_->Acquire(block, timeout);
   }
   [[nodiscard]] absl::Status Release();
-  void lock() { lock_->lock(); }
-  bool try_lock() { return lock_->try_lock(); }
-  void unlock() { lock_->unlock(); }
+  void lock() {
+    if (lock_ != nullptr) lock_->lock();
+  }
+  bool try_lock() { return lock_ != nullptr && lock_->try_lock(); }
+  void unlock() {
+    if (lock_ != nullptr) lock_->unlock();
+  }
 
   // wait(timeout): releases the lock, waits for a Notify, takes the lock
   // back. False when the timeout passed. Lock not held: kFailedPrecondition.
@@ -273,6 +298,7 @@ class Condition {
   friend struct Codec<Condition>;
   struct State;
   State* state() const;
+  [[nodiscard]] static absl::Status NotCreated();
   [[nodiscard]] static absl::StatusOr<Condition> Make(
       std::shared_ptr<sync_internal::LockBase> lock, bool recursive);
 
@@ -286,6 +312,7 @@ class Event {
  public:
   static constexpr uint32_t kKind = 5;
   [[nodiscard]] static absl::StatusOr<Event> Create();
+  // Not an event (see the top of this file): Create one.
   Event() = default;
 
   bool IsSet() const;
@@ -320,6 +347,7 @@ class Barrier {
   [[nodiscard]] static absl::StatusOr<Barrier> Create(
       int parties, std::function<void()> action = nullptr,
       Timeout timeout = std::nullopt);
+  // Not a barrier (see the top of this file): Create one.
   Barrier() = default;
 
   // wait(timeout): the arrival index, 0 .. parties-1 (nullopt timeout: the
