@@ -90,7 +90,7 @@ absl::StatusOr<Context> GetContext(std::optional<StartMethod> method) {
   return Context(*method);
 }
 
-void Init(int argc, char** argv) { process_internal::RunIfSpawned(argc, argv); }
+void Init(int argc, char** argv) { process_internal::RunIfSpawned(); }
 
 void SetExecutable(std::string path) {
   process_internal::SetSpawnExecutable(std::move(path));

@@ -192,10 +192,15 @@ void SetExecutable(std::string path);
 // get_executable(): what the spawn start method runs now.
 [[nodiscard]] absl::StatusOr<std::string> GetExecutable();
 
-// mp::Init(argc, argv): the first statement of main() in every program that
-// uses the spawn start method (Python's `if __name__ == "__main__":`). In a
-// process spawned by this library it runs the child's target and exits; in
-// any other process it returns at once.
+// mp::Init(argc, argv): at the top of main() in every program that uses the
+// spawn start method (Python's `if __name__ == "__main__":`). In a process
+// spawned by this library it runs the child's target and exits; in any
+// other process it returns at once. A spawned child gets the parent's
+// arguments (argv[1..]), so what main() does before mp::Init, such as
+// absl::ParseCommandLine(argc, argv), is done alike in the child, as a
+// Python module's top level runs again in a spawned child; what comes after
+// mp::Init runs in the parent only. (argc and argv are not read: the
+// arguments are the process's own.)
 void Init(int argc, char** argv);
 
 class Process {

@@ -10,14 +10,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "multiprocessing/ipc/connection.h"
 #include "multiprocessing/platform/channel.h"
-#include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/handle.h"
 #include "multiprocessing/process/bootstrap.pb.h"
@@ -27,45 +24,27 @@
 namespace mp::process_internal {
 namespace {
 
-// A spawned child's command line is exactly
-//   <exe> --mp-spawn=<target> --mp-bootstrap=<handle>:<cookie>
-// and its environment has MP_SPAWN_BOOTSTRAP=<cookie>:<parent pid>, which
-// mp::Init removes. Anything else is an ordinary run of main().
-constexpr absl::string_view kTargetSwitch = "--mp-spawn=";
-constexpr absl::string_view kBootstrapSwitch = "--mp-bootstrap=";
+// A spawned child's command line is the parent's own (its executable, then
+// the arguments the parent's main() got), so flags parse the same in both;
+// what makes it a spawned child is MP_SPAWN_BOOTSTRAP=<handle>:<parent pid>
+// in its environment, which mp::Init removes. Without it, or with one that
+// does not hold (below), a run is an ordinary run of main().
 constexpr char kBootstrapVariable[] = "MP_SPAWN_BOOTSTRAP";
-constexpr std::size_t kCookieBytes = 16;
 
 std::atomic<bool> init_ran{false};
 
-// The target named by a command line of the spawned form, if it is one.
-template <typename Args>
-std::optional<std::string> SpawnTarget(const Args& args) {
-  if (args.size() != 3) return std::nullopt;
-  const absl::string_view target(args[1]), bootstrap(args[2]);
-  if (!absl::StartsWith(target, kTargetSwitch) ||
-      !absl::StartsWith(bootstrap, kBootstrapSwitch)) {
-    return std::nullopt;
-  }
-  return std::string(target.substr(kTargetSwitch.size()));
-}
-
 // The bootstrap channel, when everything says the parent that launched this
-// process spawned it: the command line's cookie is the one the environment
-// (`variable`) carries, this process's parent is the one it names, and the
-// handle is the duplex channel that parent made. nullopt otherwise.
+// process spawned it: this process's parent is the one the variable names,
+// and the handle is a duplex channel that parent made (so neither a forged
+// variable nor one inherited by a grandchild can point Init at a descriptor
+// of someone's choosing). nullopt otherwise.
 std::optional<platform::NativeHandle> BootstrapHandle(
-    absl::string_view bootstrap_switch,
     const std::optional<std::string>& variable) {
   if (!variable) return std::nullopt;
-  const std::vector<absl::string_view> ours =
-      absl::StrSplit(bootstrap_switch.substr(kBootstrapSwitch.size()), ':');
-  const std::vector<absl::string_view> env = absl::StrSplit(*variable, ':');
+  const std::vector<absl::string_view> parts = absl::StrSplit(*variable, ':');
   int64_t handle = -1, parent = 0;
-  if (ours.size() != 2 || env.size() != 2 ||
-      ours[1].size() != 2 * kCookieBytes || ours[1] != env[0] ||
-      !absl::SimpleAtoi(ours[0], &handle) || handle < 0 ||
-      !absl::SimpleAtoi(env[1], &parent) ||
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &handle) ||
+      handle < 0 || !absl::SimpleAtoi(parts[1], &parent) ||
       platform::ParentProcessId() != parent) {
     return std::nullopt;
   }
@@ -95,8 +74,7 @@ absl::Status ExitedBeforeAnswer(const platform::ChildProcess& child,
 }
 
 // Child side: reads the bootstrap and prepares the target, or says why not.
-absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
-                                                const std::string& target) {
+absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel) {
   absl::StatusOr<std::string> bytes = channel.RecvBytes();
   if (!bytes.ok()) return bytes.status();
   Bootstrap boot;
@@ -108,11 +86,7 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel,
   HandleTable handles =
       HandleTable::Inherited(std::vector<platform::NativeHandle>(
           boot.handles().begin(), boot.handles().end()));
-  if (boot.target() != target) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spawn: the command line names target ", target,
-                     " but the bootstrap message names ", boot.target()));
-  }
+  const std::string& target = boot.target();
   const RegisteredTarget* registered = FindTarget(target);
   if (registered == nullptr) {
     return absl::NotFoundError(absl::StrCat(
@@ -161,23 +135,22 @@ absl::StatusOr<platform::ChildProcess> Spawn(
 
   absl::StatusOr<std::string> exe = SpawnExecutable();
   if (!exe.ok()) return exe.status();
-  std::string random(kCookieBytes, '\0');
-  if (absl::Status s = platform::RandomBytes(absl::MakeSpan(random)); !s.ok()) {
-    return s;
-  }
-  const std::string cookie = absl::BytesToHexString(random);
-  platform::LaunchOptions launch = options;
-  launch.environment.push_back(absl::StrCat(kBootstrapVariable, "=", cookie,
-                                            ":", platform::CurrentProcessId()));
   absl::StatusOr<std::pair<Connection, Connection>> channel = Pipe();
   if (!channel.ok()) return channel.status();
   auto& [ours, theirs] = *channel;
+  platform::LaunchOptions launch = options;
+  launch.environment.push_back(absl::StrCat(kBootstrapVariable, "=",
+                                            theirs.fileno(), ":",
+                                            platform::CurrentProcessId()));
   std::vector<platform::NativeHandle> inherit = keep;
   inherit.push_back(theirs.fileno());
-  absl::StatusOr<platform::ChildProcess> child = platform::LaunchProgram(
-      {*exe, absl::StrCat(kTargetSwitch, request.target),
-       absl::StrCat(kBootstrapSwitch, theirs.fileno(), ":", cookie)},
-      inherit, launch);
+  // The parent's own arguments after argv[0], as Python's spawn gives the
+  // child the parent's sys.argv.
+  std::vector<std::string> args = platform::ProgramArguments();
+  if (args.empty()) args.emplace_back();
+  args[0] = *exe;
+  absl::StatusOr<platform::ChildProcess> child =
+      platform::LaunchProgram(args, inherit, launch);
   if (!child.ok()) return child.status();
   theirs.Close().IgnoreError();
 
@@ -207,20 +180,15 @@ absl::StatusOr<platform::ChildProcess> Spawn(
   return child;
 }
 
-void RunIfSpawned(int argc, char** argv) {
-  std::vector<absl::string_view> args(argv, argv + argc);
+void RunIfSpawned() {
   init_ran = true;
   // Taken whatever happens next: no program this one runs inherits it.
-  const std::optional<std::string> variable =
-      platform::TakeEnvironmentVariable(kBootstrapVariable);
-  std::optional<std::string> target = SpawnTarget(args);
-  if (!target) return;
   std::optional<platform::NativeHandle> handle =
-      BootstrapHandle(args[2], variable);
-  if (!handle) return;  // a look-alike command line: an ordinary run
+      BootstrapHandle(platform::TakeEnvironmentVariable(kBootstrapVariable));
+  if (!handle) return;  // not spawned, or a look-alike: an ordinary run
   Connection channel(platform::ScopedHandle(*handle), /*readable=*/true,
                      /*writable=*/true);
-  absl::StatusOr<std::unique_ptr<Target>> prepared = Prepare(channel, *target);
+  absl::StatusOr<std::unique_ptr<Target>> prepared = Prepare(channel);
   if (!prepared.ok()) {
     // The parent's Start() reports it; stderr is for a parent that is gone.
     if (!channel.SendBytes(prepared.status().ToString()).ok()) {
@@ -236,8 +204,7 @@ void RunIfSpawned(int argc, char** argv) {
 }
 
 bool SpawnedWithoutInit() {
-  return !init_ran && SpawnTarget(platform::ProgramArguments()).has_value() &&
-         std::getenv(kBootstrapVariable) != nullptr;
+  return !init_ran && std::getenv(kBootstrapVariable) != nullptr;
 }
 
 }  // namespace mp::process_internal

@@ -1,16 +1,16 @@
 // The spawn start method: a child that is a fresh run of this program, told
 // what to run by a bootstrap message. Internal to //process.
 //
-// The parent runs this binary again (platform::ExecutablePath()) with
-// exactly the switches --mp-spawn=<target> --mp-bootstrap=<handle>:<cookie>
-// (nothing before or after them) and MP_SPAWN_BOOTSTRAP=<cookie>:<its pid>
-// in the child's environment, a random cookie each time. mp::Init removes
-// that variable, and runs a target only when the command line has that
-// form, the cookies agree, its parent is the pid named, and the handle is a
-// duplex channel that parent made; anything else is an ordinary run of
-// main() (a command line cannot be forged into running a target). The
-// child inherits
-// only stdin, stdout, stderr, the bootstrap channel and the handles found in
+// The parent runs this binary again (platform::ExecutablePath()) with its
+// own arguments after argv[0] (so a flag parser sees in the child what it
+// saw in the parent, as Python's spawn passes sys.argv on) and
+// MP_SPAWN_BOOTSTRAP=<handle>:<its pid> in the child's environment.
+// mp::Init removes that variable, and runs a target only when its parent is
+// the pid named and the handle is a duplex channel that parent made;
+// anything else is an ordinary run of main() (neither a command line nor a
+// forged or inherited variable can make it run a target). The child
+// inherits only stdin, stdout, stderr, the bootstrap channel and the handles
+// found in
 // the arguments. mp::Init(argc, argv) in the child's main() reads the
 // Bootstrap message (bootstrap.proto), decodes the arguments and answers
 // with an empty message (ready) or the error text; then it runs the target
@@ -52,7 +52,7 @@ struct SpawnRequest {
 
 // Child side (mp::Init): when this process was spawned, runs the target and
 // exits; otherwise returns at once.
-void RunIfSpawned(int argc, char** argv);
+void RunIfSpawned();
 
 // Whether this process was spawned and mp::Init has not run yet.
 bool SpawnedWithoutInit();
