@@ -8,14 +8,20 @@
 //                     runs the registered target)
 //                     raw: posix_spawn() of this same binary (which exits at
 //                     once when given --exit-now) + waitpid()
+//   start_join_forkserver  mp: the same with the forkserver start method (the
+//                     server, started by the first iteration, forks the
+//                     child; its exit code comes back through the server)
+//                     Linux only; the target: within 2x of start_join_fork/mp
 // Times are medians and 99th percentiles in microseconds.
 // benchmarks/process_cpython.py measures CPython's Process on the same.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "multiprocessing/benchmarks/bench_util.h"
@@ -59,6 +65,14 @@ void SpawnMp(benchmark::State& state) {
   });
 }
 
+void ForkserverMp(benchmark::State& state) {
+  Measure(state, [] {
+    Process p(ReturnZero);
+    return p.set_start_method(StartMethod::kForkserver).ok() &&
+           p.Start().ok() && p.Join().ok() && p.exitcode() == 0;
+  });
+}
+
 void ForkRaw(benchmark::State& state) {
   Measure(state, [] {
     const pid_t pid = ::fork();
@@ -98,5 +112,12 @@ int main(int argc, char** argv) {
       ->UseManualTime();
   benchmark::RegisterBenchmark("start_join_spawn/mp", mp::bench::SpawnMp)
       ->UseManualTime();
+  const std::vector<mp::StartMethod> methods = mp::GetAllStartMethods();
+  if (std::find(methods.begin(), methods.end(), mp::StartMethod::kForkserver) !=
+      methods.end()) {
+    benchmark::RegisterBenchmark("start_join_forkserver/mp",
+                                 mp::bench::ForkserverMp)
+        ->UseManualTime();
+  }
   return mp::bench::RunAll(argc, argv);
 }

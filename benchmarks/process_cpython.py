@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Process start + join on CPython (fork and spawn contexts), the
-counterpart of process_benchmark.cc. Prints JSON lines with impl "cpython":
-start_join_fork_median / _p99 and start_join_spawn_median / _p99 in us.
+"""Process start + join on CPython (fork, spawn and, where it exists,
+forkserver contexts), the counterpart of process_benchmark.cc. Prints JSON
+lines with impl "cpython": start_join_<method>_median / _p99 in us.
 """
 import argparse
 import json
@@ -33,7 +33,9 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     seconds = 0.1 if args.quick else 2.0
-    for method in ("fork", "spawn"):
+    methods = [m for m in ("fork", "spawn", "forkserver")
+               if m in multiprocessing.get_all_start_methods()]
+    for method in methods:
         median, p99 = measure(multiprocessing.get_context(method), seconds,
                               3 if args.quick else 20)
         for name, value in (("median", median), ("p99", p99)):

@@ -29,6 +29,9 @@ TARGETS = [
      ("start_join_fork_median", "mp"), ("start_join_fork_median", "raw"), -1.2),
     ("spawn start+join at most 1.5x raw posix_spawn+waitpid",
      ("start_join_spawn_median", "mp"), ("start_join_spawn_median", "raw"), -1.5),
+    ("forkserver start+join at most 2x the library's fork start+join",
+     ("start_join_forkserver_median", "mp"), ("start_join_fork_median", "mp"),
+     -2.0),
     ("Queue 1->1 small ints at least 10x CPython's items/s",
      ("queue_1to1_int", "mp"), ("queue_1to1_int", "cpython"), 10.0),
     ("Queue 4->4 small ints not slower than its own 1->1",
@@ -39,7 +42,8 @@ TARGETS = [
 # Rows in this order (by name prefix); other names follow, sorted.
 ORDER = ["pingpong_0B", "pingpong_64B", "pingpong_1024B", "pingpong_16384B",
          "stream_64B", "typed_small", "stream_1MiB", "message_64MiB",
-         "wait_100", "start_join_fork", "start_join_spawn", "queue_1to1",
+         "wait_100", "start_join_fork", "start_join_spawn",
+         "start_join_forkserver", "queue_1to1",
          "queue_4to1", "queue_4to4"]
 
 

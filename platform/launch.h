@@ -19,6 +19,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "multiprocessing/platform/handle.h"
@@ -32,6 +33,13 @@ struct ChildProcess {
   // Becomes readable when the child has exited (a pidfd on Linux 5.3+, else
   // the read end of a pipe only the child holds).
   ScopedHandle sentinel;
+  // False for a child of this process. True for a process another one
+  // started for us and reaps (the forkserver's children, POSIX only): it
+  // cannot be waited for with waitpid(), so `sentinel` is a socket on which
+  // its reaper writes the exit code (a native int32, Python's convention)
+  // once it has exited; end of stream without one (its reaper died) reads
+  // as exit code 255, as in CPython.
+  bool exit_code_on_sentinel = false;
 };
 
 // Whether this platform can fork (false on Windows).
@@ -52,6 +60,10 @@ struct LaunchOptions {
   // its default action anyway.) ForkAndRun's child keeps the parent's mask
   // and dispositions, as a fork does.
   std::vector<int> kept_signals;
+  // ForkAndRun only, POSIX only: empty, or three handles that become the
+  // child's stdin, stdout and stderr (kInvalidHandle: that one is
+  // inherited). Each must be 3 or above.
+  std::vector<NativeHandle> stdio;
 };
 
 // Forks. The child closes every descriptor except stdin, stdout, stderr and
@@ -114,6 +126,38 @@ const std::vector<std::string>& ProgramArguments();
 // process's environment (the programs it starts do not see it); nullopt
 // when it is not set.
 std::optional<std::string> TakeEnvironmentVariable(const std::string& name);
+
+// The forkserver start method's plumbing (POSIX; Windows has no forkserver:
+// CanForkserver() is false there and the functions below fail with
+// kUnimplemented or do nothing).
+
+// Whether the forkserver start method is offered here (Linux, as Python).
+bool CanForkserver();
+
+// A message and the handles that travel with it (SCM_RIGHTS), on a
+// SOCK_SEQPACKET socket (CreateMessageChannel): at most
+// kMaxMessageWithHandles bytes and kMaxHandlesPerMessage handles.
+inline constexpr std::size_t kMaxMessageWithHandles = 128 * 1024;
+inline constexpr std::size_t kMaxHandlesPerMessage = 250;
+struct MessageWithHandles {
+  std::string bytes;
+  std::vector<ScopedHandle> handles;  // close-on-exec
+};
+[[nodiscard]] absl::Status SendWithHandles(
+    NativeHandle socket, absl::string_view bytes,
+    absl::Span<const NativeHandle> handles);
+// Blocks for the next message; nullopt at end of stream (the peer closed).
+[[nodiscard]] absl::StatusOr<std::optional<MessageWithHandles>>
+ReceiveWithHandles(NativeHandle socket);
+
+// Which of `signals` the calling thread blocks, and which this process
+// ignores (what a forkserver child must re-create: LaunchOptions's
+// kept_signals for a process that is not forked from this one).
+void KeptSignalState(absl::Span<const int> signals, std::vector<int>* blocked,
+                     std::vector<int>* ignored);
+// Blocks `blocked` in the calling thread and ignores `ignored`.
+void BlockAndIgnoreSignals(absl::Span<const int> blocked,
+                           absl::Span<const int> ignored);
 
 // The number of processors (os.cpu_count()), or nullopt when unknown.
 std::optional<int> ProcessorCount();

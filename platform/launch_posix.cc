@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/exit_status.h"
 #include "multiprocessing/platform/launch.h"
@@ -153,6 +155,11 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
       ::_exit(1);
     }
 #endif
+    for (std::size_t i = 0; i < options.stdio.size() && i < 3; ++i) {
+      if (options.stdio[i] >= 3) {
+        ::dup2(static_cast<int>(options.stdio[i]), static_cast<int>(i));
+      }
+    }
     CloseAllExcept(keep_fds);
     ExitNow(child_main());
   }
@@ -251,8 +258,35 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   return NativeError(n == sizeof err ? err : EIO, "exec " + argv[0]);
 }
 
+namespace {
+
+// WaitForExit for a process another one reaps: its exit code arrives on the
+// sentinel.
+absl::StatusOr<std::optional<int>> ReadExitCode(
+    const ChildProcess& child, std::optional<absl::Duration> timeout) {
+  NativeHandle h = child.sentinel.get();
+  if (timeout) {
+    absl::StatusOr<std::vector<std::size_t>> ready =
+        WaitReadable({&h, 1}, timeout);
+    if (!ready.ok()) return ready.status();
+    if (ready->empty()) return std::nullopt;
+  }
+  std::int32_t code = 0;
+  ssize_t n;
+  while ((n = ::read(static_cast<int>(h), &code, sizeof code)) < 0 &&
+         errno == EINTR) {
+  }
+  if (n < 0) return LastNativeError("read exit code");
+  if (n == 0) return 255;  // its reaper is gone: the code is lost
+  if (n != sizeof code) return absl::DataLossError("truncated exit code");
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<int>> WaitForExit(
     const ChildProcess& child, std::optional<absl::Duration> timeout) {
+  if (child.exit_code_on_sentinel) return ReadExitCode(child, timeout);
   if (timeout) {
     NativeHandle h = child.sentinel.get();
     absl::StatusOr<std::vector<std::size_t>> ready =
@@ -280,6 +314,121 @@ absl::Status Kill(const ChildProcess& child) {
 }
 
 void ExitNow(int code) { ::_exit(code); }
+
+bool CanForkserver() {
+#ifdef __linux__
+  return true;
+#else
+  return false;
+#endif
+}
+
+absl::Status SendWithHandles(NativeHandle socket, absl::string_view bytes,
+                             absl::Span<const NativeHandle> handles) {
+  if (bytes.size() > kMaxMessageWithHandles || bytes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SendWithHandles: a message of ", bytes.size(),
+                     " bytes (1 to ", kMaxMessageWithHandles, " allowed)"));
+  }
+  if (handles.size() > kMaxHandlesPerMessage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SendWithHandles: ", handles.size(), " handles (at most ",
+                     kMaxHandlesPerMessage, ")"));
+  }
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!handles.empty()) {
+    control.assign(CMSG_SPACE(sizeof(int) * handles.size()), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * handles.size());
+    for (std::size_t i = 0; i < handles.size(); ++i) {
+      const int fd = static_cast<int>(handles[i]);
+      std::memcpy(CMSG_DATA(c) + i * sizeof fd, &fd, sizeof fd);
+    }
+  }
+  for (;;) {
+    if (::sendmsg(static_cast<int>(socket), &msg, MSG_NOSIGNAL) >= 0) {
+      return absl::OkStatus();  // a seqpacket send is all or none
+    }
+    if (errno != EINTR) return LastNativeError("sendmsg");
+  }
+}
+
+absl::StatusOr<std::optional<MessageWithHandles>> ReceiveWithHandles(
+    NativeHandle socket) {
+  MessageWithHandles received;
+  received.bytes.resize(kMaxMessageWithHandles + 1);
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxHandlesPerMessage));
+  iovec iov{received.bytes.data(), received.bytes.size()};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  ssize_t n;
+  while ((n = ::recvmsg(static_cast<int>(socket), &msg, MSG_CMSG_CLOEXEC)) <
+             0 &&
+         errno == EINTR) {
+  }
+  if (n < 0) return LastNativeError("recvmsg");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+      received.handles.emplace_back(fd);
+    }
+  }
+  if (n == 0 && received.handles.empty()) return std::nullopt;  // EOF
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+      static_cast<std::size_t>(n) > kMaxMessageWithHandles) {
+    return absl::DataLossError("ReceiveWithHandles: message too long");
+  }
+  received.bytes.resize(static_cast<std::size_t>(n));
+  return received;
+}
+
+void KeptSignalState(absl::Span<const int> signals, std::vector<int>* blocked,
+                     std::vector<int>* ignored) {
+  blocked->clear();
+  ignored->clear();
+  sigset_t mask;
+  sigemptyset(&mask);
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+  for (int sig : signals) {
+    if (sig <= 0 || sig >= NSIG) continue;
+    if (sigismember(&mask, sig) == 1) blocked->push_back(sig);
+    struct sigaction action;
+    if (::sigaction(sig, nullptr, &action) == 0 &&
+        action.sa_handler == SIG_IGN) {
+      ignored->push_back(sig);
+    }
+  }
+}
+
+void BlockAndIgnoreSignals(absl::Span<const int> blocked,
+                           absl::Span<const int> ignored) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : blocked) {
+    if (sig > 0 && sig < NSIG) sigaddset(&mask, sig);
+  }
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  for (int sig : ignored) {
+    if (sig > 0 && sig < NSIG && sig != SIGKILL && sig != SIGSTOP) {
+      ::signal(sig, SIG_IGN);
+    }
+  }
+}
 
 namespace {
 

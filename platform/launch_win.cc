@@ -66,6 +66,28 @@ HANDLE ChildrenJob() {
 
 bool CanFork() { return false; }
 
+// No forkserver on Windows (it needs fork()).
+bool CanForkserver() { return false; }
+
+absl::Status SendWithHandles(NativeHandle, absl::string_view,
+                             absl::Span<const NativeHandle>) {
+  return absl::UnimplementedError("SendWithHandles: no forkserver on Windows");
+}
+
+absl::StatusOr<std::optional<MessageWithHandles>> ReceiveWithHandles(
+    NativeHandle) {
+  return absl::UnimplementedError(
+      "ReceiveWithHandles: no forkserver on Windows");
+}
+
+void KeptSignalState(absl::Span<const int>, std::vector<int>* blocked,
+                     std::vector<int>* ignored) {
+  blocked->clear();
+  ignored->clear();
+}
+
+void BlockAndIgnoreSignals(absl::Span<const int>, absl::Span<const int>) {}
+
 absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
                                         absl::FunctionRef<int()> child_main,
                                         const LaunchOptions& options) {

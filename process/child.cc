@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/exit_hooks.h"
+#include "multiprocessing/platform/liveness.h"
 #include "multiprocessing/process/current_process.h"
 #include "multiprocessing/process/logger.h"
 #include "multiprocessing/process/registry.h"
@@ -191,7 +192,8 @@ CurrentProcessInfo& CurrentProcess() {
 }
 
 bool ParentProcessInfo::IsAlive() const {
-  return platform::ParentProcessId() == pid;
+  // A forkserver's child is the server's: its parent is alive while it runs.
+  return platform::ParentProcessId() == pid || platform::ProcessIsAlive(pid);
 }
 
 std::optional<ParentProcessInfo> ParentProcess() {

@@ -36,7 +36,8 @@ CurrentProcessInfo& CurrentProcess();
 struct ParentProcessInfo {
   std::string name;
   std::int64_t pid = 0;
-  // Whether that process still runs (this process was not adopted).
+  // Whether that process still runs: this process was not adopted, or
+  // (a forkserver's child, whose parent is the server) it has not ended.
   bool IsAlive() const;
 };
 std::optional<ParentProcessInfo> ParentProcess();

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/process/child.h"
+#include "multiprocessing/process/forkserver.h"
 #include "multiprocessing/process/registry.h"
 #include "multiprocessing/process/spawn.h"
 
@@ -27,7 +28,15 @@ absl::Status NotAvailable(StartMethod method) {
 }
 
 bool Available(StartMethod method) {
-  return method == StartMethod::kSpawn || platform::CanFork();
+  switch (method) {
+    case StartMethod::kSpawn:
+      return true;
+    case StartMethod::kFork:
+      return platform::CanFork();
+    case StartMethod::kForkserver:
+      return platform::CanForkserver();
+  }
+  return false;
 }
 
 // The default start method.
@@ -57,13 +66,25 @@ const char* StartMethodName(StartMethod method) {
       return "fork";
     case StartMethod::kSpawn:
       return "spawn";
+    case StartMethod::kForkserver:
+      return "forkserver";
   }
   return "unknown";
 }
 
 std::vector<StartMethod> GetAllStartMethods() {
-  if (platform::CanFork()) return {StartMethod::kFork, StartMethod::kSpawn};
-  return {StartMethod::kSpawn};
+  std::vector<StartMethod> methods;
+  if (platform::CanFork()) methods.push_back(StartMethod::kFork);
+  methods.push_back(StartMethod::kSpawn);
+  if (platform::CanForkserver()) methods.push_back(StartMethod::kForkserver);
+  return methods;
+}
+
+absl::Status SetForkserverPreload(std::vector<std::string> names) {
+  if (!Available(StartMethod::kForkserver)) {
+    return NotAvailable(StartMethod::kForkserver);
+  }
+  return process_internal::SetForkserverPreload(std::move(names));
 }
 
 StartMethod GetStartMethod() {
@@ -225,7 +246,7 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
   platform::LaunchOptions options;
   options.kill_with_parent = dies_with_parent_;
   options.kept_signals = spawn_kept_signals_;
-  if (method == StartMethod::kSpawn) {
+  if (method == StartMethod::kSpawn || method == StartMethod::kForkserver) {
     process_internal::SpawnRequest request;
     HandleTable handles;
     if (typeid(*this) != typeid(Process)) {
@@ -233,7 +254,8 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
           process_internal::FindProcessClass(typeid(*this));
       if (registered == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "the spawn start method runs a subclass of Process only when it "
+            "the ", StartMethodName(method),
+            " start method runs a subclass of Process only when it "
             "is registered with MP_REGISTER_PROCESS (this one is ",
             typeid(*this).name(), ")"));
       }
@@ -258,14 +280,18 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
       const process_internal::RegisteredTarget* registered =
           process_internal::FindTarget(target.function());
       if (registered == nullptr) {
-        return absl::InvalidArgumentError(
-            "the spawn start method runs functions registered with "
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the ", StartMethodName(method),
+            " start method runs functions registered with "
             "MP_REGISTER_TARGET; this target is not one (a lambda, a function "
-            "object or an unregistered function can only be forked)");
+            "object or an unregistered function can only be forked)"));
       }
       request.target = registered->name;
     }
     request.handles = handles.handles();
+    if (method == StartMethod::kForkserver) {
+      return process_internal::ForkserverStart(request, identity, options);
+    }
     return process_internal::Spawn(request, identity, options);
   }
   absl::StatusOr<std::vector<platform::NativeHandle>> keep = ForkHandles();

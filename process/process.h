@@ -102,6 +102,14 @@
 //           an mp::Codec (ipc/codec.h; Connection and Queue have one). No
 //           fork() of a multithreaded parent, so no lock held by another
 //           thread can hang the child. The only method on Windows.
+//   kForkserver  a server process, started once with spawn at the first
+//           forkserver Start(), forks each child; the target and arguments
+//           follow spawn's rules (registered, with a Codec) and the child
+//           is a copy of the server, which runs no thread: safe in a
+//           multithreaded parent, and faster than spawn. Linux only.
+//           exitcode and Join() work from the sentinel (the server writes
+//           the exit code there), Terminate()/Kill() signal the pid. See
+//           process/forkserver.h and SetForkserverPreload.
 // The default on Linux is kFork: it runs any C++ callable (a lambda with
 // captures cannot cross an exec), starts faster (the README has the
 // figures), and a C++ program that runs no threads when it starts processes
@@ -164,9 +172,9 @@ class ChildRecord;  // process/registry.h
 }  // namespace process_internal
 
 // Python's start methods.
-enum class StartMethod { kFork, kSpawn };
+enum class StartMethod { kFork, kSpawn, kForkserver };
 
-// "fork", "spawn".
+// "fork", "spawn", "forkserver".
 const char* StartMethodName(StartMethod method);
 
 // get_all_start_methods(): the methods this platform has, default first.
@@ -180,6 +188,16 @@ StartMethod GetStartMethod();
 // as is a method this platform lacks.
 [[nodiscard]] absl::Status SetStartMethod(StartMethod method,
                                           bool force = false);
+
+// set_forkserver_preload(names): functions the forkserver runs once when it
+// starts, before it forks any child, so that every child inherits what they
+// set up (Python imports modules there; C++ has none to import). Each name
+// is the spelling of a function registered with MP_REGISTER_TARGET that
+// takes no arguments (say "WarmUpCaches"); one that fails is reported on
+// stderr and skipped, as Python skips a module that does not import. Takes
+// effect when the server starts (the first forkserver Start()), as in
+// Python. kInvalidArgument for a name not registered.
+[[nodiscard]] absl::Status SetForkserverPreload(std::vector<std::string> names);
 
 // set_executable(path): the program the spawn start method runs. By default
 // this program (the same binary, found through /proc/self/exe); another

@@ -81,12 +81,36 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel) {
   if (!boot.ParseFromString(*bytes)) {
     return absl::DataLossError("spawn: unparsable bootstrap message");
   }
+  return PrepareBootstrap(boot);
+}
+
+}  // namespace
+
+Bootstrap MakeBootstrap(const SpawnRequest& request,
+                        const ChildIdentity& identity) {
+  Bootstrap boot;
+  boot.set_target(request.target);
+  boot.set_arguments(request.arguments);
+  boot.set_name(identity.name);
+  for (int n : identity.identity) boot.add_identity(n);
+  boot.set_daemon(identity.daemon);
+  boot.set_authkey(identity.authkey);
+  for (platform::NativeHandle h : request.handles) boot.add_handles(h);
+  boot.set_parent_pid(identity.parent_pid);
+  boot.set_parent_name(identity.parent_name);
+  boot.set_log_level(identity.log_level);
+  boot.set_log_to_stderr(identity.log_to_stderr);
+  return boot;
+}
+
+absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
+    const Bootstrap& boot) {
+  const std::string& target = boot.target();
   // The handles the parent passed, owned now; the ones no argument claims
   // are closed when `handles` goes.
   HandleTable handles =
       HandleTable::Inherited(std::vector<platform::NativeHandle>(
           boot.handles().begin(), boot.handles().end()));
-  const std::string& target = boot.target();
   const RegisteredTarget* registered = FindTarget(target);
   if (registered == nullptr) {
     return absl::NotFoundError(absl::StrCat(
@@ -114,24 +138,11 @@ absl::StatusOr<std::unique_ptr<Target>> Prepare(Connection& channel) {
   return bound;
 }
 
-}  // namespace
-
 absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options) {
-  Bootstrap boot;
-  boot.set_target(request.target);
-  boot.set_arguments(request.arguments);
+  const Bootstrap boot = MakeBootstrap(request, identity);
   const std::vector<platform::NativeHandle>& keep = request.handles;
-  boot.set_name(identity.name);
-  for (int n : identity.identity) boot.add_identity(n);
-  boot.set_daemon(identity.daemon);
-  boot.set_authkey(identity.authkey);
-  for (platform::NativeHandle h : keep) boot.add_handles(h);
-  boot.set_parent_pid(identity.parent_pid);
-  boot.set_parent_name(identity.parent_name);
-  boot.set_log_level(identity.log_level);
-  boot.set_log_to_stderr(identity.log_to_stderr);
 
   absl::StatusOr<std::string> exe = SpawnExecutable();
   if (!exe.ok()) return exe.status();

@@ -20,6 +20,7 @@
 #ifndef MULTIPROCESSING_PROCESS_SPAWN_H_
 #define MULTIPROCESSING_PROCESS_SPAWN_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@
 #include "absl/time/time.h"
 #include "multiprocessing/platform/handle.h"
 #include "multiprocessing/platform/launch.h"
+#include "multiprocessing/process/bootstrap.pb.h"
 #include "multiprocessing/process/child.h"
+#include "multiprocessing/process/target.h"
 
 namespace mp::process_internal {
 
@@ -49,6 +52,17 @@ struct SpawnRequest {
 [[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
+
+// The bootstrap message for `request` (also what a forkserver is sent).
+Bootstrap MakeBootstrap(const SpawnRequest& request,
+                        const ChildIdentity& identity);
+
+// Child side, whatever brought `boot` (spawn's channel, the forkserver):
+// takes ownership of the handles it lists, checks the target is registered,
+// decodes the arguments and becomes the child it describes. Errors say what
+// Start() reports.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
+    const Bootstrap& boot);
 
 // Child side (mp::Init): when this process was spawned, runs the target and
 // exits; otherwise returns at once.

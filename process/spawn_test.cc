@@ -262,11 +262,12 @@ TEST(SpawnTest, WorksInAParentThatRunsThreads) {
 
 TEST(StartMethodsTest, DefaultsAndSetting) {
   // Python's: fork then spawn where fork exists (fork the default), else
-  // spawn alone.
-  const std::vector<StartMethod> all =
+  // spawn alone; then forkserver where it exists (Linux).
+  std::vector<StartMethod> all =
       platform::CanFork()
           ? std::vector<StartMethod>{StartMethod::kFork, StartMethod::kSpawn}
           : std::vector<StartMethod>{StartMethod::kSpawn};
+  if (platform::CanForkserver()) all.push_back(StartMethod::kForkserver);
   EXPECT_EQ(GetAllStartMethods(), all);
   EXPECT_EQ(GetStartMethod(), all.front());  // and now it is fixed
   absl::Status again = SetStartMethod(StartMethod::kSpawn);
@@ -287,6 +288,17 @@ TEST(StartMethodsTest, DefaultsAndSetting) {
     EXPECT_THAT(fork.message(), HasSubstr("not available"));
     EXPECT_FALSE(GetContext(StartMethod::kFork).ok());
     EXPECT_EQ(GetStartMethod(), StartMethod::kSpawn);
+  }
+  absl::Status forkserver =
+      SetStartMethod(StartMethod::kForkserver, /*force=*/true);
+  if (platform::CanForkserver()) {
+    EXPECT_TRUE(forkserver.ok()) << forkserver;
+    EXPECT_EQ(GetContext().value().start_method(), StartMethod::kForkserver);
+  } else {
+    EXPECT_EQ(forkserver.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_FALSE(GetContext(StartMethod::kForkserver).ok());
+    EXPECT_EQ(SetForkserverPreload({}).code(),
+              absl::StatusCode::kFailedPrecondition);
   }
 }
 
