@@ -21,6 +21,7 @@
 #include "multiprocessing/ipc/errors.h"
 #include "multiprocessing/ipc/py_value.h"
 #include "multiprocessing/ipc/wait.h"
+#include "multiprocessing/pool/internal/threaded_backend.h"
 
 namespace mp {
 namespace pool_internal {
@@ -201,11 +202,11 @@ namespace pool_internal {
 
 // --- The pool's side. ---
 
-class Core final : public Backend {
+class Core final : public ThreadedBackend {
  public:
   Core(Pool::Options options, int processes)
       : options_(std::move(options)), processes_(processes) {}
-  ~Core() {
+  ~Core() override {
     Terminate();
     JoinThread();
   }
@@ -221,63 +222,14 @@ class Core final : public Backend {
         return s;
       }
     }
-    thread_ = std::thread([this] { Loop(); });
-    return absl::OkStatus();
-  }
-
-  absl::Status Submit(std::shared_ptr<Job> job) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kRunning) {
-        return absl::InvalidArgumentError("pool: Pool not running");
-      }
-      submitted_.push_back(std::move(job));
-    }
-    Wake();
-    return absl::OkStatus();
-  }
-
-  void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) state_ = State::kClosing;
-    }
-    Wake();
-  }
-
-  void Terminate() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kDone) return;
-      state_ = State::kTerminating;
-    }
-    Wake();
-    JoinThread();
-  }
-
-  absl::Status Join() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) {
-        return absl::InvalidArgumentError(
-            "pool: Join() before Close() or Terminate()");
-      }
-    }
-    JoinThread();
+    StartThread();
     return absl::OkStatus();
   }
 
   int processes() const override { return processes_; }
   StartMethod start_method() const override { return *options_.start_method; }
 
-  std::vector<int64_t> WorkerPids() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pids_;
-  }
-
  private:
-  enum class State { kRunning, kClosing, kTerminating, kDone };
-
   // A chunk handed to a worker.
   struct Running {
     std::shared_ptr<Job> job;
@@ -302,15 +254,10 @@ class Core final : public Backend {
     std::size_t pulled = 0;  // items handed out
   };
 
-  void Wake() {
+  void Wake() override {
     if (!wake_pending_.exchange(true)) {
       wake_write_.SendBytes("w").IgnoreError();
     }
-  }
-
-  void JoinThread() {
-    std::lock_guard<std::mutex> lock(join_mu_);
-    if (thread_.joinable()) thread_.join();
   }
 
   absl::Status AddWorker() {
@@ -520,15 +467,12 @@ class Core final : public Backend {
     workers_.clear();
   }
 
-  void Loop() {
+  void Loop() override {
     State state = State::kRunning;
     for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-        submitted_.clear();
-        state = state_;
-      }
+      std::vector<std::shared_ptr<Job>> submitted;
+      state = TakeSubmitted(&submitted);
+      for (auto& job : submitted) jobs_.push_back({std::move(job), 0});
       if (state == State::kTerminating) break;
       Dispatch();
       if (state == State::kClosing && !WorkLeft()) break;
@@ -591,12 +535,7 @@ class Core final : public Backend {
       }
       workers_.clear();
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-      submitted_.clear();
-      state_ = State::kDone;
-    }
+    for (auto& job : Finish()) jobs_.push_back({std::move(job), 0});
     FailPending(cancelled);
     RecordPids();
   }
@@ -606,8 +545,6 @@ class Core final : public Backend {
   Connection wake_read_;
   Connection wake_write_;
   std::atomic<bool> wake_pending_{false};
-  std::thread thread_;
-  std::mutex join_mu_;
 
   // The pool thread's.
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -615,12 +552,6 @@ class Core final : public Backend {
   std::deque<Running> retry_;
   int workers_started_ = 0;
   int64_t next_task_id_ = 0;
-
-  // std::mutex, not absl::Mutex: ThreadSanitizer sees it (README).
-  std::mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
-  std::vector<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> pids_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pool_internal
