@@ -249,10 +249,6 @@ class Core final : public ThreadedBackend {
     bool retiring = false;   // its connection is closed: it is exiting
     bool conn_dead = false;  // end of stream seen: only its exit is left
   };
-  struct Cursor {
-    std::shared_ptr<Job> job;
-    std::size_t pulled = 0;  // items handed out
-  };
 
   void Wake() override {
     if (!wake_pending_.exchange(true)) {
@@ -314,29 +310,7 @@ class Core final : public ThreadedBackend {
       retry_.pop_front();
       return true;
     }
-    while (!jobs_.empty()) {
-      Cursor& c = jobs_.front();
-      std::size_t count = 0;
-      absl::Status error;
-      run->chunk.clear();
-      if (!c.job->NextChunk(&run->chunk, &count, &error)) {
-        std::shared_ptr<Job> job = std::move(c.job);
-        const std::size_t total = c.pulled;
-        jobs_.pop_front();
-        job->InputDone(total);
-        continue;
-      }
-      run->job = c.job;
-      run->first = c.pulled;
-      run->count = count;
-      c.pulled += count;
-      if (!error.ok()) {  // an argument that cannot be sent
-        run->job->Fail(run->first, run->count, error);
-        continue;
-      }
-      return true;
-    }
-    return false;
+    return NextJobChunk(&run->job, &run->first, &run->count, &run->chunk);
   }
 
   bool WorkLeft() const {
@@ -394,11 +368,7 @@ class Core final : public ThreadedBackend {
   void FailPending(const absl::Status& s) {
     for (Running& r : retry_) r.job->Fail(r.first, r.count, s);
     retry_.clear();
-    for (Cursor& c : jobs_) {
-      c.job->Fail(c.pulled, 1, s);
-      c.job->InputDone(c.pulled + 1);
-    }
-    jobs_.clear();
+    FailJobs(s);
   }
 
   void HandleReply(Worker& w) {
@@ -470,9 +440,7 @@ class Core final : public ThreadedBackend {
   void Loop() override {
     State state = State::kRunning;
     for (;;) {
-      std::vector<std::shared_ptr<Job>> submitted;
-      state = TakeSubmitted(&submitted);
-      for (auto& job : submitted) jobs_.push_back({std::move(job), 0});
+      state = TakeSubmitted();
       if (state == State::kTerminating) break;
       Dispatch();
       if (state == State::kClosing && !WorkLeft()) break;
@@ -535,7 +503,7 @@ class Core final : public ThreadedBackend {
       }
       workers_.clear();
     }
-    for (auto& job : Finish()) jobs_.push_back({std::move(job), 0});
+    Finish();
     FailPending(cancelled);
     RecordPids();
   }
@@ -548,7 +516,6 @@ class Core final : public ThreadedBackend {
 
   // The pool thread's.
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::deque<Cursor> jobs_;
   std::deque<Running> retry_;
   int workers_started_ = 0;
   int64_t next_task_id_ = 0;

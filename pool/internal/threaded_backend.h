@@ -6,9 +6,12 @@
 #ifndef MULTIPROCESSING_POOL_INTERNAL_THREADED_BACKEND_H_
 #define MULTIPROCESSING_POOL_INTERNAL_THREADED_BACKEND_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -89,23 +92,66 @@ class ThreadedBackend : public Backend {
     if (thread_.joinable()) thread_.join();
   }
 
-  // The pool thread: takes the jobs submitted since the last call, and the
-  // state.
-  State TakeSubmitted(std::vector<std::shared_ptr<Job>>* jobs) {
+  // A job the pool thread hands out chunk by chunk.
+  struct Cursor {
+    std::shared_ptr<Job> job;
+    std::size_t pulled = 0;  // items handed out
+  };
+
+  // The pool thread: moves the jobs submitted since the last call to
+  // jobs_; returns the state.
+  State TakeSubmitted() {
     std::lock_guard<std::mutex> lock(mu_);
-    *jobs = std::move(submitted_);
+    for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
     submitted_.clear();
     return state_;
   }
 
-  // The pool thread, at its end: the pool is done, and the jobs submitted
-  // before that are the caller's to fail.
-  std::vector<std::shared_ptr<Job>> Finish() {
+  // The pool thread, at its end: the pool is done; the jobs submitted
+  // before that join jobs_, for the caller to fail (FailJobs).
+  void Finish() {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::shared_ptr<Job>> jobs = std::move(submitted_);
+    for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
     submitted_.clear();
     state_ = State::kDone;
-    return jobs;
+  }
+
+  // The pool thread: the next chunk of the oldest job in jobs_ with input
+  // left (a job whose input is done leaves jobs_; a chunk whose arguments
+  // cannot be sent fails). False when there is none.
+  bool NextJobChunk(std::shared_ptr<Job>* job, std::size_t* first,
+                    std::size_t* count, std::string* chunk) {
+    while (!jobs_.empty()) {
+      Cursor& c = jobs_.front();
+      absl::Status error;
+      *count = 0;
+      chunk->clear();
+      if (!c.job->NextChunk(chunk, count, &error)) {
+        std::shared_ptr<Job> done = std::move(c.job);
+        const std::size_t total = c.pulled;
+        jobs_.pop_front();
+        done->InputDone(total);
+        continue;
+      }
+      *job = c.job;
+      *first = c.pulled;
+      c.pulled += *count;
+      if (!error.ok()) {  // an argument that cannot be sent
+        (*job)->Fail(*first, *count, error);
+        continue;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // The pool thread: fails what is left of every job in jobs_ with `s`.
+  void FailJobs(const absl::Status& s) {
+    for (Cursor& c : jobs_) {
+      c.job->Fail(c.pulled, 1, s);
+      c.job->InputDone(c.pulled + 1);
+    }
+    jobs_.clear();
   }
 
   // std::mutex, not absl::Mutex: ThreadSanitizer sees it (README).
@@ -113,6 +159,9 @@ class ThreadedBackend : public Backend {
   State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
   std::vector<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> pids_ ABSL_GUARDED_BY(mu_);
+
+  // The pool thread's.
+  std::deque<Cursor> jobs_;
 
  private:
   std::thread thread_;

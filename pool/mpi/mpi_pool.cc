@@ -376,37 +376,11 @@ class MpiCore final : public pool_internal::ThreadedBackend {
     std::optional<Running> task;
     bool broken = false;  // an MPI call to it failed: no more work for it
   };
-  struct Cursor {
-    std::shared_ptr<pool_internal::Job> job;
-    std::size_t pulled = 0;
-  };
 
   void Wake() override { changed_.notify_all(); }
 
   bool NextChunk(Running* run, std::string* chunk) {
-    while (!jobs_.empty()) {
-      Cursor& c = jobs_.front();
-      std::size_t count = 0;
-      absl::Status error;
-      chunk->clear();
-      if (!c.job->NextChunk(chunk, &count, &error)) {
-        std::shared_ptr<pool_internal::Job> job = std::move(c.job);
-        const std::size_t total = c.pulled;
-        jobs_.pop_front();
-        job->InputDone(total);
-        continue;
-      }
-      run->job = c.job;
-      run->first = c.pulled;
-      run->count = count;
-      c.pulled += count;
-      if (!error.ok()) {
-        run->job->Fail(run->first, run->count, error);
-        continue;
-      }
-      return true;
-    }
-    return false;
+    return NextJobChunk(&run->job, &run->first, &run->count, chunk);
   }
 
   bool Busy() const {
@@ -445,13 +419,7 @@ class MpiCore final : public pool_internal::ThreadedBackend {
     }
   }
 
-  void FailPending(const absl::Status& s) {
-    for (Cursor& c : jobs_) {
-      c.job->Fail(c.pulled, 1, s);
-      c.job->InputDone(c.pulled + 1);
-    }
-    jobs_.clear();
-  }
+  void FailPending(const absl::Status& s) { FailJobs(s); }
 
   void HandleResult(const MPI_Status& status) {
     absl::StatusOr<std::string> bytes = ReceiveProbed(status);
@@ -515,9 +483,7 @@ class MpiCore final : public pool_internal::ThreadedBackend {
     State state = State::kRunning;
     Backoff backoff;
     for (;;) {
-      std::vector<std::shared_ptr<pool_internal::Job>> submitted;
-      state = TakeSubmitted(&submitted);
-      for (auto& job : submitted) jobs_.push_back({std::move(job), 0});
+      state = TakeSubmitted();
       if (state == State::kTerminating) break;
       Dispatch();
       if (state == State::kClosing && !WorkLeft()) break;
@@ -564,7 +530,7 @@ class MpiCore final : public pool_internal::ThreadedBackend {
         r.task.reset();
       }
     }
-    for (auto& job : Finish()) jobs_.push_back({std::move(job), 0});
+    Finish();
     FailPending(cancelled);
     pool_alive = false;
   }
@@ -573,7 +539,6 @@ class MpiCore final : public pool_internal::ThreadedBackend {
 
   // The pool thread's (and Start's, before it runs).
   std::vector<Rank> ranks_;
-  std::deque<Cursor> jobs_;
   int64_t next_task_id_ = 0;
 
   // Waited on with mu_.
