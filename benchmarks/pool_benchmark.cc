@@ -19,13 +19,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <numeric>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/benchmarks/pool_workload.h"
 #include "multiprocessing/pool/pool.h"
 #include "multiprocessing/process/process.h"
 
@@ -36,40 +36,13 @@ using Clock = Latencies::Clock;
 
 int Workers() { return CpuCount().value_or(1); }
 
-int64_t Square(int64_t x) { return x * x; }
-MP_REGISTER_TASK(Square);
-
-int64_t SleepOneMs(int64_t x) {
-  absl::SleepFor(absl::Milliseconds(1));
-  return x;
-}
-MP_REGISTER_TASK(SleepOneMs);
-
-std::vector<int64_t> Input(int64_t n) {
-  std::vector<int64_t> v(n);
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
-
-template <typename Run>
-void Measure(benchmark::State& state, Run run) {
-  Latencies latencies;
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    if (!run()) return state.SkipWithError("the workload failed");
-    const Clock::duration took = Clock::now() - start;
-    latencies.Add(took);
-    state.SetIterationTime(std::chrono::duration<double>(took).count());
-  }
-  latencies.Report(state);
-}
-
 void MapMp(benchmark::State& state) {
   Pool pool = Pool::Create(Workers()).value();
   const std::vector<int64_t> input = Input(100000);
   Measure(state, [&] {
     absl::StatusOr<std::vector<int64_t>> out = pool.Map(Square, input);
-    return out.ok() && out->size() == input.size() && (*out)[99999] == 99999LL * 99999;
+    return out.ok() && out->size() == input.size() &&
+           (*out)[99999] == 99999LL * 99999;
   });
 }
 
@@ -157,8 +130,8 @@ void TasksIdeal(benchmark::State& state) {
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
     for (int i = 0; i < 100; ++i) SleepOneMs(i);
-    seconds = std::chrono::duration<double>(Clock::now() - start).count() *
-              10 / Workers();
+    seconds = std::chrono::duration<double>(Clock::now() - start).count() * 10 /
+              Workers();
     state.SetIterationTime(seconds);
   }
   state.counters["median|us"] = seconds * 1e6;

@@ -3,11 +3,17 @@
 pool_benchmark.cc. Prints JSON lines with impl "cpython" (medians and 99th
 percentiles in us): pool_map_100k, pool_tasks_1ms, pool_start_close_join.
 """
-import argparse
-import json
 import multiprocessing
 import os
+import sys
 import time
+
+# pool_harness.py lies beside this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pool_harness  # noqa: E402
+from pool_harness import measure  # noqa: E402
+
+report = pool_harness.reporter("cpython")
 
 
 def square(x):
@@ -19,31 +25,8 @@ def sleep_one_ms(x):
     return x
 
 
-def measure(run, seconds, min_runs):
-    took = []
-    total = 0.0
-    while total < seconds or len(took) < min_runs:
-        start = time.perf_counter()
-        run()
-        d = time.perf_counter() - start
-        took.append(d)
-        total += d
-    took.sort()
-    return took[len(took) // 2] * 1e6, took[len(took) * 99 // 100] * 1e6
-
-
-def report(name, median, p99):
-    for metric, value in (("median", median), ("p99", p99)):
-        print(json.dumps({"name": f"{name}_{metric}", "value": round(value, 3),
-                          "unit": "us", "impl": "cpython"}), flush=True)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    seconds = 0.1 if args.quick else 2.0
-    runs = 2 if args.quick else 5
+    seconds, runs = pool_harness.parse_args(__doc__)
     ctx = multiprocessing.get_context("fork")
     workers = os.cpu_count() or 1
     data = list(range(100000))

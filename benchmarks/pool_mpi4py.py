@@ -10,11 +10,18 @@ pool4_map_100k, pool4_tasks_1ms. map() is given the chunksize that
 Python's Pool (and mp::Pool) picks by default, len / (4 * workers) rounded
 up, since MPIPoolExecutor.map's own default (1) would send 100,000 messages.
 """
-import argparse
-import json
+import os
+import sys
 import time
 
 from mpi4py.futures import MPIPoolExecutor
+
+# pool_harness.py lies beside this script (also when mpi4py.futures runs it).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pool_harness  # noqa: E402
+from pool_harness import measure  # noqa: E402
+
+report = pool_harness.reporter("mpi4py")
 
 WORKERS = 4
 
@@ -33,31 +40,8 @@ def default_chunksize(n, workers):
     return chunksize + 1 if extra else max(chunksize, 1)
 
 
-def measure(run, seconds, min_runs):
-    took = []
-    total = 0.0
-    while total < seconds or len(took) < min_runs:
-        start = time.perf_counter()
-        run()
-        d = time.perf_counter() - start
-        took.append(d)
-        total += d
-    took.sort()
-    return took[len(took) // 2] * 1e6, took[len(took) * 99 // 100] * 1e6
-
-
-def report(name, median, p99):
-    for metric, value in (("median", median), ("p99", p99)):
-        print(json.dumps({"name": f"{name}_{metric}", "value": round(value, 3),
-                          "unit": "us", "impl": "mpi4py"}), flush=True)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    seconds = 0.1 if args.quick else 2.0
-    runs = 2 if args.quick else 5
+    seconds, runs = pool_harness.parse_args(__doc__)
     data = list(range(100000))
     tasks = list(range(1000))
     with MPIPoolExecutor(max_workers=WORKERS) as executor:

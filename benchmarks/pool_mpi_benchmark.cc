@@ -13,16 +13,13 @@
 // the worker ranks idle (they poll MPI every millisecond at most).
 // benchmarks/pool_mpi4py.py measures mpi4py's MPIPoolExecutor on the same
 // (impl "mpi4py").
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <numeric>
 #include <vector>
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/benchmarks/pool_workload.h"
 #include "multiprocessing/pool/mpi/mpi_pool.h"
 #include "multiprocessing/pool/pool.h"
 
@@ -30,36 +27,6 @@ namespace mp::bench {
 namespace {
 
 constexpr int kWorkers = 4;
-
-using Clock = Latencies::Clock;
-
-int64_t Square(int64_t x) { return x * x; }
-MP_REGISTER_TASK(Square);
-
-int64_t SleepOneMs(int64_t x) {
-  absl::SleepFor(absl::Milliseconds(1));
-  return x;
-}
-MP_REGISTER_TASK(SleepOneMs);
-
-std::vector<int64_t> Input(int64_t n) {
-  std::vector<int64_t> v(n);
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
-
-template <typename Run>
-void Measure(benchmark::State& state, Run run) {
-  Latencies latencies;
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    if (!run()) return state.SkipWithError("the workload failed");
-    const Clock::duration took = Clock::now() - start;
-    latencies.Add(took);
-    state.SetIterationTime(std::chrono::duration<double>(took).count());
-  }
-  latencies.Report(state);
-}
 
 absl::StatusOr<Pool> MakePool(bool over_mpi) {
   if (over_mpi) return mpi::CreatePool(kWorkers);

@@ -21,6 +21,7 @@
 #include "multiprocessing/ipc/errors.h"
 #include "multiprocessing/ipc/py_value.h"
 #include "multiprocessing/ipc/wait.h"
+#include "multiprocessing/pool/internal/threaded_backend.h"
 
 namespace mp {
 namespace pool_internal {
@@ -201,11 +202,11 @@ namespace pool_internal {
 
 // --- The pool's side. ---
 
-class Core final : public Backend {
+class Core final : public ThreadedBackend {
  public:
   Core(Pool::Options options, int processes)
       : options_(std::move(options)), processes_(processes) {}
-  ~Core() {
+  ~Core() override {
     Terminate();
     JoinThread();
   }
@@ -221,63 +222,14 @@ class Core final : public Backend {
         return s;
       }
     }
-    thread_ = std::thread([this] { Loop(); });
-    return absl::OkStatus();
-  }
-
-  absl::Status Submit(std::shared_ptr<Job> job) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kRunning) {
-        return absl::InvalidArgumentError("pool: Pool not running");
-      }
-      submitted_.push_back(std::move(job));
-    }
-    Wake();
-    return absl::OkStatus();
-  }
-
-  void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) state_ = State::kClosing;
-    }
-    Wake();
-  }
-
-  void Terminate() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kDone) return;
-      state_ = State::kTerminating;
-    }
-    Wake();
-    JoinThread();
-  }
-
-  absl::Status Join() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) {
-        return absl::InvalidArgumentError(
-            "pool: Join() before Close() or Terminate()");
-      }
-    }
-    JoinThread();
+    StartThread();
     return absl::OkStatus();
   }
 
   int processes() const override { return processes_; }
   StartMethod start_method() const override { return *options_.start_method; }
 
-  std::vector<int64_t> WorkerPids() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pids_;
-  }
-
  private:
-  enum class State { kRunning, kClosing, kTerminating, kDone };
-
   // A chunk handed to a worker.
   struct Running {
     std::shared_ptr<Job> job;
@@ -297,20 +249,11 @@ class Core final : public Backend {
     bool retiring = false;   // its connection is closed: it is exiting
     bool conn_dead = false;  // end of stream seen: only its exit is left
   };
-  struct Cursor {
-    std::shared_ptr<Job> job;
-    std::size_t pulled = 0;  // items handed out
-  };
 
-  void Wake() {
+  void Wake() override {
     if (!wake_pending_.exchange(true)) {
       wake_write_.SendBytes("w").IgnoreError();
     }
-  }
-
-  void JoinThread() {
-    std::lock_guard<std::mutex> lock(join_mu_);
-    if (thread_.joinable()) thread_.join();
   }
 
   absl::Status AddWorker() {
@@ -367,29 +310,7 @@ class Core final : public Backend {
       retry_.pop_front();
       return true;
     }
-    while (!jobs_.empty()) {
-      Cursor& c = jobs_.front();
-      std::size_t count = 0;
-      absl::Status error;
-      run->chunk.clear();
-      if (!c.job->NextChunk(&run->chunk, &count, &error)) {
-        std::shared_ptr<Job> job = std::move(c.job);
-        const std::size_t total = c.pulled;
-        jobs_.pop_front();
-        job->InputDone(total);
-        continue;
-      }
-      run->job = c.job;
-      run->first = c.pulled;
-      run->count = count;
-      c.pulled += count;
-      if (!error.ok()) {  // an argument that cannot be sent
-        run->job->Fail(run->first, run->count, error);
-        continue;
-      }
-      return true;
-    }
-    return false;
+    return NextJobChunk(&run->job, &run->first, &run->count, &run->chunk);
   }
 
   bool WorkLeft() const {
@@ -447,11 +368,7 @@ class Core final : public Backend {
   void FailPending(const absl::Status& s) {
     for (Running& r : retry_) r.job->Fail(r.first, r.count, s);
     retry_.clear();
-    for (Cursor& c : jobs_) {
-      c.job->Fail(c.pulled, 1, s);
-      c.job->InputDone(c.pulled + 1);
-    }
-    jobs_.clear();
+    FailJobs(s);
   }
 
   void HandleReply(Worker& w) {
@@ -520,15 +437,10 @@ class Core final : public Backend {
     workers_.clear();
   }
 
-  void Loop() {
+  void Loop() override {
     State state = State::kRunning;
     for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-        submitted_.clear();
-        state = state_;
-      }
+      state = TakeSubmitted();
       if (state == State::kTerminating) break;
       Dispatch();
       if (state == State::kClosing && !WorkLeft()) break;
@@ -591,12 +503,7 @@ class Core final : public Backend {
       }
       workers_.clear();
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-      submitted_.clear();
-      state_ = State::kDone;
-    }
+    Finish();
     FailPending(cancelled);
     RecordPids();
   }
@@ -606,21 +513,12 @@ class Core final : public Backend {
   Connection wake_read_;
   Connection wake_write_;
   std::atomic<bool> wake_pending_{false};
-  std::thread thread_;
-  std::mutex join_mu_;
 
   // The pool thread's.
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::deque<Cursor> jobs_;
   std::deque<Running> retry_;
   int workers_started_ = 0;
   int64_t next_task_id_ = 0;
-
-  // std::mutex, not absl::Mutex: ThreadSanitizer sees it (README).
-  std::mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
-  std::vector<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> pids_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pool_internal

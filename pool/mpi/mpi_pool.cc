@@ -27,6 +27,7 @@
 #include "multiprocessing/ipc/codec.h"
 #include "multiprocessing/pool/internal/result_state.h"
 #include "multiprocessing/pool/internal/task.h"
+#include "multiprocessing/pool/internal/threaded_backend.h"
 #include "multiprocessing/process/process.h"
 
 namespace mp::mpi {
@@ -302,7 +303,7 @@ int ServeRank() {
 
 // --- Rank 0: the pool. ---
 
-class MpiCore final : public pool_internal::Backend {
+class MpiCore final : public pool_internal::ThreadedBackend {
  public:
   MpiCore(Pool::Options options, int processes) : options_(std::move(options)) {
     for (int r = 1; r <= processes; ++r) {
@@ -354,62 +355,15 @@ class MpiCore final : public pool_internal::Backend {
       state_ = State::kDone;
       return error;
     }
-    thread_ = std::thread([this] { Loop(); });
-    return absl::OkStatus();
-  }
-
-  absl::Status Submit(std::shared_ptr<pool_internal::Job> job) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ != State::kRunning) {
-        return absl::InvalidArgumentError("pool: Pool not running");
-      }
-      submitted_.push_back(std::move(job));
-    }
-    changed_.notify_all();
-    return absl::OkStatus();
-  }
-
-  void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) state_ = State::kClosing;
-    }
-    changed_.notify_all();
-  }
-
-  void Terminate() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kDone) return;
-      state_ = State::kTerminating;
-    }
-    changed_.notify_all();
-    JoinThread();
-  }
-
-  absl::Status Join() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (state_ == State::kRunning) {
-        return absl::InvalidArgumentError(
-            "pool: Join() before Close() or Terminate()");
-      }
-    }
-    JoinThread();
+    StartThread();
     return absl::OkStatus();
   }
 
   int processes() const override { return static_cast<int>(ranks_.size()); }
   // Tasks are found by name, as under spawn.
   StartMethod start_method() const override { return StartMethod::kSpawn; }
-  std::vector<int64_t> WorkerPids() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pids_;
-  }
 
  private:
-  enum class State { kRunning, kClosing, kTerminating, kDone };
   struct Running {
     std::shared_ptr<pool_internal::Job> job;
     std::size_t first = 0;
@@ -422,40 +376,11 @@ class MpiCore final : public pool_internal::Backend {
     std::optional<Running> task;
     bool broken = false;  // an MPI call to it failed: no more work for it
   };
-  struct Cursor {
-    std::shared_ptr<pool_internal::Job> job;
-    std::size_t pulled = 0;
-  };
 
-  void JoinThread() {
-    std::lock_guard<std::mutex> lock(join_mu_);
-    if (thread_.joinable()) thread_.join();
-  }
+  void Wake() override { changed_.notify_all(); }
 
   bool NextChunk(Running* run, std::string* chunk) {
-    while (!jobs_.empty()) {
-      Cursor& c = jobs_.front();
-      std::size_t count = 0;
-      absl::Status error;
-      chunk->clear();
-      if (!c.job->NextChunk(chunk, &count, &error)) {
-        std::shared_ptr<pool_internal::Job> job = std::move(c.job);
-        const std::size_t total = c.pulled;
-        jobs_.pop_front();
-        job->InputDone(total);
-        continue;
-      }
-      run->job = c.job;
-      run->first = c.pulled;
-      run->count = count;
-      c.pulled += count;
-      if (!error.ok()) {
-        run->job->Fail(run->first, run->count, error);
-        continue;
-      }
-      return true;
-    }
-    return false;
+    return NextJobChunk(&run->job, &run->first, &run->count, chunk);
   }
 
   bool Busy() const {
@@ -494,13 +419,7 @@ class MpiCore final : public pool_internal::Backend {
     }
   }
 
-  void FailPending(const absl::Status& s) {
-    for (Cursor& c : jobs_) {
-      c.job->Fail(c.pulled, 1, s);
-      c.job->InputDone(c.pulled + 1);
-    }
-    jobs_.clear();
-  }
+  void FailPending(const absl::Status& s) { FailJobs(s); }
 
   void HandleResult(const MPI_Status& status) {
     absl::StatusOr<std::string> bytes = ReceiveProbed(status);
@@ -560,16 +479,11 @@ class MpiCore final : public pool_internal::Backend {
     }
   }
 
-  void Loop() {
+  void Loop() override {
     State state = State::kRunning;
     Backoff backoff;
     for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-        submitted_.clear();
-        state = state_;
-      }
+      state = TakeSubmitted();
       if (state == State::kTerminating) break;
       Dispatch();
       if (state == State::kClosing && !WorkLeft()) break;
@@ -616,31 +530,19 @@ class MpiCore final : public pool_internal::Backend {
         r.task.reset();
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& job : submitted_) jobs_.push_back({std::move(job), 0});
-      submitted_.clear();
-      state_ = State::kDone;
-    }
+    Finish();
     FailPending(cancelled);
     pool_alive = false;
   }
 
   Pool::Options options_;
-  std::thread thread_;
-  std::mutex join_mu_;
 
   // The pool thread's (and Start's, before it runs).
   std::vector<Rank> ranks_;
-  std::deque<Cursor> jobs_;
   int64_t next_task_id_ = 0;
 
-  std::mutex mu_;
+  // Waited on with mu_.
   std::condition_variable changed_;
-  State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
-  std::vector<std::shared_ptr<pool_internal::Job>> submitted_
-      ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> pids_ ABSL_GUARDED_BY(mu_);
 };
 
 void FinalizeAtExit() { Finalize().IgnoreError(); }
