@@ -130,7 +130,7 @@ class PoolTest : public ::testing::TestWithParam<PoolFlavor> {
   Pool MakePool(int processes = 2) {
     Pool::Options options;
     options.processes = processes;
-    [[nodiscard]] absl::StatusOr<Pool> pool = Create(std::move(options));
+    absl::StatusOr<Pool> pool = Create(std::move(options));
     EXPECT_TRUE(pool.ok()) << pool.status();
     return std::move(*pool);
   }
@@ -145,7 +145,7 @@ MP_REGISTER_TASK(Range);
 
 TEST_P(PoolTest, MapKeepsOrder) {
   Pool pool = MakePool();
-  [[nodiscard]] absl::StatusOr<std::vector<int64_t>> squares =
+  absl::StatusOr<std::vector<int64_t>> squares =
       pool.Map(Square, Range(1000));
   ASSERT_TRUE(squares.ok()) << squares.status();
   ASSERT_EQ(squares->size(), 1000u);
@@ -360,7 +360,7 @@ TEST_P(PoolTest, AnyCallableUnderForkRegisteredOnesUnderSpawn) {
   Pool pool = MakePool();
   const int64_t offset = 1000;
   auto add_offset = [offset](int64_t x) { return x + offset; };
-  [[nodiscard]] absl::StatusOr<std::vector<int64_t>> got =
+  absl::StatusOr<std::vector<int64_t>> got =
       pool.Map(add_offset, Range(3));
   if (GetParam().any_callable) {
     ASSERT_TRUE(got.ok()) << got.status();
