@@ -98,8 +98,8 @@ class JoinableQueue;
 
 namespace ipc_internal {
 // What a default-constructed queue's Status-returning methods return.
-inline absl::Status NotAQueueError(const std::string& type,
-                                   const std::string& how) {
+[[nodiscard]] inline absl::Status NotAQueueError(const std::string& type,
+                                                 const std::string& how) {
   return absl::FailedPreconditionError(
       type + ": default-constructed, not a queue; make one with " + how);
 }

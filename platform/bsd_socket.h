@@ -26,7 +26,8 @@ int BacklogOrMax(int backlog);
 // close-on-exec / non-inheritable; on Windows, for overlapped I/O.
 [[nodiscard]] absl::StatusOr<BoundSocket> ListenTcp(absl::string_view address,
                                                     int backlog);
-absl::StatusOr<ScopedHandle> ConnectTcp(absl::string_view address);
+[[nodiscard]] absl::StatusOr<ScopedHandle> ConnectTcp(
+    absl::string_view address);
 
 // socket.h's Accept for any listening stream socket (TCP or Unix); the
 // peer's address is set for TCP, "" otherwise.

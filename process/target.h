@@ -57,7 +57,8 @@ using Unwrapped = decltype(Unwrap(std::declval<T&>()));
 // demangled where the compiler allows.
 std::string ArgumentName(int position, const std::type_info& type);
 // Spawn's error for arguments with no Codec, naming them.
-absl::Status NoCodecError(const std::vector<std::string>& arguments);
+[[nodiscard]] absl::Status NoCodecError(
+    const std::vector<std::string>& arguments);
 
 // Records in *table the handles `value` carries, by encoding it (a pointer:
 // what it points to). Values with no Codec carry none.

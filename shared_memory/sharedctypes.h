@@ -48,7 +48,7 @@ namespace sharedctypes_internal {
 constexpr uint32_t kValueKind = 7;
 
 // What a default-constructed one's Status-returning methods return.
-inline absl::Status NotCreatedError(const char* type) {
+[[nodiscard]] inline absl::Status NotCreatedError(const char* type) {
   return absl::FailedPreconditionError(
       std::string(type) +
       ": default-constructed, no shared memory; make one with " + type +

@@ -122,7 +122,7 @@ class LockBase {
   explicit LockBase(std::shared_ptr<Segment> segment);
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<Segment>> NewSegment(
       uint32_t kind);
-  absl::StatusOr<bool> AcquireSlow(bool block, Timeout timeout);
+  [[nodiscard]] absl::StatusOr<bool> AcquireSlow(bool block, Timeout timeout);
   [[nodiscard]] absl::Status ReleaseRecursive();
   absl::Status ReleaseLock() {
     if (state_ == nullptr) return NotCreated();

@@ -15,7 +15,7 @@ absl::Status FullError(absl::string_view what);
 // `message` is the whole message that did not fit.
 [[nodiscard]] absl::Status BufferTooShortError(absl::string_view what,
                                                std::string message);
-absl::Status AuthenticationError(absl::string_view what);
+[[nodiscard]] absl::Status AuthenticationError(absl::string_view what);
 
 }  // namespace mp::ipc_internal
 
