@@ -245,6 +245,17 @@ absl::Status HashFlood(std::size_t bucket_length) {
 namespace {
 thread_local std::unique_ptr<pickle::Tape> tls_tape;
 thread_local bool tls_tape_busy = false;
+// Not with mingw-w64: there a thread_local's destructor (run by libstdc++'s
+// __cxa_thread_atexit list) and emutls's release of the thread's storage
+// are both pthread key destructors, run in no fixed order, and the tape was
+// freed through storage already released: a heap corruption at the exit of
+// a thread that had decoded (the pool's thread, under Wine about one run in
+// four). There each decode has a tape of its own.
+#if defined(__MINGW32__)
+constexpr bool kReuseTape = false;
+#else
+constexpr bool kReuseTape = true;
+#endif
 }  // namespace
 
 absl::Status DecodeRoot(absl::string_view data, HandleTable* handles,
@@ -253,7 +264,7 @@ absl::Status DecodeRoot(absl::string_view data, HandleTable* handles,
   // another message) gets its own.
   pickle::Tape local;
   pickle::Tape* tape = &local;
-  const bool reuse = !tls_tape_busy;
+  const bool reuse = kReuseTape && !tls_tape_busy;
   if (reuse) {
     if (tls_tape == nullptr) tls_tape = std::make_unique<pickle::Tape>();
     tape = tls_tape.get();
