@@ -505,13 +505,22 @@ TEST(CodecTest, HotPathDoesNotAllocate) {
   buffer.reserve(64);
   ASSERT_TRUE(Encode(value, &buffer).ok());  // warm up the thread's tape
   ASSERT_TRUE((Decode<std::pair<int64_t, std::string>>(buffer).ok()));
+#if defined(__MINGW32__)
+  // codec.cc keeps no per-thread tape under mingw-w64 (kReuseTape says
+  // why), so there only encoding is free of allocations.
+  constexpr bool kDecodeReusesTape = false;
+#else
+  constexpr bool kDecodeReusesTape = true;
+#endif
   g_alloc_count = 0;
   g_tracking = true;
   for (int i = 0; i < 100; ++i) {
     buffer.clear();
     absl::Status e = Encode(value, &buffer);
+    g_tracking = kDecodeReusesTape;
     absl::StatusOr<std::pair<int64_t, std::string>> d =
         Decode<std::pair<int64_t, std::string>>(buffer);
+    g_tracking = true;
     if (!e.ok() || !d.ok()) break;
   }
   g_tracking = false;
