@@ -4,10 +4,9 @@
 #ifndef MULTIPROCESSING_FUZZ_CORPUS_UTIL_H_
 #define MULTIPROCESSING_FUZZ_CORPUS_UTIL_H_
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstddef>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -20,16 +19,18 @@ namespace mp::fuzz {
 // is the same on every machine; false when it cannot be opened.
 inline bool ReadCorpus(const std::string& dir,
                        std::vector<std::string>* corpus) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return false;
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(d)) {
-    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
+  std::error_code error;
+  std::filesystem::directory_iterator it(dir, error);
+  if (error) return false;
+  std::vector<std::filesystem::path> paths;
+  for (; it != std::filesystem::directory_iterator(); it.increment(error)) {
+    if (error) return false;
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] != '.') paths.push_back(it->path());
   }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const std::string& name : names) {
-    std::ifstream in(dir + "/" + name, std::ios::binary);
+  std::sort(paths.begin(), paths.end());
+  for (const std::filesystem::path& path : paths) {
+    std::ifstream in(path, std::ios::binary);
     corpus->emplace_back(std::istreambuf_iterator<char>(in),
                          std::istreambuf_iterator<char>());
   }
