@@ -145,8 +145,7 @@ MP_REGISTER_TASK(Range);
 
 TEST_P(PoolTest, MapKeepsOrder) {
   Pool pool = MakePool();
-  absl::StatusOr<std::vector<int64_t>> squares =
-      pool.Map(Square, Range(1000));
+  absl::StatusOr<std::vector<int64_t>> squares = pool.Map(Square, Range(1000));
   ASSERT_TRUE(squares.ok()) << squares.status();
   ASSERT_EQ(squares->size(), 1000u);
   for (int64_t i = 0; i < 1000; ++i) EXPECT_EQ((*squares)[i], i * i);
@@ -358,10 +357,9 @@ TEST_P(PoolTest, Initializer) {
 
 TEST_P(PoolTest, AnyCallableUnderForkRegisteredOnesUnderSpawn) {
   Pool pool = MakePool();
-  const int64_t offset = 1000;
+  int64_t offset = 1000;  // not a constant: the lambda must capture it
   auto add_offset = [offset](int64_t x) { return x + offset; };
-  absl::StatusOr<std::vector<int64_t>> got =
-      pool.Map(add_offset, Range(3));
+  absl::StatusOr<std::vector<int64_t>> got = pool.Map(add_offset, Range(3));
   if (GetParam().any_callable) {
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(*got, (std::vector<int64_t>{1000, 1001, 1002}));
