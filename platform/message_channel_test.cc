@@ -137,10 +137,11 @@ TEST(MessageChannelTest, AReceiverWakesPromptlyWhenAMessageArrives) {
   std::fprintf(stderr, "message wake-up latency: median %s, max %s\n",
                absl::FormatDuration(median).c_str(),
                absl::FormatDuration(latencies.back()).c_str());
-  // Windows: a Sleep(1) poll puts the median near 8 ms (a 15.6 ms tick).
+  // Windows: a Sleep(1) poll puts the median near 8 ms (a 15.6 ms tick);
+  // Wine on a busy machine has given medians of 0.3 to 2.3 ms.
   // Under Wine, whose Sleep(1) is 1 ms, a poll's wait is told by the CPU it
   // burns instead (wait_win_test).
-  EXPECT_LT(median, absl::Milliseconds(3));
+  EXPECT_LT(median, absl::Milliseconds(5));
 }
 
 TEST(MessageChannelTest, ManyWritersManyReadersEachMessageOnce) {

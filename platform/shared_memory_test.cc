@@ -158,9 +158,9 @@ TEST(SharedMemoryTest, WakeUpsOfTwoWordsOfOneSectionAreNeverLost) {
   threads.emplace_back([&] { failed += !PlayPingPong(&words->b, 0); });
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ExitCode(child), 0);  // its last move made
   EXPECT_EQ(words->a.load(), 2 * kRounds);
   EXPECT_EQ(words->b.load(), 2 * kRounds);
-  EXPECT_EQ(ExitCode(child), 0);
 }
 
 // A word in the process's own memory (no section): a wake-up ends the wait
@@ -190,10 +190,11 @@ TEST(SharedMemoryTest, AWakeOfAWordInOwnMemoryArrivesPromptly) {
   std::fprintf(stderr, "own-memory wake-up latency: median %s, max %s\n",
                absl::FormatDuration(median).c_str(),
                absl::FormatDuration(latencies.back()).c_str());
-  // Windows: a Sleep(1) poll puts the median near 8 ms (a 15.6 ms tick).
+  // Windows: a Sleep(1) poll puts the median near 8 ms (a 15.6 ms tick);
+  // Wine on a busy machine has given medians of 0.3 to 2.3 ms.
   // Under Wine, whose Sleep(1) is 1 ms, a poll's wait is told by the CPU it
   // burns instead (wait_win_test).
-  EXPECT_LT(median, absl::Milliseconds(3));
+  EXPECT_LT(median, absl::Milliseconds(5));
 }
 
 // Issue 21: a size that came from another process (a Queue's large item)
