@@ -121,7 +121,7 @@ struct TwoWords {
   std::atomic<uint32_t> b;
 };
 
-constexpr uint32_t kRounds = 3000;
+constexpr uint32_t kRounds = 5000;
 
 // One player of a ping-pong on `word`: player p waits until the word's
 // parity is p, then counts it on and wakes the other player, kRounds times.
@@ -131,7 +131,7 @@ bool PlayPingPong(std::atomic<uint32_t>* word, uint32_t player) {
   for (uint32_t i = 0; i < kRounds; ++i) {
     uint32_t v;
     while ((v = word->load()) % 2 != player) {
-      if (!WaitOnWord(word, v, absl::Now() + absl::Seconds(10))) {
+      if (!WaitOnWord(word, v, absl::Now() + absl::Seconds(5))) {
         std::fprintf(stderr, "ping-pong: player %u stuck at %u\n", player, v);
         return false;
       }
@@ -143,11 +143,37 @@ bool PlayPingPong(std::atomic<uint32_t>* word, uint32_t player) {
 }
 
 // Issue 22: Windows woke the waiters of a section through one semaphore
-// topped up to their count, so a waiter that came after a wake-up could take
-// the token meant for one already asleep on another word, which then slept
-// on (JoinableQueue::Join, with no deadline, forever). Here word a is played
-// by two threads, word b by a thread and another process, all at once.
+// topped up to their count, so a waiter that came after a wake-up, or one
+// already asleep on another word, could take the token meant for a waiter
+// that had checked its word but not yet gone to sleep, which then slept on
+// (JoinableQueue::Join, with no deadline, forever). Here word b is played
+// by a thread and another process, every step needing a wake-up, while
+// threads of both processes wait on word a of the same section again and
+// again (timed waits nobody ends: they take tokens, and give no wake-up
+// that would rescue a sleeper). A lost wake-up is a wait past its deadline.
 TEST(SharedMemoryTest, WakeUpsOfTwoWordsOfOneSectionAreNeverLost) {
+  Shared<TwoWords> m(4096);
+  TwoWords* words = m.get();
+  ChildProcess child = StartChild("ping-pong-b", m.memory);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> noise;
+  for (int i = 0; i < 3; ++i) {
+    noise.emplace_back([&] {
+      while (!stop.load()) {
+        WaitOnWord(&words->a, 0, absl::Now() + absl::Milliseconds(1));
+      }
+    });
+  }
+  EXPECT_TRUE(PlayPingPong(&words->b, 0));
+  EXPECT_EQ(ExitCode(child), 0);  // its last move made
+  stop = true;
+  for (std::thread& t : noise) t.join();
+  EXPECT_EQ(words->b.load(), 2 * kRounds);
+}
+
+// The same with both words played, each by two threads, and word a waited
+// on by the child too: wake-ups of either word reach their player.
+TEST(SharedMemoryTest, TwoWordsPlayedAtOnceBothFinish) {
   Shared<TwoWords> m(4096);
   TwoWords* words = m.get();
   ChildProcess child = StartChild("ping-pong-b", m.memory);
@@ -301,7 +327,19 @@ std::optional<int> ChildMain() {
   if (what == "--child-ping-pong-b") {
     absl::StatusOr<SharedMapping> two = MapSharedMemory(h, sizeof(TwoWords));
     if (!two.ok()) return 101;
-    return PlayPingPong(&static_cast<TwoWords*>(two->data())->b, 1) ? 0 : 1;
+    // Noise on word a from this process too, while it plays b.
+    auto* words = static_cast<TwoWords*>(two->data());
+    std::atomic<bool> stop{false};
+    std::thread noise([&] {
+      while (!stop.load()) {
+        WaitOnWord(&words->a, words->a.load(),
+                   absl::Now() + absl::Milliseconds(1));
+      }
+    });
+    const bool played = PlayPingPong(&words->b, 1);
+    stop = true;
+    noise.join();
+    return played ? 0 : 1;
   }
   if (what == "--child-add") {
     AddUnderLock(shared);

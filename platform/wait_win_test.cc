@@ -1,9 +1,10 @@
-// Windows only: waits that sleep, not poll. A thread that waits a second for
-// a message that does not come, or on a word nobody changes, should use
-// next to no CPU; a Sleep(1) poll (what these waits were) burns some 50 ms
-// of it a second under Wine (about 800 looks; on Windows fewer, 15.6 ms
-// apart, each a wake-up all the same), which is what is measured here, with
-// the thread's own CPU time (GetThreadTimes, kernel plus user).
+// Windows only: waits that sleep, not poll. A thread that waits two seconds
+// for a message that does not come, or on a word nobody changes, should use
+// next to no CPU; a Sleep(1) poll (what these waits were) burned 20 to 90 ms
+// of it a second under Wine here (about 800 looks a second; on Windows
+// fewer, 15.6 ms apart, each a wake-up all the same), which is what is
+// measured, with the thread's own CPU time (GetThreadTimes, kernel plus
+// user).
 #include <windows.h>
 // <windows.h> names two functions of message_channel.h as macros.
 #undef PeekMessage
@@ -46,7 +47,7 @@ absl::Duration CpuTimeOf(const std::function<void()>& wait) {
   return spent;
 }
 
-constexpr absl::Duration kWait = absl::Seconds(1);
+constexpr absl::Duration kWait = absl::Seconds(2);
 // The clock of thread times ticks in 10 ms (Wine, from Linux) or 15.6 ms
 // (Windows) steps: a sleeping thread shows 0 or one tick.
 constexpr absl::Duration kMostCpu = absl::Milliseconds(20);
