@@ -195,6 +195,32 @@ TEST(NamedSharedMemorySecurityTest, ASquattersMappingIsRefused) {
   CloseHandle(squat);
 }
 
+// What Wine enforces, reported (not asserted: it is Wine's business): does
+// a DACL that grants this user nothing keep it out of a named mapping? On
+// Windows it does (ERROR_ACCESS_DENIED).
+TEST(NamedSharedMemorySecurityTest, ReportsWhetherTheSystemChecksDacls) {
+  const std::string name = absl::StrCat("wnsm_nobody_", GetCurrentProcessId());
+  std::string acl(sizeof(ACL), '\0');
+  ASSERT_TRUE(InitializeAcl(reinterpret_cast<ACL*>(acl.data()),
+                            static_cast<DWORD>(acl.size()), ACL_REVISION));
+  SECURITY_DESCRIPTOR sd;
+  ASSERT_TRUE(InitializeSecurityDescriptor(&sd, SECURITY_DESCRIPTOR_REVISION));
+  ASSERT_TRUE(SetSecurityDescriptorDacl(
+      &sd, TRUE, reinterpret_cast<ACL*>(acl.data()), FALSE));
+  SECURITY_ATTRIBUTES sa = {sizeof sa, &sd, FALSE};
+  HANDLE made = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0,
+                                   4096, Utf8ToWideForTest(name).c_str());
+  ASSERT_NE(made, nullptr);
+  HANDLE opened =
+      OpenFileMappingW(FILE_MAP_READ, FALSE, Utf8ToWideForTest(name).c_str());
+  const DWORD error = opened == nullptr ? GetLastError() : 0;
+  std::fprintf(stderr,
+               "opening a mapping whose DACL is empty: %s (error %lu)\n",
+               opened == nullptr ? "refused" : "allowed", error);
+  if (opened != nullptr) CloseHandle(opened);
+  CloseHandle(made);
+}
+
 // What CPython makes (default security, this user's token). Windows gives a
 // named object made so the token's default owner (this user, or
 // Administrators for an elevated administrator), and it is attached. Wine
