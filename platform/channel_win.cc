@@ -15,6 +15,7 @@
 #include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/pipe_win.h"
+#include "multiprocessing/platform/security_win.h"
 #include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
@@ -86,7 +87,7 @@ absl::StatusOr<ChannelPair> CreatePipePair(DWORD server_access,
       name.c_str(), server_access | flags | FILE_FLAG_FIRST_PIPE_INSTANCE,
       pipe_mode | PIPE_REJECT_REMOTE_CLIENTS,
       /*nMaxInstances=*/1, buffer_size, buffer_size, 0,
-      /*lpSecurityAttributes=*/nullptr)));
+      /*lpSecurityAttributes=*/OwnerOnlySecurity())));
   if (!server.is_valid()) return LastNativeError("CreateNamedPipeW");
   // SECURITY_ANONYMOUS: the server end cannot impersonate us.
   ScopedHandle client(reinterpret_cast<NativeHandle>(CreateFileW(

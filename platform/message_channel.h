@@ -12,7 +12,9 @@
 // whole, but a handle cannot travel in a pipe: the sender keeps a duplicate
 // that the receiver takes out of it, so an attached handle can be received
 // only while its sender is alive (AttachmentsOutliveSender() is false).
-// Waiting to send or receive polls every millisecond.
+// Waiting to receive is an overlapped read that the arriving message
+// completes; a blocking send that finds the pipe full tries again after
+// pauses of 1 to 16 ms (nothing tells a writer that room was made).
 #ifndef MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
 #define MULTIPROCESSING_PLATFORM_MESSAGE_CHANNEL_H_
 

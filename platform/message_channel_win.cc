@@ -1,8 +1,15 @@
-// Message channels on Windows: a message-mode named pipe, both ends in
-// PIPE_NOWAIT mode. Each WriteFile is one message, which the pipe keeps whole
-// and hands whole to one ReadFile; a write that does not fit in the pipe's
-// buffer writes nothing (TrySendMessage's "full"). Waiting to send or to
-// receive polls every millisecond.
+// Message channels on Windows: a message-mode named pipe, both ends opened
+// for overlapped I/O. Each WriteFile is one message, which the pipe keeps
+// whole and hands whole to one ReadFile. The writing end is in PIPE_NOWAIT
+// mode: a write that does not fit in the pipe's buffer writes nothing
+// (TrySendMessage's "full"). The reading end is in PIPE_WAIT mode: a
+// receive is an overlapped ReadFile that the system completes when a message
+// arrives (every reader of every process may have one pending; each message
+// completes one of them), waited for up to the deadline and then cancelled,
+// so a receiver wakes when the message is written, not at the next tick of a
+// poll. A SendMessage that finds the pipe full has nothing to wait on (no
+// wait mode reports free room and keeps TrySendMessage's all-or-nothing
+// write), so it tries again after a pause that doubles from 1 ms to 16 ms.
 //
 // A handle cannot ride along a pipe: every message ends with a trailer
 // naming a duplicate of the attached handle that the sender keeps (process
@@ -20,6 +27,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -42,8 +50,44 @@ struct Trailer {
 constexpr DWORD kBuffer = 1024 * 1024;
 static_assert(kBuffer >= kMaxInlineMessage + sizeof(Trailer));
 
+// The reading (server) end's mode; the writing end is made PIPE_NOWAIT.
 constexpr DWORD kMessagePipe =
-    PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_NOWAIT;
+    PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT;
+
+DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
+  if (!deadline) return INFINITE;
+  const absl::Duration left = *deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<DWORD>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+      INFINITE - 1));
+}
+
+// An overlapped ReadFile (`ms`: how long to wait for it, INFINITE or less,
+// then it is cancelled: ERROR_OPERATION_ABORTED unless it completed
+// meanwhile) or WriteFile (which the writing end's PIPE_NOWAIT completes at
+// once). Returns the Win32 error (ERROR_SUCCESS, ERROR_MORE_DATA for part of
+// a longer message) and sets `*n` to the bytes moved.
+DWORD Overlapped(NativeHandle h, bool write, void* data, DWORD size, DWORD ms,
+                 DWORD* n) {
+  *n = 0;
+  OverlappedEvent event;
+  if (event.get() == nullptr) return GetLastError();
+  OVERLAPPED ov = {};
+  ov.hEvent = event.get();
+  const BOOL done = write ? WriteFile(AsHandle(h), data, size, nullptr, &ov)
+                          : ReadFile(AsHandle(h), data, size, nullptr, &ov);
+  const DWORD error = done ? ERROR_SUCCESS : GetLastError();
+  if (error == ERROR_IO_PENDING && ms != INFINITE &&
+      WaitForSingleObject(ov.hEvent, ms) == WAIT_TIMEOUT) {
+    CancelIoEx(AsHandle(h), &ov);
+  }
+  if (error != ERROR_SUCCESS && error != ERROR_IO_PENDING &&
+      error != ERROR_MORE_DATA) {
+    return error;  // not started
+  }
+  return FinishOverlapped(AsHandle(h), &ov, n);
+}
 
 uint64_t CreationTime(HANDLE process) {
   FILETIME created, exited, kernel, user;
@@ -101,11 +145,14 @@ absl::StatusOr<bool> Send(NativeHandle h, absl::Span<const ConstBuffer> parts,
          static_cast<uint64_t>(reinterpret_cast<uintptr_t>(dup))};
   }
   message.append(reinterpret_cast<const char*>(&t), sizeof t);
+  DWORD pause_ms = 1;
   for (;;) {
     DWORD written = 0;
-    if (!WriteFile(AsHandle(h), message.data(),
-                   static_cast<DWORD>(message.size()), &written, nullptr)) {
-      return LastNativeError("WriteFile(message)");
+    const DWORD error =
+        Overlapped(h, /*write=*/true, message.data(),
+                   static_cast<DWORD>(message.size()), INFINITE, &written);
+    if (error != ERROR_SUCCESS) {
+      return NativeError(static_cast<int>(error), "WriteFile(message)");
     }
     if (written == message.size()) {
       kept.release();  // now the receiver's to take
@@ -115,7 +162,9 @@ absl::StatusOr<bool> Send(NativeHandle h, absl::Span<const ConstBuffer> parts,
       return absl::DataLossError("WriteFile: part of a message");
     }
     if (!wait) return false;
-    Sleep(1);
+    // Full: readers are behind.
+    Sleep(pause_ms);
+    pause_ms = std::min<DWORD>(pause_ms * 2, 16);
   }
 }
 
@@ -126,10 +175,11 @@ absl::Status DiscardRest(NativeHandle h, const std::string& start) {
   std::string chunk(kBuffer, '\0');
   for (;;) {
     DWORD n = 0;
-    const BOOL done = ReadFile(AsHandle(h), chunk.data(), kBuffer, &n, nullptr);
+    const DWORD error =
+        Overlapped(h, /*write=*/false, chunk.data(), kBuffer, INFINITE, &n);
     tail.append(chunk, 0, n);
     tail.erase(0, tail.size() - sizeof(Trailer));
-    if (done || GetLastError() != ERROR_MORE_DATA) break;
+    if (error != ERROR_MORE_DATA) break;
   }
   Trailer t;
   std::memcpy(&t, tail.data(), sizeof t);
@@ -145,7 +195,7 @@ absl::StatusOr<ChannelPair> CreateMessageChannel() {
   absl::StatusOr<ChannelPair> pair = CreatePipePair(
       PIPE_ACCESS_INBOUND,
       GENERIC_WRITE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-      kMessagePipe, 0, kBuffer);
+      kMessagePipe, FILE_FLAG_OVERLAPPED, kBuffer);
   if (!pair.ok()) return pair.status();
   DWORD mode = PIPE_READMODE_MESSAGE | PIPE_NOWAIT;
   if (!SetNamedPipeHandleState(AsHandle(pair->second.get()), &mode, nullptr,
@@ -191,17 +241,28 @@ absl::StatusOr<std::optional<ReceivedMessage>> ReceiveMessage(
     NativeHandle h, absl::Span<char> buffer,
     std::optional<absl::Time> deadline) {
   std::string message(buffer.size() + sizeof(Trailer), '\0');
-  DWORD n = 0;
-  while (!ReadFile(AsHandle(h), message.data(),
-                   static_cast<DWORD>(message.size()), &n, nullptr)) {
-    const DWORD error = GetLastError();
-    if (error == ERROR_MORE_DATA) return DiscardRest(h, message);
-    if (error != ERROR_NO_DATA) {
-      return NativeError(static_cast<int>(error), "ReadFile(message)");
+  const DWORD ms = MillisecondsUntil(deadline);
+  if (ms == 0) {
+    // No time to wait: a look first, so that finding nothing (the common
+    // case of a poll) starts and cancels no read.
+    DWORD available = 0;
+    if (PeekNamedPipe(AsHandle(h), nullptr, 0, nullptr, &available, nullptr) &&
+        available == 0) {
+      return std::nullopt;
     }
-    // Nothing waiting.
-    if (deadline && absl::Now() >= *deadline) return std::nullopt;
-    Sleep(1);
+  }
+  DWORD n = 0;
+  const DWORD error = Overlapped(h, /*write=*/false, message.data(),
+                                 static_cast<DWORD>(message.size()), ms, &n);
+  switch (error) {
+    case ERROR_SUCCESS:
+      break;
+    case ERROR_MORE_DATA:
+      return DiscardRest(h, message);
+    case ERROR_OPERATION_ABORTED:
+      return std::nullopt;  // the deadline passed first
+    default:
+      return NativeError(static_cast<int>(error), "ReadFile(message)");
   }
   if (n < sizeof(Trailer)) {
     return absl::DataLossError("ReceiveMessage: message without its trailer");

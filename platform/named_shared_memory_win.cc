@@ -1,57 +1,24 @@
 // Named shared memory on Windows: a named file mapping as CPython makes it
-// (see named_shared_memory.h), readable and writable by this user only.
+// (see named_shared_memory.h), readable and writable by this user (and
+// LocalSystem) only: OwnerOnlySecurity() (security_win.h). Opening a name
+// checks that the mapping's owner is this user: a mapping another user made
+// first under the name (a squatter, who could read and change what we put
+// there) is refused, kPermissionDenied.
 #include <windows.h>
 
-#include <memory>
-#include <vector>
+#include <string>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/named_shared_memory.h"
+#include "multiprocessing/platform/security_win.h"
 #include "multiprocessing/platform/win_util.h"
 
 namespace mp::platform {
 namespace {
-
-// A security descriptor whose DACL lets only the current user in.
-class UserOnlySecurity {
- public:
-  absl::Status Init() {
-    HANDLE token = nullptr;
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
-      return LastNativeError("OpenProcessToken");
-    }
-    DWORD needed = 0;
-    GetTokenInformation(token, TokenUser, nullptr, 0, &needed);
-    user_.resize(needed);
-    const BOOL got =
-        GetTokenInformation(token, TokenUser, user_.data(), needed, &needed);
-    CloseHandle(token);
-    if (!got) return LastNativeError("GetTokenInformation");
-    PSID sid = reinterpret_cast<TOKEN_USER*>(user_.data())->User.Sid;
-    acl_.resize(sizeof(ACL) + sizeof(ACCESS_ALLOWED_ACE) + GetLengthSid(sid));
-    auto* acl = reinterpret_cast<ACL*>(acl_.data());
-    if (!InitializeAcl(acl, static_cast<DWORD>(acl_.size()), ACL_REVISION) ||
-        !AddAccessAllowedAce(acl, ACL_REVISION, GENERIC_ALL, sid) ||
-        !InitializeSecurityDescriptor(&sd_, SECURITY_DESCRIPTOR_REVISION) ||
-        !SetSecurityDescriptorDacl(&sd_, TRUE, acl, FALSE)) {
-      return LastNativeError("building the DACL");
-    }
-    sa_.nLength = sizeof sa_;
-    sa_.lpSecurityDescriptor = &sd_;
-    sa_.bInheritHandle = FALSE;
-    return absl::OkStatus();
-  }
-  SECURITY_ATTRIBUTES* get() { return &sa_; }
-
- private:
-  std::vector<char> user_;
-  std::vector<char> acl_;
-  SECURITY_DESCRIPTOR sd_;
-  SECURITY_ATTRIBUTES sa_;
-};
 
 absl::StatusOr<std::string> RandomName() {
   char bytes[4];
@@ -86,8 +53,7 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
         "shared memory: 'size' must be a positive number different from "
         "zero");
   }
-  UserOnlySecurity security;
-  if (absl::Status s = security.Init(); !s.ok()) return s;
+  if (absl::Status s = OwnerOnlySecurityStatus(); !s.ok()) return s;
   for (;;) {
     std::string chosen(name);
     if (name.empty()) {
@@ -99,11 +65,11 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
     }
     const uint64_t total = size;
     HANDLE h = CreateFileMappingW(
-        INVALID_HANDLE_VALUE, security.get(), PAGE_READWRITE,
+        INVALID_HANDLE_VALUE, OwnerOnlySecurity(), PAGE_READWRITE,
         static_cast<DWORD>(total >> 32), static_cast<DWORD>(total),
         Utf8ToWide(chosen).c_str());
     if (h == nullptr) return LastNativeError("CreateFileMappingW");
-    if (GetLastError() == ERROR_ALREADY_EXISTS) {
+    if (GetLastError() == ERROR_ALREADY_EXISTS) {  // ours or a squatter's
       CloseHandle(h);
       if (name.empty()) continue;
       return absl::AlreadyExistsError(
@@ -116,13 +82,19 @@ absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Create(
 absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Open(
     absl::string_view name) {
   if (absl::Status s = CheckName(name); !s.ok()) return s;
+  // FILE_MAP_ALL_ACCESS includes READ_CONTROL, for the owner.
   HANDLE h =
       OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, Utf8ToWide(name).c_str());
   if (h == nullptr) {
     return LastNativeError(absl::StrCat("OpenFileMappingW ", name));
   }
-  return Adopt(ScopedHandle(reinterpret_cast<NativeHandle>(h)),
-               std::string(name), 0);
+  ScopedHandle handle(reinterpret_cast<NativeHandle>(h));
+  if (absl::Status s = CheckOwnedByCurrentUser(
+          h, absl::StrCat("shared memory '", name, "'"));
+      !s.ok()) {
+    return s;
+  }
+  return Adopt(std::move(handle), std::string(name), 0);
 }
 
 absl::StatusOr<NamedSharedMemory> NamedSharedMemory::Adopt(ScopedHandle handle,

@@ -6,10 +6,13 @@
 // while waiting, so a process that dies while waiting or waking leaves
 // nothing held.
 //
-// Windows: a section backed by the paging file. Each section has a
-// semaphore that waits on any word in it sleep on; a wake-up wakes them all
-// (those on other words wake spuriously). A word outside shared memory is
-// polled every millisecond. Details in shared_memory_win.cc.
+// Windows: a section backed by the paging file, readable and writable by
+// the current user only. Waits on any word in a section sleep on an event of
+// the section's current wake-up generation; a wake-up moves the generation
+// on and sets that event, which wakes them all (those on other words wake
+// spuriously) and cannot be taken by one waiter from another. A word outside
+// shared memory is waited on with WaitOnAddress. Details in
+// shared_memory_win.cc.
 //
 // SharedLock: a mutual-exclusion lock that lives in shared memory and that
 // survives its holder's death: when a process dies holding it, the next

@@ -3,8 +3,10 @@
 // switch and the memory's handle (ChildMain() below runs that side).
 #include "multiprocessing/platform/shared_memory.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -113,6 +115,114 @@ TEST(SharedMemoryTest, AWakeReachesEveryWaiterOfEveryProcess) {
   for (const ChildProcess& child : children) EXPECT_EQ(ExitCode(child), 0);
 }
 
+// Two words of one section, each with its two players (see PlayPingPong).
+struct TwoWords {
+  std::atomic<uint32_t> a;
+  std::atomic<uint32_t> b;
+};
+
+constexpr uint32_t kRounds = 5000;
+
+// One player of a ping-pong on `word`: player p waits until the word's
+// parity is p, then counts it on and wakes the other player, kRounds times.
+// Every step needs the other player's wake-up, so a lost one leaves both
+// asleep: each wait has a deadline, and missing it fails (false).
+bool PlayPingPong(std::atomic<uint32_t>* word, uint32_t player) {
+  for (uint32_t i = 0; i < kRounds; ++i) {
+    uint32_t v;
+    while ((v = word->load()) % 2 != player) {
+      if (!WaitOnWord(word, v, absl::Now() + absl::Seconds(5))) {
+        std::fprintf(stderr, "ping-pong: player %u stuck at %u\n", player, v);
+        return false;
+      }
+    }
+    word->store(v + 1);
+    WakeWord(word);
+  }
+  return true;
+}
+
+// Issue 22: Windows woke the waiters of a section through one semaphore
+// topped up to their count, so a waiter that came after a wake-up, or one
+// already asleep on another word, could take the token meant for a waiter
+// that had checked its word but not yet gone to sleep, which then slept on
+// (JoinableQueue::Join, with no deadline, forever). Here word b is played
+// by a thread and another process, every step needing a wake-up, while
+// threads of both processes wait on word a of the same section again and
+// again (timed waits nobody ends: they take tokens, and give no wake-up
+// that would rescue a sleeper). A lost wake-up is a wait past its deadline.
+TEST(SharedMemoryTest, WakeUpsOfTwoWordsOfOneSectionAreNeverLost) {
+  Shared<TwoWords> m(4096);
+  TwoWords* words = m.get();
+  ChildProcess child = StartChild("ping-pong-b", m.memory);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> noise;
+  for (int i = 0; i < 3; ++i) {
+    noise.emplace_back([&] {
+      while (!stop.load()) {
+        WaitOnWord(&words->a, 0, absl::Now() + absl::Milliseconds(1));
+      }
+    });
+  }
+  EXPECT_TRUE(PlayPingPong(&words->b, 0));
+  EXPECT_EQ(ExitCode(child), 0);  // its last move made
+  stop = true;
+  for (std::thread& t : noise) t.join();
+  EXPECT_EQ(words->b.load(), 2 * kRounds);
+}
+
+// The same with both words played, each by two threads, and word a waited
+// on by the child too: wake-ups of either word reach their player.
+TEST(SharedMemoryTest, TwoWordsPlayedAtOnceBothFinish) {
+  Shared<TwoWords> m(4096);
+  TwoWords* words = m.get();
+  ChildProcess child = StartChild("ping-pong-b", m.memory);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { failed += !PlayPingPong(&words->a, 0); });
+  threads.emplace_back([&] { failed += !PlayPingPong(&words->a, 1); });
+  threads.emplace_back([&] { failed += !PlayPingPong(&words->b, 0); });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ExitCode(child), 0);  // its last move made
+  EXPECT_EQ(words->a.load(), 2 * kRounds);
+  EXPECT_EQ(words->b.load(), 2 * kRounds);
+}
+
+// A word in the process's own memory (no section): a wake-up ends the wait
+// when it comes, not at a poll's next look (Windows: Sleep(1) was 15.6 ms
+// there). Measured as the time from the store to the waiter's return.
+TEST(SharedMemoryTest, AWakeOfAWordInOwnMemoryArrivesPromptly) {
+  constexpr int kTrials = 40;
+  std::vector<absl::Duration> latencies;
+  for (int i = 0; i < kTrials; ++i) {
+    std::atomic<uint32_t> word{0};
+    std::atomic<int64_t> woke_ns{0};
+    std::thread waiter([&] {
+      while (word.load() == 0) {
+        ASSERT_TRUE(WaitOnWord(&word, 0, absl::Now() + absl::Seconds(10)));
+      }
+      woke_ns = absl::GetCurrentTimeNanos();
+    });
+    absl::SleepFor(absl::Milliseconds(5));  // asleep by now
+    const int64_t stored_ns = absl::GetCurrentTimeNanos();
+    word.store(1);
+    WakeWord(&word);
+    waiter.join();
+    latencies.push_back(absl::Nanoseconds(woke_ns.load() - stored_ns));
+  }
+  std::sort(latencies.begin(), latencies.end());
+  const absl::Duration median = latencies[kTrials / 2];
+  std::fprintf(stderr, "own-memory wake-up latency: median %s, max %s\n",
+               absl::FormatDuration(median).c_str(),
+               absl::FormatDuration(latencies.back()).c_str());
+  // Windows: a Sleep(1) poll puts the median near 8 ms (a 15.6 ms tick);
+  // Wine on a busy machine has given medians of 0.3 to 2.3 ms.
+  // Under Wine, whose Sleep(1) is 1 ms, a poll's wait is told by the CPU it
+  // burns instead (wait_win_test).
+  EXPECT_LT(median, absl::Milliseconds(5));
+}
+
 // Issue 21: a size that came from another process (a Queue's large item)
 // is checked against the object: past its end POSIX would map it and raise
 // SIGBUS at the first touch (now kDataLoss); Windows refuses the view.
@@ -213,6 +323,23 @@ std::optional<int> ChildMain() {
     while (word->load() == 0 && WaitOnWord(word, 0, deadline)) {
     }
     return word->load() == 1 ? 0 : 1;
+  }
+  if (what == "--child-ping-pong-b") {
+    absl::StatusOr<SharedMapping> two = MapSharedMemory(h, sizeof(TwoWords));
+    if (!two.ok()) return 101;
+    // Noise on word a from this process too, while it plays b.
+    auto* words = static_cast<TwoWords*>(two->data());
+    std::atomic<bool> stop{false};
+    std::thread noise([&] {
+      while (!stop.load()) {
+        WaitOnWord(&words->a, words->a.load(),
+                   absl::Now() + absl::Milliseconds(1));
+      }
+    });
+    const bool played = PlayPingPong(&words->b, 1);
+    stop = true;
+    noise.join();
+    return played ? 0 : 1;
   }
   if (what == "--child-add") {
     AddUnderLock(shared);

@@ -3,24 +3,37 @@
 // Memory: a section backed by the paging file (CreateFileMapping with no
 // file), zero-filled; it lives while a handle or a view of it does. Each
 // section starts with a header, before the bytes its user asked for (so a
-// view of any prefix finds it): a random key and a count of the threads
-// waiting on words in the section.
+// view of any prefix finds it): a random key, a count of the threads
+// waiting on words in the section, and a wake-up generation.
 //
 // Waiting: Windows has no futex across processes (WaitOnAddress is within
-// one), so every section has a semaphore named after its key. A waiter
-// counts itself in the header, checks the word, and waits on the semaphore;
-// a waker tops the semaphore up to the number counted, so every waiter of
-// the section wakes (waiters on other words of it wake spuriously and look
-// again). Counting before checking, and changing the word before reading
-// the count, means a wake-up is never lost. A waiter killed while waiting
-// stays counted: later wake-ups then make each waiter of the section wake
-// spuriously up to that many more times, no worse.
+// one), so a section has one manual-reset event per generation, named after
+// its key and the generation, made by its first waiter and gone with its
+// last handle. A waiter counts itself, reads the generation g, checks the
+// word, creates (or opens) event g, and waits on it only if the generation
+// is still g. A waker changes the word, and if anyone is counted, moves the
+// generation on and sets event g (if any waiter has it open). An event, once
+// set, stays set: every waiter of generation g wakes, and none can take
+// another's wake-up (a semaphore's tokens could be: a waiter that came after
+// a wake-up could consume the token meant for one that was already asleep,
+// which then slept on, a lost wake-up). Waiters on other words of the
+// section wake spuriously and look again. Whatever the interleaving, a
+// waiter that sleeps on event g had it open before the generation left g,
+// so the waker that moved it on finds the event and sets it. A waiter killed
+// while waiting stays counted: wakers then move the generation on and look
+// for an event each time, no worse.
+//
+// A word outside the views of sections this process mapped is this
+// process's own memory: WaitOnAddress and WakeByAddress*, no polling.
 //
 // SharedLock: a named mutex. The 48 bytes in shared memory hold its random
 // name; the process that initialises it, and each process at its first use,
 // opens it and keeps the handle until it unmaps the memory. The system
 // releases a mutex whose owner died (WAIT_ABANDONED): exactly the robust
 // lock's contract.
+//
+// Every section, event and mutex made here gets OwnerOnlySecurity()
+// (security_win.h): the current user and LocalSystem only.
 #include <windows.h>
 
 #include <algorithm>
@@ -38,6 +51,7 @@
 #include "absl/time/clock.h"
 #include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/security_win.h"
 #include "multiprocessing/platform/shared_memory.h"
 #include "multiprocessing/platform/win_util.h"
 
@@ -49,6 +63,7 @@ constexpr std::size_t kKeySize = 16;
 struct Header {
   char key[kKeySize];
   std::atomic<uint32_t> waiters;
+  std::atomic<uint64_t> generation;  // of wake-ups
 };
 // The user's bytes start this far into the section (and their view).
 constexpr std::size_t kHeaderSize = 64;
@@ -63,13 +78,20 @@ absl::Status RandomKey(char* key) {
   return RandomBytes(absl::MakeSpan(key, kKeySize));
 }
 
+// The name of the event that waiters of `generation` of the section with
+// `key` sleep on.
+std::wstring EventName(const Header* h, uint64_t generation) {
+  return Utf8ToWide(
+      absl::StrCat("Local\\multiprocessing-wake-",
+                   absl::BytesToHexString(absl::string_view(h->key, kKeySize)),
+                   "-", generation));
+}
+
 // The views this process has mapped, by start address, with the named
-// objects opened for them: the section's semaphore (at the first wait or
-// wake) and the mutexes of SharedLocks in it (at their first use), closed
-// when the view is unmapped.
+// objects opened for them: the mutexes of SharedLocks in it (at their first
+// use), closed when the view is unmapped.
 struct View {
-  std::size_t size;  // the header included
-  HANDLE semaphore = nullptr;
+  std::size_t size;                                  // the header included
   absl::flat_hash_map<std::string, HANDLE> mutexes;  // by lock key
 };
 std::mutex views_mu;
@@ -87,23 +109,13 @@ std::pair<const char* const, View>* ViewOf(const void* p) {
   return c < it->first + it->second.size ? &*it : nullptr;
 }
 
-// The header and semaphore of the section `word` is in; false when it is in
-// none of this process's views (or the semaphore cannot be had).
-bool FindSection(const void* word, Header** header, HANDLE* semaphore) {
+// The header of the section `word` is in; null when it is in none of this
+// process's views.
+Header* SectionOf(const void* word) {
   std::lock_guard<std::mutex> lock(views_mu);
   auto* view = ViewOf(word);
-  if (view == nullptr) return false;
-  auto* h = reinterpret_cast<Header*>(const_cast<char*>(view->first));
-  HANDLE& s = view->second.semaphore;
-  if (s == nullptr) {
-    s = CreateSemaphoreW(
-        nullptr, 0, LONG_MAX,
-        ObjectName("wake", absl::string_view(h->key, kKeySize)).c_str());
-    if (s == nullptr) return false;
-  }
-  *header = h;
-  *semaphore = s;
-  return true;
+  if (view == nullptr) return nullptr;
+  return reinterpret_cast<Header*>(const_cast<char*>(view->first));
 }
 
 DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
@@ -120,7 +132,7 @@ DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
 absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {
   const uint64_t total = kHeaderSize + size;
   ScopedHandle section(reinterpret_cast<NativeHandle>(CreateFileMappingW(
-      INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE,
+      INVALID_HANDLE_VALUE, OwnerOnlySecurity(), PAGE_READWRITE,
       static_cast<DWORD>(total >> 32), static_cast<DWORD>(total), nullptr)));
   if (section.get() == 0) {
     section.release();  // CreateFileMapping fails with NULL
@@ -147,7 +159,6 @@ SharedMapping::~SharedMapping() {
       Views().erase(it);
     }
   }
-  if (view.semaphore != nullptr) CloseHandle(view.semaphore);
   for (const auto& [key, mutex] : view.mutexes) CloseHandle(mutex);
   UnmapViewOfFile(base);
 }
@@ -168,40 +179,67 @@ absl::StatusOr<SharedMapping> MapSharedMemory(NativeHandle h,
 
 bool WaitOnWord(const std::atomic<uint32_t>* word, uint32_t expected,
                 std::optional<absl::Time> deadline) {
-  Header* header;
-  HANDLE semaphore;
-  if (!FindSection(word, &header, &semaphore)) {
-    // Not in shared memory of ours: look at it every millisecond.
-    while (word->load() == expected) {
-      const DWORD ms = MillisecondsUntil(deadline);
-      if (ms == 0) return false;
-      Sleep(std::min<DWORD>(ms, 1));
-    }
-    return true;
+  Header* header = SectionOf(word);
+  if (header == nullptr) {
+    // This process's own memory: the system's wait on an address, which
+    // WakeWord's WakeByAddress* ends (or a spurious wake-up).
+    if (word->load() != expected) return true;
+    const DWORD ms = MillisecondsUntil(deadline);
+    if (ms == 0) return false;
+    volatile void* address =
+        const_cast<std::atomic<uint32_t>*>(word);  // 4 bytes, as a uint32_t
+    uint32_t compare = expected;
+    if (WaitOnAddress(address, &compare, sizeof compare, ms)) return true;
+    return GetLastError() != ERROR_TIMEOUT;
   }
   header->waiters.fetch_add(1);
+  const uint64_t generation = header->generation.load();
   bool woken = true;
   if (word->load() == expected) {
     const DWORD ms = MillisecondsUntil(deadline);
-    woken = ms != 0 && WaitForSingleObject(semaphore, ms) == WAIT_OBJECT_0;
+    if (ms == 0) {
+      woken = false;
+    } else if (HANDLE event =
+                   CreateEventW(OwnerOnlySecurity(), /*bManualReset=*/TRUE,
+                                /*bInitialState=*/FALSE,
+                                EventName(header, generation).c_str())) {
+      // Still `generation`: the waker that moves it on will find the event.
+      if (header->generation.load() == generation) {
+        woken = WaitForSingleObject(event, ms) == WAIT_OBJECT_0;
+      }
+      CloseHandle(event);
+    } else {
+      // No event to be had (out of resources): a wake-up may be missed, so
+      // say "woken" after a moment, and the caller looks at the word again.
+      Sleep(1);
+    }
   }
   header->waiters.fetch_sub(1);
   return woken;
 }
 
-void WakeWord(const std::atomic<uint32_t>* word, int /*count*/) {
-  Header* header;
-  HANDLE semaphore;
-  if (!FindSection(word, &header, &semaphore)) return;
-  const LONG waiters = static_cast<LONG>(header->waiters.load());
-  if (waiters == 0) return;
-  // Top the count up to the number of waiters, not beyond: releases meant
-  // for waiters that have since timed out (or died) do not pile up.
-  LONG before = 0;
-  if (!ReleaseSemaphore(semaphore, 1, &before)) return;
-  if (before + 1 < waiters) {
-    ReleaseSemaphore(semaphore, waiters - before - 1, nullptr);
+void WakeWord(const std::atomic<uint32_t>* word, int count) {
+  // The caller's change of the word comes before reading who waits.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  Header* header = SectionOf(word);
+  if (header == nullptr) {
+    void* address = const_cast<std::atomic<uint32_t>*>(word);
+    if (count == 1) {
+      WakeByAddressSingle(address);
+    } else {
+      WakeByAddressAll(address);
+    }
+    return;
   }
+  // Nobody counted: any later waiter reads the word after its change.
+  if (header->waiters.load() == 0) return;
+  const uint64_t generation = header->generation.fetch_add(1);
+  // None: every waiter of that generation saw it move on before waiting.
+  HANDLE event = OpenEventW(EVENT_MODIFY_STATE, FALSE,
+                            EventName(header, generation).c_str());
+  if (event == nullptr) return;
+  SetEvent(event);
+  CloseHandle(event);
 }
 
 namespace {
@@ -236,7 +274,8 @@ HANDLE MutexOf(SharedLock* lock) {
   auto* view = ViewOf(lock);
   HANDLE& h = (view != nullptr ? view->second.mutexes : *unmapped)[key];
   if (h == nullptr) {
-    h = CreateMutexW(nullptr, FALSE, ObjectName("lock", key).c_str());
+    h = CreateMutexW(OwnerOnlySecurity(), FALSE,
+                     ObjectName("lock", key).c_str());
     if (h == nullptr) Die("CreateMutexW");
   }
   return h;

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "bsd_socket.h"
 #include "multiprocessing/platform/error.h"
+#include "multiprocessing/platform/security_win.h"
 #include "multiprocessing/platform/socket.h"
 #include "multiprocessing/platform/win_util.h"
 
@@ -48,7 +49,7 @@ absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
                        PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
                            PIPE_REJECT_REMOTE_CLIENTS,
                        PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
-                       /*lpSecurityAttributes=*/nullptr)));
+                       /*lpSecurityAttributes=*/OwnerOnlySecurity())));
   if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
   MarkConnectedPipeInstance(AsHandle(h.get()), false);
   return h;
