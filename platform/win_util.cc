@@ -158,9 +158,17 @@ void ForgetHandle(HANDLE h) {
 }
 
 bool IsSocket(HANDLE h) {
-  return GetFileType(h) == FILE_TYPE_PIPE &&
-         !GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) &&
-         StartWinsock() == 0;
+  if (GetFileType(h) != FILE_TYPE_PIPE ||
+      GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) ||
+      StartWinsock() != 0) {
+    return false;
+  }
+  // GetNamedPipeInfo fails on a pipe end whose server disconnected too:
+  // ask Winsock.
+  int type = 0;
+  int size = sizeof type;
+  return getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
+                    reinterpret_cast<char*>(&type), &size) == 0;
 }
 
 int StartWinsock() {
