@@ -6,8 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "multiprocessing/ipc/internal/errors.h"
 #include "absl/time/clock.h"
+#include "multiprocessing/ipc/internal/errors.h"
 #include "multiprocessing/platform/channel.h"
 #include "multiprocessing/platform/crypto.h"
 #include "multiprocessing/platform/poll.h"
@@ -222,21 +222,76 @@ absl::Status Handshake::OnMessage(absl::string_view message) {
   }
 }
 
+absl::Status SendHandshakeOutput(platform::NativeHandle h,
+                                 Handshake& handshake) {
+  const std::string out = handshake.TakeOutput();
+  if (out.empty()) return absl::OkStatus();
+  if (!platform::IsMessagePipe(h)) {
+    const platform::ConstBuffer b[] = {{out.data(), out.size()}};
+    return platform::WriteAll(h, b);
+  }
+  // The output is framed messages (our own): each payload is one message.
+  absl::string_view rest = out;
+  while (rest.size() >= kHeaderSize) {
+    std::size_t size = 0;
+    for (std::size_t i = 0; i < kHeaderSize; ++i) {
+      size = (size << 8) | static_cast<unsigned char>(rest[i]);
+    }
+    if (size > rest.size() - kHeaderSize) break;
+    const platform::ConstBuffer b[] = {{rest.data() + kHeaderSize, size}};
+    if (absl::Status s = platform::WriteMessage(h, b); !s.ok()) return s;
+    rest.remove_prefix(kHeaderSize + size);
+  }
+  if (!rest.empty()) {
+    return absl::InternalError("handshake output is not whole frames");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadHandshakeInput(platform::NativeHandle h,
+                                Handshake& handshake) {
+  if (platform::IsMessagePipe(h)) {
+    std::string message;
+    absl::StatusOr<bool> got =
+        platform::ReadMessage(h, &message, kMaxHandshakeMessage);
+    if (!got.ok()) {
+      if (got.status().code() == absl::StatusCode::kResourceExhausted) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("bad message length: a handshake message: ",
+                         got.status().message()));
+      }
+      return got.status();
+    }
+    if (!*got) return handshake.PeerClosed();
+    // Fed as the frame it would be on a byte stream: header, then payload.
+    char header[kHeaderSize];
+    for (std::size_t i = 0; i < kHeaderSize; ++i) {
+      header[i] =
+          static_cast<char>(message.size() >> (8 * (kHeaderSize - 1 - i)));
+    }
+    if (absl::Status s = handshake.Feed(absl::string_view(header, kHeaderSize));
+        !s.ok() || message.empty()) {
+      return s;
+    }
+    return handshake.Feed(message);
+  }
+  char buffer[kMaxHandshakeMessage + kHeaderSize];
+  absl::StatusOr<std::size_t> got = platform::ReadSome(
+      h, buffer, std::min(sizeof buffer, handshake.wanted()));
+  if (!got.ok()) return got.status();
+  if (*got == 0) return handshake.PeerClosed();
+  return handshake.Feed(absl::string_view(buffer, *got));
+}
+
 absl::Status RunHandshake(Connection& connection, Handshake& handshake,
                           std::optional<absl::Time> deadline) {
   if (connection.closed()) {
     return absl::FailedPreconditionError("handle is closed");
   }
   const platform::NativeHandle h = connection.fileno();
-  auto flush = [&]() -> absl::Status {
-    const std::string out = handshake.TakeOutput();
-    if (out.empty()) return absl::OkStatus();
-    const platform::ConstBuffer b[] = {{out.data(), out.size()}};
-    return platform::WriteAll(h, b);
-  };
   absl::Status status = handshake.Start();
   while (status.ok() && !handshake.done()) {
-    if (status = flush(); !status.ok()) break;
+    if (status = SendHandshakeOutput(h, handshake); !status.ok()) break;
     if (deadline) {
       absl::StatusOr<std::vector<std::size_t>> ready =
           platform::WaitReadable({&h, 1}, *deadline - absl::Now());
@@ -245,24 +300,15 @@ absl::Status RunHandshake(Connection& connection, Handshake& handshake,
         break;
       }
       if (ready->empty()) {
-        status = TimeoutError(
-            "the handshake did not finish before its deadline");
+        status =
+            TimeoutError("the handshake did not finish before its deadline");
         break;
       }
     }
-    char buffer[kMaxHandshakeMessage + kHeaderSize];
-    absl::StatusOr<std::size_t> got = platform::ReadSome(
-        h, buffer, std::min(sizeof buffer, handshake.wanted()));
-    if (!got.ok()) {
-      status = got.status();
-    } else if (*got == 0) {
-      status = handshake.PeerClosed();
-    } else {
-      status = handshake.Feed(absl::string_view(buffer, *got));
-    }
+    status = ReadHandshakeInput(h, handshake);
   }
   // What is left to send: the last verdict, or a "#FAILURE#".
-  absl::Status sent = flush();
+  absl::Status sent = SendHandshakeOutput(h, handshake);
   return status.ok() ? sent : status;
 }
 

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "multiprocessing/ipc/connection.h"
+#include "multiprocessing/platform/handle.h"
 
 namespace mp {
 
@@ -88,6 +89,19 @@ class Handshake {
   bool heard_ = false;
   std::string output_;
 };
+
+// The handshake's I/O on a connection's handle `h`, in the framing `h`
+// needs: on a message pipe (platform::IsMessagePipe) each handshake message
+// is one pipe message without a length header, as CPython's PipeConnection
+// sends it; elsewhere the bytes as framed. SendHandshakeOutput sends what
+// TakeOutput() holds. ReadHandshakeInput reads what the peer sent next (at
+// most wanted() bytes, or one message) and feeds it; at end of stream it
+// returns PeerClosed()'s status. A message over the handshake's limit is
+// kResourceExhausted from its size, before room for it is allocated.
+[[nodiscard]] absl::Status SendHandshakeOutput(platform::NativeHandle h,
+                                               Handshake& handshake);
+[[nodiscard]] absl::Status ReadHandshakeInput(platform::NativeHandle h,
+                                              Handshake& handshake);
 
 // Runs `handshake` (not started) on `connection` until it finishes or
 // `deadline` (an absolute time; nullopt: none) passes: kDeadlineExceeded.

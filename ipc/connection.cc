@@ -35,7 +35,11 @@ uint64_t LoadBigEndian(const char* in, int bytes) {
 
 Connection::Connection(platform::ScopedHandle handle, bool readable,
                        bool writable)
-    : handle_(std::move(handle)), readable_(readable), writable_(writable) {}
+    : handle_(std::move(handle)),
+      readable_(readable),
+      writable_(writable),
+      message_pipe_(handle_.is_valid() &&
+                    platform::IsMessagePipe(handle_.get())) {}
 
 absl::Status Connection::CheckReadable() const {
   if (closed()) return absl::FailedPreconditionError("handle is closed");
@@ -71,6 +75,12 @@ absl::Status Connection::SendBytes(absl::string_view data, std::size_t offset,
 
 absl::Status Connection::SendFrame(absl::string_view payload) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (message_pipe_) {
+    const platform::ConstBuffer message[] = {{payload.data(), payload.size()}};
+    absl::Status written = platform::WriteMessage(handle_.get(), message);
+    ReleaseLargeBuffer();
+    return written;
+  }
   char header[12];
   std::size_t header_size = 4;
   if (payload.size() <= kMaxShortFrame) {
@@ -130,15 +140,37 @@ absl::Status Connection::RecvPayload(char* dst, std::size_t n) {
   return absl::OkStatus();
 }
 
+absl::Status Connection::RecvMessage(std::string* out, std::size_t limit,
+                                     absl::string_view which) {
+  absl::StatusOr<bool> got = platform::ReadMessage(handle_.get(), out, limit);
+  if (got.ok() && !*got) {
+    return EofError("the other end closed the connection");
+  }
+  if (got.status().code() == absl::StatusCode::kResourceExhausted) {
+    // Its first bytes are read and the rest cannot be skipped reliably:
+    // closed, as the byte stream's path (and CPython) does.
+    handle_.reset();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("bad message length: ", got.status().message(), which));
+  }
+  return got.status();
+}
+
 absl::Status Connection::RecvInto(std::string* out,
                                   std::optional<std::size_t> maxlength) {
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
   // What a large Recv<T> left behind is not kept for this message.
   ReleaseLargeBuffer();
-  absl::StatusOr<std::size_t> length = RecvLength();
-  if (!length.ok()) return length.status();
   const std::size_t limit =
       std::min(maxlength.value_or(SIZE_MAX), max_message_size_);
+  if (message_pipe_) {
+    return RecvMessage(out, limit,
+                       maxlength && *maxlength == limit
+                           ? " (maxlength)"
+                           : " (max_message_size)");
+  }
+  absl::StatusOr<std::size_t> length = RecvLength();
+  if (!length.ok()) return length.status();
   if (*length > limit) {
     // The rest of the stream is this message's body: nothing after it can
     // be found again, so the connection is closed, as in CPython.
@@ -185,6 +217,24 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
                      buffer.size(), " bytes)"));
   }
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
+  if (message_pipe_) {
+    std::string message;
+    if (absl::Status s =
+            RecvMessage(&message, max_message_size_, " (max_message_size)");
+        !s.ok()) {
+      return s;
+    }
+    if (message.size() <= buffer.size() - offset) {
+      std::copy(message.begin(), message.end(), buffer.begin() + offset);
+      return message.size();
+    }
+    const std::size_t size = message.size();
+    return ipc_internal::BufferTooShortError(
+        absl::StrCat("buffer too short: the message has ", size,
+                     " bytes, the buffer ", buffer.size() - offset,
+                     " after offset ", offset),
+        std::move(message));
+  }
   absl::StatusOr<std::size_t> length = RecvLength();
   if (!length.ok()) return length.status();
   if (*length > max_message_size_) {

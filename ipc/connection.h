@@ -3,9 +3,12 @@
 // A Connection sends and receives whole messages over a byte stream, framed
 // exactly as CPython frames them (a 4-byte big-endian signed length, or -1
 // then an 8-byte length for payloads over 0x7fffffff), so a C++ process and
-// a Python process can talk. Messages never merge; empty messages are
-// messages. Like Python's, a Connection is not safe to use from two threads
-// at once; give each thread its own or lock around it.
+// a Python process can talk. Over a message pipe (platform::IsMessagePipe:
+// the Windows named pipes of Listener/Client's \\.\pipe\ addresses) each
+// message is one pipe message with no header, as CPython's PipeConnection
+// sends it; every promise below holds there too. Messages never merge; empty
+// messages are messages. Like Python's, a Connection is not safe to use from
+// two threads at once; give each thread its own or lock around it.
 #ifndef MULTIPROCESSING_IPC_CONNECTION_H_
 #define MULTIPROCESSING_IPC_CONNECTION_H_
 
@@ -109,10 +112,16 @@ class Connection {
   [[nodiscard]] absl::Status RecvGrowing(std::string* out, std::size_t length);
   void ReleaseLargeBuffer();
   [[nodiscard]] absl::Status SendFrame(absl::string_view payload);
+  // Message pipes: the next message into `out`, refused (and the connection
+  // closed) past `limit`; `which` names the limit in the error.
+  [[nodiscard]] absl::Status RecvMessage(std::string* out, std::size_t limit,
+                                         absl::string_view which);
 
   platform::ScopedHandle handle_;
   bool readable_ = false;
   bool writable_ = false;
+  // The handle is a message pipe: no length headers (IsMessagePipe).
+  bool message_pipe_ = false;
   std::size_t max_message_size_ = kDefaultMaxMessageSize;
   std::string scratch_;  // reused by Send<T> / Recv<T>
 };

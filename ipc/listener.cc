@@ -15,10 +15,7 @@ namespace {
 
 // Sends what `handshake` has to say on `h`.
 absl::Status Flush(platform::NativeHandle h, Handshake& handshake) {
-  const std::string out = handshake.TakeOutput();
-  if (out.empty()) return absl::OkStatus();
-  const platform::ConstBuffer b[] = {{out.data(), out.size()}};
-  return platform::WriteAll(h, b);
+  return SendHandshakeOutput(h, handshake);
 }
 
 std::string Peer(const std::string& address) {
@@ -83,20 +80,11 @@ absl::Status Listener::StartHandshake() {
 
 bool Listener::Advance(std::size_t i, absl::StatusOr<Connection>* result) {
   Pending& p = pending_[i];
-  char buffer[512];
   const platform::NativeHandle h = p.connection.fileno();
-  absl::StatusOr<std::size_t> got = platform::ReadSome(
-      h, buffer, std::min(sizeof buffer, p.handshake.wanted()));
-  absl::Status s;
-  bool quiet = false;
-  if (!got.ok()) {
-    s = got.status();
-  } else if (*got == 0) {
-    quiet = !p.handshake.heard_from_peer();
-    s = p.handshake.PeerClosed();
-  } else {
-    s = p.handshake.Feed(absl::string_view(buffer, *got));
-  }
+  const bool heard = p.handshake.heard_from_peer();
+  absl::Status s = ReadHandshakeInput(h, p.handshake);
+  // Hung up before saying anything (PeerClosed's end of stream).
+  const bool quiet = !heard && IsEof(s);
   const absl::Status sent = Flush(h, p.handshake);
   if (s.ok()) s = sent;
   if (s.ok() && !p.handshake.done()) return false;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,7 +42,8 @@ struct ConstBuffer {
                                     absl::Span<const ConstBuffer> buffers);
 
 // Reads at most `size` bytes; returns 0 only at end of stream (a peer that
-// reset the connection counts as ended). Retries after signals.
+// reset the connection counts as ended: IsEndOfStreamError). Retries after
+// signals.
 [[nodiscard]] absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
                                                    std::size_t size);
 
@@ -69,6 +71,34 @@ struct ConstBuffer {
 // Linux). kInvalidArgument when `h` is anything else: a file, a terminal, a
 // one-way pipe, another kind of socket, not open.
 [[nodiscard]] absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h);
+
+// Whether a read that failed with `native_error` (errno, or GetLastError()
+// on Windows) means the peer ended the stream; every read path here
+// (ReadSome, ReadMessage, WaitReadable) reads those as end of stream.
+// POSIX: ECONNRESET. Windows: ERROR_BROKEN_PIPE, ERROR_PIPE_NOT_CONNECTED,
+// ERROR_NO_DATA (our pipes are PIPE_WAIT, where it means "the pipe is being
+// closed"), ERROR_NETNAME_DELETED and ERROR_CONNECTION_ABORTED.
+bool IsEndOfStreamError(int native_error);
+
+// Message pipes: Windows named pipes of PIPE_TYPE_MESSAGE, as Listener and
+// Client make them for \\.\pipe\ addresses (CPython's PipeListener and
+// PipeClient do the same). One write is one message, so a Connection over
+// one sends no length header. POSIX has none: always false there.
+bool IsMessagePipe(NativeHandle h);
+
+// Writes `buffers`, joined, as one message of a message pipe.
+[[nodiscard]] absl::Status WriteMessage(NativeHandle h,
+                                        absl::Span<const ConstBuffer> buffers);
+
+// Reads the next message of a message pipe into `*out` (an empty message is
+// a message); false when the stream ended before one (nothing in `*out`). A
+// message longer than `limit` is kResourceExhausted as soon as its size is
+// known, before room for its rest is allocated (its first bytes are then
+// consumed: the caller closes the handle). The room it allocates is what
+// the peer really wrote. The stream ending inside a message is kDataLoss.
+// Honours SetReceiveTimeout. POSIX: kUnimplemented.
+[[nodiscard]] absl::StatusOr<bool> ReadMessage(NativeHandle h, std::string* out,
+                                               std::size_t limit);
 
 }  // namespace mp::platform
 

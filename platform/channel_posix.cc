@@ -114,7 +114,7 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
     if (r >= 0) return static_cast<std::size_t>(r);
     // A peer that closed while data we sent it was unread resets the
     // connection; for the reader that is the end of the stream.
-    if (errno == ECONNRESET) return 0;
+    if (IsEndOfStreamError(errno)) return 0;
     // Only a socket with a receive timeout (SetReceiveTimeout) says this.
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       return TimeoutError("read: nothing arrived before the receive timeout");
@@ -172,6 +172,20 @@ absl::StatusOr<std::int64_t> DuplexChannelCreator(NativeHandle h) {
 #else
   return 0;
 #endif
+}
+
+bool IsEndOfStreamError(int native_error) { return native_error == ECONNRESET; }
+
+bool IsMessagePipe(NativeHandle /*h*/) { return false; }
+
+absl::Status WriteMessage(NativeHandle /*h*/,
+                          absl::Span<const ConstBuffer> /*buffers*/) {
+  return absl::UnimplementedError("message pipes are Windows only");
+}
+
+absl::StatusOr<bool> ReadMessage(NativeHandle /*h*/, std::string* /*out*/,
+                                 std::size_t /*limit*/) {
+  return absl::UnimplementedError("message pipes are Windows only");
 }
 
 }  // namespace mp::platform

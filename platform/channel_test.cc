@@ -3,6 +3,12 @@
 #include <string>
 #include <thread>
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <cerrno>
+#endif
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "multiprocessing/platform/test_util.h"
@@ -18,6 +24,30 @@ std::string ReadN(NativeHandle h, std::size_t n) {
   std::string s(n, '\0');
   s.resize(ReadFull(h, s.data(), n).value());
   return s;
+}
+
+// One function says which read errors are the peer's end of stream.
+TEST(ChannelTest, EndOfStreamErrorsAreOneMapping) {
+#if defined(_WIN32)
+  for (DWORD e : {ERROR_BROKEN_PIPE, ERROR_PIPE_NOT_CONNECTED, ERROR_NO_DATA,
+                  ERROR_NETNAME_DELETED, ERROR_CONNECTION_ABORTED}) {
+    EXPECT_TRUE(IsEndOfStreamError(static_cast<int>(e))) << e;
+  }
+  for (DWORD e : {ERROR_SUCCESS, ERROR_MORE_DATA, ERROR_IO_PENDING,
+                  ERROR_ACCESS_DENIED, ERROR_TIMEOUT, ERROR_OPERATION_ABORTED,
+                  ERROR_INVALID_HANDLE, ERROR_PIPE_BUSY}) {
+    EXPECT_FALSE(IsEndOfStreamError(static_cast<int>(e))) << e;
+  }
+#else
+  EXPECT_TRUE(IsEndOfStreamError(ECONNRESET));
+  for (int e : {0, EAGAIN, EINTR, EBADF, EPIPE}) {
+    EXPECT_FALSE(IsEndOfStreamError(e)) << e;
+  }
+#endif
+  // Channels are byte streams, never message pipes.
+  ChannelPair p = CreateDuplexChannel().value();
+  EXPECT_FALSE(IsMessagePipe(p.first.get()));
+  EXPECT_FALSE(IsMessagePipe(p.second.get()));
 }
 
 TEST(ChannelTest, DuplexCarriesBytesBothWays) {

@@ -27,6 +27,9 @@ constexpr DWORD kBytePipe = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT;
 // the reader has taken the rest.
 constexpr DWORD kPipeBuffer = 64 * 1024;
 
+// What a message read asks for first (CPython's first read is 128 bytes).
+constexpr DWORD kFirstRead = 128;
+
 // Writes of buffers that add up to at most this are joined into one
 // WriteFile, so a small message is one system call.
 constexpr std::size_t kJoinLimit = 64 * 1024;
@@ -53,8 +56,10 @@ DWORD Transfer(HANDLE h, bool write, void* data, DWORD size, DWORD* error) {
       timed_out = CancelIoEx(h, &ov);
     }
   }
-  // Done at once or pending, the OVERLAPPED has the outcome.
-  if (*error == ERROR_SUCCESS || *error == ERROR_IO_PENDING) {
+  // Done at once or pending, the OVERLAPPED has the outcome (and the count
+  // of a message read in part, ERROR_MORE_DATA).
+  if (*error == ERROR_SUCCESS || *error == ERROR_IO_PENDING ||
+      *error == ERROR_MORE_DATA) {
     *error = FinishOverlapped(h, &ov, &n);
   }
   // A read that completed while being cancelled keeps its bytes.
@@ -177,16 +182,124 @@ absl::StatusOr<std::size_t> ReadSome(NativeHandle h, void* buffer,
   const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(size, 1u << 30));
   DWORD error = ERROR_SUCCESS;
   const DWORD n = Transfer(AsHandle(h), /*write=*/false, buffer, chunk, &error);
-  switch (error) {
-    case ERROR_SUCCESS:
-    case ERROR_MORE_DATA:
-      return n;
-    case ERROR_BROKEN_PIPE:
-    case ERROR_PIPE_NOT_CONNECTED:
-      return 0;  // the peer closed its end
+  if (error == ERROR_SUCCESS || error == ERROR_MORE_DATA) return n;
+  if (IsEndOfStreamError(static_cast<int>(error))) return 0;  // peer closed
+  return NativeError(static_cast<int>(error), "ReadFile");
+}
+
+bool IsEndOfStreamError(int native_error) {
+  switch (static_cast<DWORD>(native_error)) {
+    case ERROR_BROKEN_PIPE:         // the other end closed
+    case ERROR_PIPE_NOT_CONNECTED:  // ... and the server end disconnected
+    case ERROR_NO_DATA:             // the pipe is being closed
+    case ERROR_NETNAME_DELETED:     // a socket, or a remote pipe, reset
+    case ERROR_CONNECTION_ABORTED:  // a socket aborted by the peer's host
+      return true;
     default:
-      return NativeError(static_cast<int>(error), "ReadFile");
+      return false;
   }
+}
+
+bool IsMessagePipe(NativeHandle h) {
+  DWORD flags = 0;
+  return GetFileType(AsHandle(h)) == FILE_TYPE_PIPE &&
+         GetNamedPipeInfo(AsHandle(h), &flags, nullptr, nullptr, nullptr) &&
+         (flags & PIPE_TYPE_MESSAGE) != 0;
+}
+
+absl::Status WriteMessage(NativeHandle h,
+                          absl::Span<const ConstBuffer> buffers) {
+  std::size_t total = 0;
+  for (const ConstBuffer& b : buffers) total += b.size;
+  if (total > MAXDWORD) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a message of ", total,
+        " bytes is too long for one pipe message (at most ", MAXDWORD, ")"));
+  }
+  std::string joined;
+  const void* data = nullptr;
+  if (buffers.size() == 1) {
+    data = buffers[0].data;
+  } else {
+    joined.reserve(total);
+    for (const ConstBuffer& b : buffers) {
+      joined.append(static_cast<const char*>(b.data), b.size);
+    }
+    data = joined.data();
+  }
+  // One WriteFile, whatever the size: it is the message.
+  DWORD error = ERROR_SUCCESS;
+  const DWORD n = Transfer(AsHandle(h), /*write=*/true, const_cast<void*>(data),
+                           static_cast<DWORD>(total), &error);
+  if (error != ERROR_SUCCESS) {
+    return NativeError(static_cast<int>(error), "WriteFile(message)");
+  }
+  if (n != total) {
+    return absl::DataLossError(
+        absl::StrCat("WriteFile(message): wrote ", n, " of ", total, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ReadMessage(NativeHandle h, std::string* out,
+                                 std::size_t limit) {
+  const HANDLE pipe = AsHandle(h);
+  out->clear();
+  // An empty message a zero-byte read (WaitReadable) consumed.
+  if (TakeEmptyMessage(pipe)) return true;
+  auto too_long = [&](std::size_t size) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a message of ", size, " bytes exceeds the limit of ", limit));
+  };
+  // A small first read, as CPython's; a longer message says
+  // ERROR_MORE_DATA and the rest's size is asked for before room is made.
+  char first[kFirstRead];
+  DWORD error = ERROR_SUCCESS;
+  DWORD n = Transfer(pipe, /*write=*/false, first, sizeof first, &error);
+  if (IsEndOfStreamError(static_cast<int>(error))) return false;
+  if (error != ERROR_SUCCESS && error != ERROR_MORE_DATA) {
+    return NativeError(static_cast<int>(error), "ReadFile(message)");
+  }
+  if (error == ERROR_SUCCESS && n > limit) return too_long(n);
+  out->assign(first, n);
+  while (error == ERROR_MORE_DATA) {
+    DWORD left = 0;
+    if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, nullptr, &left)) {
+      error = GetLastError();
+      out->clear();
+      if (IsEndOfStreamError(static_cast<int>(error))) {
+        return absl::DataLossError("the pipe closed inside a message");
+      }
+      return NativeError(static_cast<int>(error), "PeekNamedPipe");
+    }
+    const std::size_t have = out->size();
+    if (have + left > limit) {
+      out->clear();
+      return too_long(have + left);
+    }
+    // The system knows the rest's size (the peer wrote it); should it say
+    // nothing, read on in small steps (the check after the loop stops a
+    // message past the limit).
+    const std::size_t want = left > 0 ? left : kFirstRead;
+    out->resize(have + want);
+    n = Transfer(pipe, /*write=*/false, out->data() + have,
+                 static_cast<DWORD>(std::min<std::size_t>(want, MAXDWORD)),
+                 &error);
+    out->resize(have + n);
+    if (error != ERROR_SUCCESS && error != ERROR_MORE_DATA) {
+      out->clear();
+      if (IsEndOfStreamError(static_cast<int>(error))) {
+        return absl::DataLossError("the pipe closed inside a message");
+      }
+      return NativeError(static_cast<int>(error), "ReadFile(message)");
+    }
+  }
+  if (out->size() > limit) {
+    const std::size_t size = out->size();
+    out->clear();
+    return too_long(size);
+  }
+  return true;
 }
 
 absl::Status CloseForWriting(ScopedHandle& h) { return h.Close(); }

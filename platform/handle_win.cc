@@ -61,9 +61,9 @@ absl::StatusOr<int> CountHandlesInSystemTable() {
 }
 
 // CloseHandle (closesocket for a socket, as Winsock asks), after forgetting
-// the handle's receive timeout.
+// what win_util.h records about the handle (receive timeout, listening).
 BOOL CloseOwned(HANDLE h) {
-  SetReadTimeout(h, INFINITE);
+  ForgetHandle(h);
   if (IsSocket(h)) return closesocket(reinterpret_cast<SOCKET>(h)) == 0;
   return CloseHandle(h);
 }

@@ -1,16 +1,18 @@
 // WaitReadable on Windows. A pipe is readable when PeekNamedPipe sees bytes
-// or a closed peer; a socket when WSAPoll says so; any other handle (a
+// or a closed peer (or, a message pipe, when an empty message was taken by
+// an earlier wait); a socket when WSAPoll says so; any other handle (a
 // process, an event) when it is signalled. To sleep until one of them
 // changes, every pipe and connected socket gets a zero-byte overlapped
 // ReadFile (it completes when data arrives or the peer goes, and takes
-// nothing), and the wait covers their events and the other handles. A
-// listener's pipe instance (socket_win.cc) is readable once a client has
-// connected to it; nothing signals that without a ConnectNamedPipe that would
-// have to be cancelled (which leaves the instance unusable under Wine), so a
-// wait that includes a listener (or a listening TCP socket, alike) looks
-// again every 10 ms. Past
-// the 64 handles WaitForMultipleObjects takes, the thread pool waits on each
-// and signals one shared event.
+// nothing, except an empty message of a message pipe, which it consumes:
+// that is recorded for ReadMessage, win_util.h), and the wait covers their
+// events and the other handles. A listener's pipe instance is one this
+// process recorded as listening (win_util.h): it has a ConnectNamedPipe
+// pending, whose event says a client came, and the wait covers that event.
+// Any other server end is a connection, whoever accepted it. Listening TCP
+// sockets have no such event here: a wait that includes one looks again
+// every 10 ms. Past the 64 handles WaitForMultipleObjects takes, the thread
+// pool waits on each and signals one shared event.
 #include <windows.h>
 #include <winsock2.h>
 
@@ -18,6 +20,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "multiprocessing/platform/channel.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/poll.h"
 #include "multiprocessing/platform/win_util.h"
@@ -29,31 +32,27 @@ struct Entry {
   HANDLE handle;
   bool is_pipe;  // a pipe or a socket: a zero-byte read can wait for it
   bool is_socket = false;
-  // A listener's pipe instance or a listening socket (readable when a
-  // client has connected), looked at again every 10 ms.
-  bool is_listener = false;
+  // A message pipe: a zero-byte read that succeeds took an empty message.
+  bool is_message = false;
+  // A listening pipe instance: readable once its pending connect finished.
+  bool is_pipe_listener = false;
+  // A listening socket (readable when a client has connected), looked at
+  // again every 10 ms.
+  bool is_socket_listener = false;
   // For pipes: the zero-byte read in flight, if any.
   OVERLAPPED ov = {};
   bool pending = false;
-  // What the wait waits on: the read's event, or the handle itself.
+  // What the wait waits on: the read's event, the connect's event, or the
+  // handle itself.
   HANDLE waitable = nullptr;
 };
 
-// How often a wait that includes a listener looks at it again.
+// How often a wait that includes a listening socket looks at it again.
 constexpr DWORD kListenerPollMs = 10;
 
 absl::Status NotOpen(NativeHandle h) {
   return absl::FailedPreconditionError(
       absl::StrCat("WaitReadable: handle ", h, " is not open"));
-}
-
-// Whether `h` is a listener's pipe instance: the server end of a pipe with
-// more than one instance allowed (channels allow one).
-bool IsListener(HANDLE h) {
-  DWORD flags = 0, max_instances = 0;
-  return GetNamedPipeInfo(h, &flags, nullptr, nullptr, &max_instances) &&
-         (flags & PIPE_SERVER_END) != 0 && max_instances > 1 &&
-         !IsConnectedPipeInstance(h);
 }
 
 bool IsListeningSocket(HANDLE h) {
@@ -75,19 +74,19 @@ absl::StatusOr<bool> IsReadable(const Entry& e, NativeHandle h) {
     if (n == SOCKET_ERROR) return LastNativeError("WSAPoll");
     return n > 0;
   }
+  if (e.is_pipe_listener) {
+    // Its connect finished: a client came (or the connect failed, which
+    // Accept reports).
+    return WaitForSingleObject(e.waitable, 0) == WAIT_OBJECT_0;
+  }
   if (e.is_pipe) {
+    if (e.is_message && HasEmptyMessage(e.handle)) return true;
     DWORD available = 0;
     if (PeekNamedPipe(e.handle, nullptr, 0, nullptr, &available, nullptr)) {
-      return available > 0 || e.is_listener;  // a listener: a client came
+      return available > 0;
     }
     const DWORD error = GetLastError();
-    if (e.is_listener &&
-        (error == ERROR_BAD_PIPE || error == ERROR_PIPE_LISTENING)) {
-      return false;  // no client yet
-    }
-    if (error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED) {
-      return true;  // end of stream
-    }
+    if (IsEndOfStreamError(static_cast<int>(error))) return true;
     if (error == ERROR_INVALID_HANDLE) return NotOpen(h);
     return NativeError(static_cast<int>(error), "PeekNamedPipe");
   }
@@ -110,7 +109,10 @@ void CancelReads(std::vector<Entry>& entries) {
     if (!e.pending) continue;
     CancelIoEx(e.handle, &e.ov);
     DWORD unused = 0;
-    FinishOverlapped(e.handle, &e.ov, &unused);
+    const DWORD error = FinishOverlapped(e.handle, &e.ov, &unused);
+    // A zero-byte read of a message pipe that succeeded took an empty
+    // message (Windows 8 and later): ReadMessage returns it.
+    if (error == ERROR_SUCCESS && e.is_message) NoteEmptyMessage(e.handle);
     e.pending = false;
   }
 }
@@ -165,9 +167,16 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     if (!GetHandleInformation(e.handle, &flags)) return NotOpen(handles[i]);
     e.is_pipe = GetFileType(e.handle) == FILE_TYPE_PIPE;
     e.is_socket = e.is_pipe && IsSocket(e.handle);
-    e.is_listener = e.is_socket ? IsListeningSocket(e.handle)
-                                : e.is_pipe && IsListener(e.handle);
+    e.is_socket_listener = e.is_socket && IsListeningSocket(e.handle);
     e.waitable = e.handle;
+    if (e.is_pipe && !e.is_socket) {
+      if (HANDLE connected = ListeningEvent(e.handle); connected != nullptr) {
+        e.is_pipe_listener = true;
+        e.waitable = connected;
+      } else {
+        e.is_message = IsMessagePipe(handles[i]);
+      }
+    }
   }
   struct Events {
     std::vector<HANDLE> all;
@@ -175,9 +184,9 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
       for (HANDLE h : all) CloseHandle(h);
     }
   } events;
-  const bool any_listener =
+  const bool any_socket_listener =
       std::any_of(entries.begin(), entries.end(),
-                  [](const Entry& e) { return e.is_listener; });
+                  [](const Entry& e) { return e.is_socket_listener; });
   for (;;) {
     std::vector<std::size_t> ready;
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -191,7 +200,7 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
     // that pipe changed since the check above, so look again.
     bool changed = false;
     for (Entry& e : entries) {
-      if (!e.is_pipe || e.is_listener) continue;
+      if (!e.is_pipe || e.is_pipe_listener || e.is_socket_listener) continue;
       if (e.ov.hEvent == nullptr) {
         e.ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
         if (e.ov.hEvent == nullptr) {
@@ -204,6 +213,8 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
       ResetEvent(e.ov.hEvent);
       static char unused;
       if (ReadFile(e.handle, &unused, 0, nullptr, &e.ov)) {
+        // Done at once: on a message pipe it took an empty message.
+        if (e.is_message) NoteEmptyMessage(e.handle);
         changed = true;
       } else if (GetLastError() == ERROR_IO_PENDING) {
         e.pending = true;
@@ -215,7 +226,7 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
       std::vector<HANDLE> waitables;
       waitables.reserve(entries.size());
       for (const Entry& e : entries) {
-        if (!e.is_listener) waitables.push_back(e.waitable);
+        if (!e.is_socket_listener) waitables.push_back(e.waitable);
       }
       DWORD ms = INFINITE;
       if (timeout) {
@@ -224,10 +235,10 @@ absl::StatusOr<std::vector<std::size_t>> WaitReadable(
             absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
             INFINITE - 1));
       }
-      if (any_listener) ms = std::min(ms, kListenerPollMs);
+      if (any_socket_listener) ms = std::min(ms, kListenerPollMs);
       absl::Status s = absl::OkStatus();
       if (waitables.empty()) {
-        Sleep(ms);  // listeners only
+        Sleep(ms);  // listening sockets only
       } else {
         s = WaitAny(waitables, ms);
       }

@@ -1,8 +1,14 @@
 // Listener and Client on Windows: named pipes, as Python's AF_PIPE, and TCP
-// (bsd_socket.cc, shared with POSIX). A pipe listener holds one pipe instance
-// waiting for a client; Accept() connects it, hands it over and creates the
-// next. Unix socket addresses are refused, as Python's multiprocessing does
-// on Windows.
+// (bsd_socket.cc, shared with POSIX). Pipes are made as CPython's
+// PipeListener and PipeClient make them, message mode both ways
+// (PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE on the listener's instances,
+// SetNamedPipeHandleState(PIPE_READMODE_MESSAGE) on the client's end), so a
+// Connection over them speaks CPython's PipeConnection: one message per
+// write, no length header (channel.h, IsMessagePipe). A pipe listener holds
+// one instance with a ConnectNamedPipe pending from its creation
+// (win_util.h, StartListening); Accept() finishes that connect, hands the
+// instance over and creates the next. Unix socket addresses are refused, as
+// Python's multiprocessing does on Windows.
 #include <windows.h>
 
 #include <algorithm>
@@ -38,20 +44,22 @@ absl::StatusOr<std::wstring> PipeName(absl::string_view address) {
   return Utf8ToWide(address);
 }
 
-// A new instance of pipe `name`, waiting for a client. Unlimited instances
-// mark a listener's pipe: WaitReadable tells it from a channel (one
-// instance) by that.
+// A new instance of pipe `name`, waiting for a client: a connect is pending
+// on it (StartListening), which WaitReadable waits on and Accept finishes.
 absl::StatusOr<ScopedHandle> NewInstance(const std::wstring& name, bool first) {
   ScopedHandle h(reinterpret_cast<NativeHandle>(
       CreateNamedPipeW(name.c_str(),
                        PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
                            (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0),
-                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                       PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT |
                            PIPE_REJECT_REMOTE_CLIENTS,
                        PIPE_UNLIMITED_INSTANCES, kPipeBuffer, kPipeBuffer, 0,
                        /*lpSecurityAttributes=*/OwnerOnlySecurity())));
   if (!h.is_valid()) return LastNativeError("CreateNamedPipeW");
-  MarkConnectedPipeInstance(AsHandle(h.get()), false);
+  if (const DWORD error = StartListening(AsHandle(h.get()));
+      error != ERROR_SUCCESS) {
+    return NativeError(static_cast<int>(error), "ConnectNamedPipe");
+  }
   return h;
 }
 
@@ -81,26 +89,27 @@ absl::StatusOr<BoundSocket> Accept(BoundSocket& listener) {
     return bsd_socket::Accept(listener);
   }
   HANDLE h = AsHandle(listener.handle.get());
-  OverlappedEvent event;
-  OVERLAPPED ov = {};
-  ov.hEvent = event.get();
-  DWORD error = ConnectNamedPipe(h, &ov) ? ERROR_SUCCESS : GetLastError();
-  if (error == ERROR_SUCCESS || error == ERROR_IO_PENDING) {
-    DWORD unused = 0;
-    error = FinishOverlapped(h, &ov, &unused);
-  }
-  // PIPE_CONNECTED: the client came before this call. NO_DATA: it came and
-  // closed already; its connection reads as end of stream (as in Python).
+  // The connect pending since the instance was made.
+  const DWORD error = FinishListening(h);
+  // PIPE_CONNECTED: the client came before the connect started. NO_DATA: it
+  // came and closed already; its connection reads as end of stream (as in
+  // Python).
   if (error != ERROR_SUCCESS && error != ERROR_PIPE_CONNECTED &&
       error != ERROR_NO_DATA) {
-    return NativeError(static_cast<int>(error), "ConnectNamedPipe");
+    // The instance listens again, so the listener stays usable.
+    DisconnectNamedPipe(h);
+    const DWORD restarted = StartListening(h);
+    absl::Status s = NativeError(static_cast<int>(error), "ConnectNamedPipe");
+    if (restarted != ERROR_SUCCESS) {
+      s = NativeError(static_cast<int>(restarted), "ConnectNamedPipe(again)");
+    }
+    return s;
   }
   absl::StatusOr<std::wstring> name = PipeName(listener.address);
   if (!name.ok()) return name.status();
   absl::StatusOr<ScopedHandle> next = NewInstance(*name, /*first=*/false);
   if (!next.ok()) return next.status();
   BoundSocket connected{std::move(listener.handle), ""};
-  MarkConnectedPipeInstance(h, true);
   listener.handle = *std::move(next);
   return connected;
 }
@@ -118,7 +127,20 @@ absl::StatusOr<ScopedHandle> Connect(absl::string_view address) {
         name->c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
         FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS,
         nullptr)));
-    if (h.is_valid()) return h;
+    if (h.is_valid()) {
+      // Messages are read whole (CPython's PipeClient does the same); a
+      // pipe that is not a message pipe refuses this.
+      DWORD mode = PIPE_READMODE_MESSAGE;
+      if (!SetNamedPipeHandleState(AsHandle(h.get()), &mode, nullptr,
+                                   nullptr)) {
+        const DWORD error = GetLastError();
+        return NativeError(
+            static_cast<int>(error),
+            absl::StrCat("connect to ", address,
+                         ": SetNamedPipeHandleState(PIPE_READMODE_MESSAGE)"));
+      }
+      return h;
+    }
     if (GetLastError() != ERROR_PIPE_BUSY) {
       return LastNativeError(absl::StrCat("connect to ", address));
     }

@@ -3,9 +3,11 @@
 #include <winsock2.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 
 namespace mp::platform {
 namespace {
@@ -41,31 +43,132 @@ std::string WideToUtf8(const wchar_t* s, std::size_t size) {
 }
 
 namespace {
-std::mutex connected_mu;
-absl::flat_hash_map<HANDLE, bool>& ConnectedInstances() {
-  static auto* instances = new absl::flat_hash_map<HANDLE, bool>;
+
+struct Listening {
+  OVERLAPPED ov = {};
+  // ERROR_IO_PENDING while the connect runs in the system; else its result,
+  // known when it was started.
+  DWORD started = ERROR_IO_PENDING;
+};
+
+std::mutex listening_mu;
+absl::flat_hash_map<HANDLE, std::unique_ptr<Listening>>& ListeningInstances() {
+  static auto* instances =
+      new absl::flat_hash_map<HANDLE, std::unique_ptr<Listening>>;
   return *instances;
 }
+
+std::mutex empty_mu;
+absl::flat_hash_set<HANDLE>& EmptyMessages() {
+  static auto* handles = new absl::flat_hash_set<HANDLE>;
+  return *handles;
+}
+std::atomic<int> empty_count{0};
+
+// Takes `h`'s listening record out of the map.
+std::unique_ptr<Listening> TakeListening(HANDLE h) {
+  std::lock_guard<std::mutex> lock(listening_mu);
+  auto it = ListeningInstances().find(h);
+  if (it == ListeningInstances().end()) return nullptr;
+  std::unique_ptr<Listening> l = std::move(it->second);
+  ListeningInstances().erase(it);
+  return l;
+}
+
+void CloseListening(std::unique_ptr<Listening> l) {
+  if (l->ov.hEvent != nullptr) CloseHandle(l->ov.hEvent);
+}
+
 }  // namespace
 
-void MarkConnectedPipeInstance(HANDLE h, bool connected) {
-  std::lock_guard<std::mutex> lock(connected_mu);
-  if (connected) {
-    ConnectedInstances()[h] = true;
-  } else {
-    ConnectedInstances().erase(h);
+DWORD StartListening(HANDLE h) {
+  auto l = std::make_unique<Listening>();
+  l->ov.hEvent = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  if (l->ov.hEvent == nullptr) return GetLastError();
+  const DWORD error =
+      ConnectNamedPipe(h, &l->ov) ? ERROR_SUCCESS : GetLastError();
+  if (error != ERROR_IO_PENDING) {
+    if (error != ERROR_SUCCESS && error != ERROR_PIPE_CONNECTED &&
+        error != ERROR_NO_DATA) {
+      CloseListening(std::move(l));
+      return error;
+    }
+    // Done at once: a client was there first. The event is ours to set.
+    l->started = error;
+    SetEvent(l->ov.hEvent);
+  }
+  std::lock_guard<std::mutex> lock(listening_mu);
+  auto& slot = ListeningInstances()[h];
+  if (slot != nullptr) CloseListening(std::move(slot));
+  slot = std::move(l);
+  return ERROR_SUCCESS;
+}
+
+HANDLE ListeningEvent(HANDLE h) {
+  std::lock_guard<std::mutex> lock(listening_mu);
+  auto it = ListeningInstances().find(h);
+  return it == ListeningInstances().end() ? nullptr : it->second->ov.hEvent;
+}
+
+DWORD FinishListening(HANDLE h) {
+  std::unique_ptr<Listening> l = TakeListening(h);
+  if (l == nullptr) return ERROR_INVALID_HANDLE;
+  DWORD error = l->started;
+  if (error == ERROR_IO_PENDING) {
+    DWORD unused = 0;
+    error = FinishOverlapped(h, &l->ov, &unused);
+  }
+  CloseListening(std::move(l));
+  return error;
+}
+
+void NoteEmptyMessage(HANDLE h) {
+  std::lock_guard<std::mutex> lock(empty_mu);
+  if (EmptyMessages().insert(h).second) {
+    empty_count.fetch_add(1, std::memory_order_release);
   }
 }
 
-bool IsConnectedPipeInstance(HANDLE h) {
-  std::lock_guard<std::mutex> lock(connected_mu);
-  return ConnectedInstances().contains(h);
+bool HasEmptyMessage(HANDLE h) {
+  if (empty_count.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(empty_mu);
+  return EmptyMessages().contains(h);
+}
+
+bool TakeEmptyMessage(HANDLE h) {
+  if (empty_count.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(empty_mu);
+  if (EmptyMessages().erase(h) == 0) return false;
+  empty_count.fetch_sub(1, std::memory_order_release);
+  return true;
+}
+
+void ForgetHandle(HANDLE h) {
+  SetReadTimeout(h, INFINITE);
+  TakeEmptyMessage(h);
+  if (std::unique_ptr<Listening> l = TakeListening(h)) {
+    if (l->started == ERROR_IO_PENDING) {
+      // The system writes to `ov` until the connect is finished.
+      CancelIoEx(h, &l->ov);
+      DWORD unused = 0;
+      FinishOverlapped(h, &l->ov, &unused);
+    }
+    CloseListening(std::move(l));
+  }
 }
 
 bool IsSocket(HANDLE h) {
-  return GetFileType(h) == FILE_TYPE_PIPE &&
-         !GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) &&
-         StartWinsock() == 0;
+  if (GetFileType(h) != FILE_TYPE_PIPE ||
+      GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) ||
+      StartWinsock() != 0) {
+    return false;
+  }
+  // GetNamedPipeInfo fails on a pipe end whose server disconnected too:
+  // ask Winsock.
+  int type = 0;
+  int size = sizeof type;
+  return getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
+                    reinterpret_cast<char*>(&type), &size) == 0;
 }
 
 int StartWinsock() {

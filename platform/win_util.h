@@ -47,17 +47,46 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
 }
 
 // Whether `h` is a socket (Winsock's sockets are handles too, which
-// GetFileType calls pipes; GetNamedPipeInfo tells them apart). When it is,
+// GetFileType calls pipes; GetNamedPipeInfo tells them apart, and where it
+// fails, as on a pipe end whose server disconnected, Winsock's getsockopt
+// decides). When it is,
 // Winsock is started in this process (a spawned child may hold sockets it
 // inherited and never have started it), so Winsock calls can follow.
 bool IsSocket(HANDLE h);
 
-// A listener's pipe instance and one Accept() handed over look alike (the
-// server end of a pipe with many instances); socket_win.cc marks the
-// handed-over ones (and unmarks a new listener instance, whose handle value
-// may be an old one's) so that WaitReadable waits for their data.
-void MarkConnectedPipeInstance(HANDLE h, bool connected);
-bool IsConnectedPipeInstance(HANDLE h);
+// The pipe instances this process listens on (socket_win.cc), each with a
+// ConnectNamedPipe kept pending from the moment the instance is made, so a
+// client's arrival signals an event that WaitReadable waits on and Accept()
+// completes that same operation. A handle not in this record is never a
+// listener: an accepted instance, even in a process it was handed to, is a
+// connection.
+//
+// StartListening starts the connect on `h` (a new server instance made with
+// FILE_FLAG_OVERLAPPED) and records it; a Win32 error when the connect could
+// not start at all. A client that came first (ERROR_PIPE_CONNECTED, or
+// ERROR_NO_DATA: it came and closed already) counts as arrived.
+DWORD StartListening(HANDLE h);
+// The event signalled once a client arrived (or the connect failed), or
+// nullptr when `h` is not a listening instance.
+HANDLE ListeningEvent(HANDLE h);
+// Waits for the pending connect of `h` to finish, forgets `h` as a listener
+// and returns the connect's Win32 result: ERROR_SUCCESS, or
+// ERROR_PIPE_CONNECTED / ERROR_NO_DATA (a client came first), or an error.
+// ERROR_INVALID_HANDLE when `h` was not listening.
+DWORD FinishListening(HANDLE h);
+
+// Message pipes: a zero-byte read (WaitReadable's) consumes an empty message
+// (Windows 8 and later, as CPython's wait() notes), so WaitReadable records
+// it here and ReadMessage returns it first.
+void NoteEmptyMessage(HANDLE h);
+bool HasEmptyMessage(HANDLE h);
+bool TakeEmptyMessage(HANDLE h);
+
+// Forgets everything recorded for `h` (receive timeout, listening state,
+// with its pending connect cancelled and finished, empty message). The
+// handle closer (handle_win.cc) calls it before closing, so a later handle
+// with the same value starts with nothing.
+void ForgetHandle(HANDLE h);
 
 // Starts Winsock in this process, once; returns WSAStartup's error (0 when
 // started).
