@@ -190,8 +190,8 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   // ever marked inheritable: a CreateProcess another thread makes meanwhile
   // cannot take one. The child is suspended until it is in the job (nothing
   // it starts escapes it) and holds the handles it is given.
-  DWORD flags = CREATE_SUSPENDED |
-                (environment.empty() ? 0 : CREATE_UNICODE_ENVIRONMENT);
+  DWORD flags =
+      CREATE_SUSPENDED | (environment.empty() ? 0 : CREATE_UNICODE_ENVIRONMENT);
   // A child that outlives us leaves a job we are in, where it may.
   if (!options.kill_with_parent && InAJob()) flags |= CREATE_BREAKAWAY_FROM_JOB;
   STARTUPINFOW startup = {};
@@ -267,8 +267,7 @@ absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
   // Windows does not re-parent orphans, and reuses ids: a process with the
   // parent's id that started after this one is not the parent.
   FILETIME theirs_created, ours_created, unused1, unused2, unused3;
-  if (!GetProcessTimes(source, &theirs_created, &unused1, &unused2,
-                       &unused3) ||
+  if (!GetProcessTimes(source, &theirs_created, &unused1, &unused2, &unused3) ||
       !GetProcessTimes(GetCurrentProcess(), &ours_created, &unused1, &unused2,
                        &unused3)) {
     return LastNativeError("GetProcessTimes");
@@ -281,9 +280,8 @@ absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
   HANDLE out = nullptr;
   if (!DuplicateHandle(source, AsHandle(handle), GetCurrentProcess(), &out, 0,
                        /*bInheritHandle=*/FALSE, DUPLICATE_SAME_ACCESS)) {
-    return LastNativeError(
-        absl::StrCat("DuplicateHandle(", handle, " from process ", parent,
-                     ")"));
+    return LastNativeError(absl::StrCat("DuplicateHandle(", handle,
+                                        " from process ", parent, ")"));
   }
   return ScopedHandle(reinterpret_cast<NativeHandle>(out));
 }

@@ -50,8 +50,8 @@ std::optional<platform::ScopedHandle> BootstrapHandle(
   if (!variable) return std::nullopt;
   const std::vector<absl::string_view> parts = absl::StrSplit(*variable, ':');
   int64_t handle = -1, parent = 0;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &handle) ||
-      handle < 0 || !absl::SimpleAtoi(parts[1], &parent) ||
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &handle) || handle < 0 ||
+      !absl::SimpleAtoi(parts[1], &parent) ||
       platform::ParentProcessId() != parent) {
     return std::nullopt;
   }
