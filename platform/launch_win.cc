@@ -257,6 +257,10 @@ absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
     return absl::InvalidArgumentError(
         absl::StrCat("TakeHandleFromParent: no process ", parent));
   }
+  if (parent != ParentProcessId()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TakeHandleFromParent: process ", parent, " is not this one's parent"));
+  }
   HANDLE source = OpenProcess(
       PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
   if (source == nullptr) return LastNativeError("OpenProcess(parent)");
