@@ -137,6 +137,32 @@ TEST(LaunchWinTest, AWriteOnlyPipeEndIsNotASocket) {
   EXPECT_EQ(ReadSome(reader, &byte, 1).value(), 0u);
 }
 
+// Standard handles are not passed as handles (launch.h): a console child
+// gets ours from Windows, duplicated, even when they are redirected (here
+// to a pipe whose handles are not inheritable).
+TEST(LaunchWinTest, ARedirectedStandardOutputReachesTheChild) {
+  HANDLE read_end = nullptr, write_end = nullptr;  // not inheritable
+  ASSERT_TRUE(CreatePipe(&read_end, &write_end, nullptr, 0));
+  ScopedHandle reader(reinterpret_cast<NativeHandle>(read_end));
+  ScopedHandle writer(reinterpret_cast<NativeHandle>(write_end));
+  const HANDLE saved = GetStdHandle(STD_OUTPUT_HANDLE);
+  ASSERT_TRUE(SetStdHandle(STD_OUTPUT_HANDLE, write_end));
+  absl::StatusOr<ChildProcess> child =
+      LaunchProgram({ExecutablePath().value(), "--child-say-on-stdout"}, {});
+  SetStdHandle(STD_OUTPUT_HANDLE, saved);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(WaitForExit(*child, absl::Seconds(30)).value(),
+            std::optional<int>(0));
+  writer.reset();
+  std::string got;
+  char buffer[16];
+  DWORD n = 0;
+  while (ReadFile(read_end, buffer, sizeof(buffer), &n, nullptr) && n > 0) {
+    got.append(buffer, n);
+  }
+  EXPECT_EQ(got, "hello");
+}
+
 // A process our child starts by any means (here a plain CreateProcessW, as
 // system() would) is in our child's job chain, so it dies when the job is
 // closed: there is no silent breakaway. The test is the top of three: it
@@ -185,6 +211,14 @@ std::optional<int> ChildMain() {
   if (arg == "--child-sleep") {
     absl::SleepFor(absl::Seconds(60));
     return 1;
+  }
+  if (arg == "--child-say-on-stdout") {
+    DWORD written = 0;
+    return WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), "hello", 5, &written,
+                     nullptr) &&
+                   written == 5
+               ? 0
+               : 3;
   }
   std::int64_t h = 0;
   if (absl::ConsumePrefix(&arg, "--child-middle=") &&
