@@ -45,6 +45,12 @@ struct ChildProcess {
   // message, a bootstrap). POSIX: the same numbers. Windows: the handles the
   // system chose when they were duplicated into the child.
   std::vector<NativeHandle> inherited;
+  // LaunchProgram only, parallel to `inherited`: empty, except on Windows for
+  // a socket, which cannot be duplicated into another process: its
+  // `inherited` entry is kInvalidHandle and this holds what WSADuplicateSocket
+  // made for the child (a WSAPROTOCOL_INFOW), which the child turns into its
+  // own socket with ImportSocket.
+  std::vector<std::string> socket_infos;
 };
 
 // Whether this platform can fork (false on Windows).
@@ -114,8 +120,10 @@ struct LaunchOptions {
 // ChildProcess::inherited holds the child's values, which differ from ours,
 // so the caller has to send them; a value on the command line would be
 // wrong), and only then resumed. `taken_by_child` are not given (see
-// LaunchOptions). Sockets are refused (kInvalidArgument): Winsock forbids
-// DuplicateHandle on them (WSADuplicateSocket is their way). Standard
+// LaunchOptions). A socket in `inherit` is not duplicated (Winsock forbids
+// DuplicateHandle on sockets) but shared with WSADuplicateSocket: see
+// ChildProcess::socket_infos; a socket in `taken_by_child` is refused
+// (kInvalidArgument). Standard
 // handles are not passed as handles: a console program started from a
 // console program attaches to its console, and Windows gives it this
 // process's standard handles (console handles, or duplicates of redirected
@@ -143,6 +151,13 @@ struct LaunchOptions {
 // is left alone: the parent closes it once the child said it has its own.
 [[nodiscard]] absl::StatusOr<ScopedHandle> TakeHandleFromParent(
     ProcessId parent, NativeHandle handle);
+
+// Child side of ChildProcess::socket_infos (Windows): the socket its parent
+// shared with this process (WSASocketW with FROM_PROTOCOL_INFO), overlapped
+// and not inheritable, owned by the caller. POSIX: kUnimplemented (sockets
+// are inherited as any descriptor there).
+[[nodiscard]] absl::StatusOr<ScopedHandle> ImportSocket(
+    absl::string_view socket_info);
 
 // Asks the child to stop (SIGTERM on POSIX).
 [[nodiscard]] absl::Status Terminate(const ChildProcess& child);

@@ -260,6 +260,7 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   ::close(error_pipe[0]);
   if (n == 0) {  // the pipe closed on exec: the program runs
     child->inherited.assign(inherit.begin(), inherit.end());
+    child->socket_infos.assign(inherit.size(), std::string());
     return child;
   }
   WaitForExit(*child, std::nullopt).IgnoreError();
@@ -281,6 +282,11 @@ absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
     return LastNativeError("fcntl(F_SETFD)");
   }
   return ScopedHandle(handle);
+}
+
+absl::StatusOr<ScopedHandle> ImportSocket(absl::string_view) {
+  return absl::UnimplementedError(
+      "ImportSocket: POSIX children inherit sockets as descriptors");
 }
 
 namespace {

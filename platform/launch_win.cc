@@ -4,12 +4,14 @@
 // CPython's popen_spawn_win32 does) and die with their parent unless asked
 // not to (a job object that is closed with it), and TerminateProcess with a
 // code that reads back as -SIGTERM, as in CPython.
-#include <windows.h>
-// After windows.h.
+#include <winsock2.h>
+// After winsock2.h.
 #include <shellapi.h>
+#include <windows.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -140,17 +142,16 @@ absl::StatusOr<ChildProcess> LaunchProgram(
     const std::vector<std::string>& argv,
     absl::Span<const NativeHandle> inherit, const LaunchOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: no argv");
-  // Winsock: "DuplicateHandle ... should not be used with a socket"
-  // (WSADuplicateSocket is its way, which this layer does not offer).
-  for (absl::Span<const NativeHandle> list :
-       {inherit, absl::MakeConstSpan(options.taken_by_child)}) {
-    for (NativeHandle h : list) {
-      if (IsSocket(AsHandle(h))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "LaunchProgram: handle ", h,
-            " is a socket, which cannot be passed to a child process on "
-            "Windows (sockets are not duplicated with DuplicateHandle)"));
-      }
+  // DuplicateHandle must not be used on sockets (its documentation): those
+  // of `inherit` are shared with WSADuplicateSocket below; a child cannot
+  // take one from us itself.
+  for (NativeHandle h : options.taken_by_child) {
+    if (IsSocket(AsHandle(h))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "LaunchProgram: handle ", h,
+          " is a socket, which a child cannot take from its parent on "
+          "Windows (sockets are not duplicated with DuplicateHandle); pass "
+          "it in `inherit`"));
     }
   }
   std::wstring command_line;
@@ -228,7 +229,21 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   }
   ChildProcess child;
   child.inherited.reserve(inherit.size());
-  for (NativeHandle h : inherit) {
+  child.socket_infos.resize(inherit.size());
+  for (std::size_t i = 0; i < inherit.size(); ++i) {
+    const NativeHandle h = inherit[i];
+    if (IsSocket(AsHandle(h))) {
+      WSAPROTOCOL_INFOW socket_info = {};
+      if (WSADuplicateSocketW(static_cast<SOCKET>(h), info.dwProcessId,
+                              &socket_info) != 0) {
+        return NativeError(WSAGetLastError(),
+                           absl::StrCat("WSADuplicateSocketW(", h, ")"));
+      }
+      child.inherited.push_back(kInvalidHandle);
+      child.socket_infos[i].assign(reinterpret_cast<const char*>(&socket_info),
+                                   sizeof(socket_info));
+      continue;
+    }
     HANDLE theirs = nullptr;
     if (!DuplicateHandle(GetCurrentProcess(), AsHandle(h), info.hProcess,
                          &theirs, 0, /*bInheritHandle=*/FALSE,
@@ -288,6 +303,26 @@ absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
                                         " from process ", parent, ")"));
   }
   return ScopedHandle(reinterpret_cast<NativeHandle>(out));
+}
+
+absl::StatusOr<ScopedHandle> ImportSocket(absl::string_view socket_info) {
+  WSAPROTOCOL_INFOW info;
+  if (socket_info.size() != sizeof(info)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ImportSocket: ", socket_info.size(),
+                     " bytes are no WSAPROTOCOL_INFOW"));
+  }
+  std::memcpy(&info, socket_info.data(), sizeof(info));
+  if (const int error = StartWinsock(); error != 0) {
+    return NativeError(error, "WSAStartup");
+  }
+  const SOCKET s =
+      WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                 &info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) {
+    return NativeError(WSAGetLastError(), "WSASocketW(FROM_PROTOCOL_INFO)");
+  }
+  return ScopedHandle(static_cast<NativeHandle>(s));
 }
 
 absl::StatusOr<std::optional<int>> WaitForExit(

@@ -93,26 +93,32 @@ TEST(LaunchWinTest, ARacingInheritEverythingCreateProcessGetsNoPipeEnd) {
                        << " racing processes";
 }
 
-TEST(LaunchWinTest, ASocketIsRefusedWithAClearError) {
+// Sockets must not be DuplicateHandle'd: one in `inherit` is shared with
+// WSADuplicateSocket instead; a child cannot take one from us itself.
+TEST(LaunchWinTest, ASocketIsSharedNotDuplicated) {
   ASSERT_EQ(StartWinsock(), 0);
   SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
   ASSERT_NE(s, INVALID_SOCKET);
   ScopedHandle owned(static_cast<NativeHandle>(s));
   ASSERT_TRUE(IsSocket(AsHandle(owned.get())));
   const NativeHandle h = owned.get();
-  absl::StatusOr<ChildProcess> child =
-      LaunchProgram({ExecutablePath().value(), "--child-exit=0"}, {&h, 1});
-  ASSERT_FALSE(child.ok());
-  EXPECT_EQ(child.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(child.status().message().find("socket"), absl::string_view::npos)
-      << child.status();
+  ChildProcess child =
+      LaunchProgram({ExecutablePath().value(), "--child-exit=0"}, {&h, 1})
+          .value();
+  ASSERT_EQ(child.inherited.size(), 1u);
+  EXPECT_EQ(child.inherited[0], kInvalidHandle);
+  ASSERT_EQ(child.socket_infos.size(), 1u);
+  EXPECT_EQ(child.socket_infos[0].size(), sizeof(WSAPROTOCOL_INFOW));
+  EXPECT_EQ(WaitForExit(child, absl::Seconds(30)).value(),
+            std::optional<int>(0));
   LaunchOptions options;
   options.taken_by_child = {h};
-  EXPECT_EQ(
-      LaunchProgram({ExecutablePath().value(), "--child-exit=0"}, {}, options)
-          .status()
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<ChildProcess> refused =
+      LaunchProgram({ExecutablePath().value(), "--child-exit=0"}, {}, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("socket"), absl::string_view::npos)
+      << refused.status();
 }
 
 // GetNamedPipeInfo needs FILE_READ_ATTRIBUTES on a write-only end; without

@@ -135,10 +135,30 @@ absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
     const Bootstrap& boot) {
   const std::string& target = boot.target();
   // The handles the parent passed, owned now; the ones no argument claims
-  // are closed when `handles` goes.
-  HandleTable handles =
-      HandleTable::Inherited(std::vector<platform::NativeHandle>(
-          boot.handles().begin(), boot.handles().end()));
+  // are closed when `handles` goes. Sockets the parent shared (Windows) are
+  // made into ours first.
+  std::vector<platform::NativeHandle> numbers(boot.handles().begin(),
+                                              boot.handles().end());
+  absl::Status imported;
+  for (int i = 0;
+       i < boot.socket_infos_size() && i < static_cast<int>(numbers.size());
+       ++i) {
+    if (boot.socket_infos(i).empty()) continue;
+    absl::StatusOr<platform::ScopedHandle> socket =
+        platform::ImportSocket(boot.socket_infos(i));
+    if (socket.ok()) {
+      numbers[i] = socket->release();
+    } else if (imported.ok()) {
+      imported = socket.status();
+    }
+  }
+  HandleTable handles = HandleTable::Inherited(std::move(numbers));
+  if (!imported.ok()) {
+    return absl::Status(
+        imported.code(),
+        absl::StrCat("a socket passed to target ", target,
+                     " could not be made: ", imported.message()));
+  }
   const RegisteredTarget* registered = FindTarget(target);
   if (registered == nullptr) {
     return absl::NotFoundError(absl::StrCat(
@@ -219,7 +239,10 @@ absl::StatusOr<platform::ChildProcess> Spawn(
 
   SpawnRequest sent = request;
   sent.handles = child->inherited;
-  const Bootstrap boot = MakeBootstrap(sent, identity);
+  Bootstrap boot = MakeBootstrap(sent, identity);
+  for (const std::string& info : child->socket_infos) {
+    boot.add_socket_infos(info);
+  }
   if (!ours.SendBytes(boot.SerializeAsString()).ok()) {
     // Most likely it is gone already; if not, it never will read it.
     platform::Kill(*child).IgnoreError();

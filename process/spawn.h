@@ -56,8 +56,9 @@ struct SpawnRequest {
 
 // Parent side: starts the child and waits for its answer. The child gets
 // exactly the request's handles (and the bootstrap channel). On Windows a
-// socket among them is refused (kInvalidArgument): sockets cannot be
-// duplicated into another process with DuplicateHandle.
+// socket among them, which cannot be duplicated into another process with
+// DuplicateHandle, is shared with WSADuplicateSocket (the Bootstrap's
+// socket_infos), which the child makes into its socket.
 [[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
