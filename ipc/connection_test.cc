@@ -46,13 +46,22 @@ TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
   for (std::size_t i = 0; i < UnfinishedFrames().size(); ++i) {
     auto [parent, child] = MakePipe();
     const platform::NativeHandle keep = child.fileno();
+    // The child gets `keep` and learns its own value of it on `control`,
+    // which it takes from us (platform/launch.h).
+    platform::ChannelPair control = platform::CreateOneWayChannel().value();
+    platform::LaunchOptions options;
+    options.taken_by_child = {control.first.get()};
     platform::ChildProcess proc =
-        platform::LaunchProgram(
-            {platform::ExecutablePath().value(),
-             absl::StrCat("--child-die-mid-frame=", i), absl::StrCat(keep)},
-            {&keep, 1})
+        platform::LaunchProgram({platform::ExecutablePath().value(),
+                                 absl::StrCat("--child-die-mid-frame=", i),
+                                 absl::StrCat(control.first.get())},
+                                {&keep, 1}, options)
             .value();
     ASSERT_TRUE(child.Close().ok());
+    const std::string value = absl::StrCat(proc.inherited.at(0), "\n");
+    ASSERT_TRUE(
+        platform::WriteAll(control.second.get(), {{value.data(), value.size()}})
+            .ok());
     absl::StatusOr<std::string> r = parent.RecvBytes();
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss)
         << UnfinishedFrames()[i].where << ": " << r.status();
@@ -317,8 +326,9 @@ TEST(ConnectionTest, AConnectionCannotTravelInAMessage) {
   EXPECT_FALSE(b.Poll().value());  // nothing was sent
 }
 
-// Started with --child-die-mid-frame=<case> <handle>: writes that case's
-// bytes and dies with the frame unfinished.
+// Started with --child-die-mid-frame=<case> <control>: takes the control
+// pipe from its parent, reads there its value of the pipe end to write to,
+// writes that case's bytes and dies with the frame unfinished.
 std::optional<int> ChildMain() {
   const std::vector<std::string>& args = platform::ProgramArguments();
   absl::string_view which;
@@ -328,6 +338,16 @@ std::optional<int> ChildMain() {
   if (absl::ConsumePrefix(&which, "--child-die-mid-frame=") &&
       absl::SimpleAtoi(which, &i) && i < UnfinishedFrames().size() &&
       absl::SimpleAtoi(args[2], &handle)) {
+    absl::StatusOr<platform::ScopedHandle> control =
+        platform::TakeHandleFromParent(platform::ParentProcessId(), handle);
+    if (!control.ok()) platform::ExitNow(2);
+    std::string line;
+    char c = 0;
+    while (platform::ReadSome(control->get(), &c, 1).value_or(0) == 1 &&
+           c != '\n') {
+      line.push_back(c);
+    }
+    if (!absl::SimpleAtoi(line, &handle)) platform::ExitNow(3);
     const std::string& bytes = UnfinishedFrames()[i].bytes;
     const bool wrote =
         platform::WriteAll(handle, {{bytes.data(), bytes.size()}}).ok();

@@ -37,11 +37,15 @@ constexpr int kPerProducer = 20000;
 // Starts this binary as `--child-<role>=<memory>,<size>,<arg>`.
 platform::ChildProcess StartChild(const std::string& role, const Memory& m,
                                   int arg = 0) {
+  // The child takes the memory from us (platform/launch.h), which holds it
+  // until the child ends.
   const platform::NativeHandle h = m.handle.get();
+  platform::LaunchOptions options;
+  options.taken_by_child = {h};
   return platform::LaunchProgram(
              {platform::ExecutablePath().value(),
               absl::StrCat("--child-", role, "=", h, ",", m.size, ",", arg)},
-             {&h, 1})
+             {}, options)
       .value();
 }
 
@@ -293,8 +297,11 @@ std::optional<int> ChildMain() {
       !absl::SimpleAtoi(values[2], &arg)) {
     return std::nullopt;
   }
+  absl::StatusOr<platform::ScopedHandle> memory =
+      platform::TakeHandleFromParent(platform::ParentProcessId(), handle);
+  if (!memory.ok()) return 102;
   absl::StatusOr<platform::SharedMapping> m =
-      platform::MapSharedMemory(handle, size);
+      platform::MapSharedMemory(memory->get(), size);
   if (!m.ok()) return 100;
   absl::StatusOr<SharedRing> ring = SharedRing::Attach(m->data(), size);
   if (!ring.ok()) return 101;

@@ -40,6 +40,17 @@ struct ChildProcess {
   // once it has exited; end of stream without one (its reaper died) reads
   // as exit code 255, as in CPython.
   bool exit_code_on_sentinel = false;
+  // LaunchProgram only: the child's own values of the handles `inherit`
+  // named, in the same order, which the parent has to tell the child (a
+  // message, a bootstrap). POSIX: the same numbers. Windows: the handles the
+  // system chose when they were duplicated into the child.
+  std::vector<NativeHandle> inherited;
+  // LaunchProgram only, parallel to `inherited`: empty, except on Windows for
+  // a socket, which cannot be duplicated into another process: its
+  // `inherited` entry is kInvalidHandle and this holds what WSADuplicateSocket
+  // made for the child (a WSAPROTOCOL_INFOW), which the child turns into its
+  // own socket with ImportSocket.
+  std::vector<std::string> socket_infos;
 };
 
 // Whether this platform can fork (false on Windows).
@@ -64,6 +75,13 @@ struct LaunchOptions {
   // child's stdin, stdout and stderr (kInvalidHandle: that one is
   // inherited). Each must be 3 or above.
   std::vector<NativeHandle> stdio;
+  // LaunchProgram only: handles the child takes from this process itself
+  // with TakeHandleFromParent (a value on its command line or in its
+  // environment names them), CPython's answer for its bootstrap pipe. POSIX:
+  // inherited under the same numbers, as `inherit`. Windows: the child is
+  // not given them; it duplicates them out of this process, which must keep
+  // them open until the child has its copy (or has died).
+  std::vector<NativeHandle> taken_by_child;
 };
 
 // Forks. The child closes every descriptor except stdin, stdout, stderr and
@@ -84,10 +102,35 @@ struct LaunchOptions {
     const LaunchOptions& options = {});
 
 // Runs the program `argv[0]` (searched in PATH when it has no slash) with
-// `argv`, as a new process that inherits exactly stdin, stdout, stderr and
-// the handles in `inherit` (under the same numbers). When the program cannot
-// be started the error reaches the caller as a Status (through a
-// close-on-exec pipe), not as a mysterious exit code.
+// `argv`, as a new process that gets exactly stdin, stdout, stderr, the
+// handles in `inherit` and those in `options.taken_by_child`. None of this
+// process's handles is ever made inheritable for it, so a program another
+// thread starts meanwhile gets none of them.
+//
+// POSIX: the child inherits `inherit` and `taken_by_child` under the same
+// numbers (close-on-exec cleared in the child only, between fork and exec);
+// stdin, stdout and stderr are descriptors 0, 1, 2 as they are here. When
+// the program cannot be started the error reaches the caller as a Status
+// (through a close-on-exec pipe), not as a mysterious exit code.
+//
+// Windows: the child is created suspended without inheriting anything
+// (bInheritHandles FALSE), put in the job that kills it with this process
+// (unless options.kill_with_parent is false), given a duplicate of each
+// handle of `inherit` (DuplicateHandle into it: the returned
+// ChildProcess::inherited holds the child's values, which differ from ours,
+// so the caller has to send them; a value on the command line would be
+// wrong), and only then resumed. `taken_by_child` are not given (see
+// LaunchOptions). A socket in `inherit` is not duplicated (Winsock forbids
+// DuplicateHandle on sockets) but shared with WSADuplicateSocket: see
+// ChildProcess::socket_infos; a socket in `taken_by_child` is refused
+// (kInvalidArgument). Standard
+// handles are not passed as handles: a console program started from a
+// console program attaches to its console, and Windows gives it this
+// process's standard handles (console handles, or duplicates of redirected
+// ones: files and pipes); a GUI program, or a parent without a console and
+// with redirected stdio on Windows before 8, may have none. If the job
+// cannot be joined (Windows 7 in a job: no nesting) or the child cannot be
+// resumed, the child is terminated and the error returned.
 [[nodiscard]] absl::StatusOr<ChildProcess> LaunchProgram(
     const std::vector<std::string>& argv,
     absl::Span<const NativeHandle> inherit, const LaunchOptions& options = {});
@@ -97,6 +140,24 @@ struct LaunchOptions {
 // `timeout`: nullopt waits forever; zero or negative checks once.
 [[nodiscard]] absl::StatusOr<std::optional<int>> WaitForExit(
     const ChildProcess& child, std::optional<absl::Duration> timeout);
+
+// Child side of LaunchOptions::taken_by_child: this process's own handle of
+// what its parent `parent` (this process's parent, as ParentProcessId()
+// says) holds as `handle`, owned by the caller and not inheritable. POSIX:
+// the inherited descriptor itself (made close-on-exec), after checking it
+// is open. Windows: a duplicate made with OpenProcess(PROCESS_DUP_HANDLE) on
+// the parent and DuplicateHandle; fails if the process with that id started
+// after this one (the parent died and its id was reused). The parent's copy
+// is left alone: the parent closes it once the child said it has its own.
+[[nodiscard]] absl::StatusOr<ScopedHandle> TakeHandleFromParent(
+    ProcessId parent, NativeHandle handle);
+
+// Child side of ChildProcess::socket_infos (Windows): the socket its parent
+// shared with this process (WSASocketW with FROM_PROTOCOL_INFO), overlapped
+// and not inheritable, owned by the caller. POSIX: kUnimplemented (sockets
+// are inherited as any descriptor there).
+[[nodiscard]] absl::StatusOr<ScopedHandle> ImportSocket(
+    absl::string_view socket_info);
 
 // Asks the child to stop (SIGTERM on POSIX).
 [[nodiscard]] absl::Status Terminate(const ChildProcess& child);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -222,12 +223,16 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   }
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
-  std::vector<NativeHandle> keep(inherit.begin(), inherit.end());
+  // Both kinds are inherited under their numbers here (launch.h).
+  std::vector<NativeHandle> given(inherit.begin(), inherit.end());
+  given.insert(given.end(), options.taken_by_child.begin(),
+               options.taken_by_child.end());
+  std::vector<NativeHandle> keep = given;
   keep.push_back(error_pipe[1]);
   absl::StatusOr<ChildProcess> child = ForkAndRun(
       keep,
       [&] {
-        for (NativeHandle h : inherit) {
+        for (NativeHandle h : given) {
           ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
         }
         ResetSignals(kept);
@@ -253,9 +258,35 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   while ((n = ::read(error_pipe[0], &err, sizeof err)) < 0 && errno == EINTR) {
   }
   ::close(error_pipe[0]);
-  if (n == 0) return child;  // the pipe closed on exec: the program runs
+  if (n == 0) {  // the pipe closed on exec: the program runs
+    child->inherited.assign(inherit.begin(), inherit.end());
+    child->socket_infos.assign(inherit.size(), std::string());
+    return child;
+  }
   WaitForExit(*child, std::nullopt).IgnoreError();
   return NativeError(n == sizeof err ? err : EIO, "exec " + argv[0]);
+}
+
+absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
+                                                  NativeHandle handle) {
+  if (handle < 0 || handle > INT32_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TakeHandleFromParent: ", handle, " is no descriptor"));
+  }
+  if (parent != ParentProcessId()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TakeHandleFromParent: process ", parent, " is not this one's parent"));
+  }
+  // Inherited under the same number; from now on not passed further.
+  if (::fcntl(static_cast<int>(handle), F_SETFD, FD_CLOEXEC) != 0) {
+    return LastNativeError("fcntl(F_SETFD)");
+  }
+  return ScopedHandle(handle);
+}
+
+absl::StatusOr<ScopedHandle> ImportSocket(absl::string_view) {
+  return absl::UnimplementedError(
+      "ImportSocket: POSIX children inherit sockets as descriptors");
 }
 
 namespace {

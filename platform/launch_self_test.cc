@@ -74,19 +74,57 @@ TEST(LaunchSelfTest, WaitTimesOutThenTheSentinelFires) {
 TEST(LaunchSelfTest, ChildGetsExactlyTheHandlesItIsGiven) {
   ChannelPair given = CreateOneWayChannel().value();
   ChannelPair not_given = CreateOneWayChannel().value();
+  // The child takes `control`'s reader from us (its number is on the
+  // command line) and learns there its own value of `given`'s writer.
+  ChannelPair control = CreateOneWayChannel().value();
   const NativeHandle h = given.second.get();
-  ChildProcess child = LaunchSelf(absl::StrCat("--child-write=", h), {&h, 1});
+  LaunchOptions options;
+  options.taken_by_child = {control.first.get()};
+  ChildProcess child =
+      LaunchProgram({ExecutablePath().value(),
+                     absl::StrCat("--child-write-given=", control.first.get())},
+                    {&h, 1}, options)
+          .value();
+  ASSERT_EQ(child.inherited.size(), 1u);
+  // Never made inheritable for the launch.
+  EXPECT_FALSE(IsInheritable(h).value());
   given.second.reset();  // the child holds the only writer now
+  const std::string value = absl::StrCat(child.inherited[0], "\n");
+  ASSERT_TRUE(
+      WriteAll(control.second.get(), {{value.data(), value.size()}}).ok());
   std::string got(16, '\0');
   got.resize(ReadFull(given.first.get(), got.data(), got.size()).value());
   EXPECT_EQ(got, "hello from child");
   EXPECT_EQ(Wait(child), 0);
+  // Its copy was the last writer: end of stream.
+  char more;
+  EXPECT_EQ(ReadSome(given.first.get(), &more, 1).value(), 0u);
   // A handle that was not given is not there (or not that pipe).
   ChildProcess other =
       LaunchSelf(absl::StrCat("--child-write=", not_given.second.get()));
   EXPECT_EQ(Wait(other), 3);
   // And the parent's handles stay non-inheritable after the call.
   EXPECT_FALSE(IsInheritable(not_given.second.get()).value());
+}
+
+TEST(LaunchSelfTest, AChildTakesAHandleFromItsParent) {
+  ChannelPair pipe = CreateOneWayChannel().value();
+  LaunchOptions options;
+  options.taken_by_child = {pipe.second.get()};
+  ChildProcess child =
+      LaunchProgram(
+          {ExecutablePath().value(),
+           absl::StrCat("--child-take-and-write=", pipe.second.get())},
+          {}, options)
+          .value();
+  EXPECT_TRUE(child.inherited.empty());
+  std::string got(16, '\0');
+  got.resize(ReadFull(pipe.first.get(), got.data(), got.size()).value());
+  EXPECT_EQ(got, "hello from child");
+  EXPECT_EQ(Wait(child), 0);
+  // Taken from a process that is not our parent: refused.
+  EXPECT_FALSE(
+      TakeHandleFromParent(CurrentProcessId(), pipe.second.get()).ok());
 }
 
 TEST(LaunchSelfTest, ArgumentsArriveUnchanged) {
@@ -125,6 +163,30 @@ std::optional<int> ChildMain() {
       absl::SimpleAtoi(arg, &h)) {
     const char kText[] = "hello from child";
     return WriteAll(h, {{kText, sizeof(kText) - 1}}).ok() ? 0 : 3;
+  }
+  if (absl::ConsumePrefix(&arg, "--child-take-and-write=") &&
+      absl::SimpleAtoi(arg, &h)) {
+    absl::StatusOr<ScopedHandle> taken =
+        TakeHandleFromParent(ParentProcessId(), h);
+    if (!taken.ok()) return 4;
+    const char kText[] = "hello from child";
+    return WriteAll(taken->get(), {{kText, sizeof(kText) - 1}}).ok() ? 0 : 3;
+  }
+  if (absl::ConsumePrefix(&arg, "--child-write-given=") &&
+      absl::SimpleAtoi(arg, &h)) {
+    // Our value of the writer arrives on the control pipe, as a line.
+    absl::StatusOr<ScopedHandle> control =
+        TakeHandleFromParent(ParentProcessId(), h);
+    if (!control.ok()) return 4;
+    std::string line;
+    char c = 0;
+    while (ReadSome(control->get(), &c, 1).value_or(0) == 1 && c != '\n') {
+      line.push_back(c);
+    }
+    std::int64_t writer = 0;
+    if (!absl::SimpleAtoi(line, &writer)) return 5;
+    const char kText[] = "hello from child";
+    return WriteAll(writer, {{kText, sizeof(kText) - 1}}).ok() ? 0 : 3;
   }
   if (arg == "--child-echo-length") {
     // The argument's length plus one, so that "" is told from a lost one.

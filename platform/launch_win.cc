@@ -1,13 +1,17 @@
 // Windows processes: CreateProcessW for the spawn start method (there is no
-// fork), children that inherit exactly the handles they are given
-// (PROC_THREAD_ATTRIBUTE_HANDLE_LIST) and die with their parent unless asked
+// fork), children that inherit nothing and are given duplicates of exactly
+// the handles they should hold (DuplicateHandle into the suspended child, as
+// CPython's popen_spawn_win32 does) and die with their parent unless asked
 // not to (a job object that is closed with it), and TerminateProcess with a
 // code that reads back as -SIGTERM, as in CPython.
-#include <windows.h>
-// After windows.h.
+#include <winsock2.h>
+// After winsock2.h.
 #include <shellapi.h>
+#include <windows.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,22 +49,61 @@ void AppendQuoted(const std::wstring& arg, std::wstring* out) {
   out->push_back(L'"');
 }
 
-// The job every child joins: closing its last handle, which happens when this
-// process ends however it ends, kills them (Chromium's and libuv's approach).
-HANDLE ChildrenJob() {
-  static HANDLE job = [] {
-    HANDLE j = CreateJobObjectW(nullptr, nullptr);
-    if (j == nullptr) return j;
+// The job every child joins (unless kill_with_parent is false): closing its
+// last handle, which happens when this process ends however it ends, kills
+// every process in it (Chromium's and libuv's approach). The processes our
+// children start are in it too, as the system puts a child in its parent's
+// jobs: there is no JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK, which would let
+// every one of them (system(), _popen, a library's helper) escape. Only a
+// process created with CREATE_BREAKAWAY_FROM_JOB leaves it
+// (JOB_OBJECT_LIMIT_BREAKAWAY_OK): what a child of ours asks for when it
+// starts one with kill_with_parent false.
+struct Job {
+  HANDLE handle = nullptr;
+  absl::Status status;
+};
+const Job& ChildrenJob() {
+  static const Job* job = [] {
+    auto* j = new Job;
+    j->handle = CreateJobObjectW(nullptr, nullptr);
+    if (j->handle == nullptr) {
+      j->status = LastNativeError("CreateJobObjectW");
+      return j;
+    }
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits = {};
     limits.BasicLimitInformation.LimitFlags =
-        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE |
-        JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK;
-    SetInformationJobObject(j, JobObjectExtendedLimitInformation, &limits,
-                            sizeof(limits));
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
+    if (!SetInformationJobObject(j->handle, JobObjectExtendedLimitInformation,
+                                 &limits, sizeof(limits))) {
+      j->status = LastNativeError("SetInformationJobObject");
+      CloseHandle(j->handle);
+      j->handle = nullptr;
+    }
     return j;
   }();
-  return job;
+  return *job;
 }
+
+// Whether this process is in a job (a child it starts is put in it too).
+bool InAJob() {
+  BOOL in_job = FALSE;
+  return IsProcessInJob(GetCurrentProcess(), nullptr, &in_job) && in_job;
+}
+
+// A process created but not yet running our code (suspended): ended and
+// forgotten unless released.
+struct Suspended {
+  PROCESS_INFORMATION info = {};
+  ~Suspended() {
+    if (info.hProcess != nullptr) {
+      TerminateProcess(info.hProcess, 1);
+      // Its handles (those duplicated into it) close as it ends.
+      WaitForSingleObject(info.hProcess, INFINITE);
+      CloseHandle(info.hProcess);
+    }
+    if (info.hThread != nullptr) CloseHandle(info.hThread);
+  }
+};
 
 }  // namespace
 
@@ -99,65 +142,23 @@ absl::StatusOr<ChildProcess> LaunchProgram(
     const std::vector<std::string>& argv,
     absl::Span<const NativeHandle> inherit, const LaunchOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("LaunchProgram: no argv");
+  // DuplicateHandle must not be used on sockets (its documentation): those
+  // of `inherit` are shared with WSADuplicateSocket below; a child cannot
+  // take one from us itself.
+  for (NativeHandle h : options.taken_by_child) {
+    if (IsSocket(AsHandle(h))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "LaunchProgram: handle ", h,
+          " is a socket, which a child cannot take from its parent on "
+          "Windows (sockets are not duplicated with DuplicateHandle); pass "
+          "it in `inherit`"));
+    }
+  }
   std::wstring command_line;
   for (const std::string& arg : argv) {
     if (!command_line.empty()) command_line.push_back(L' ');
     AppendQuoted(Utf8ToWide(arg), &command_line);
   }
-  // The handle list names exactly what the child gets, under the same
-  // values. Listed handles must be inheritable, so they are marked so for
-  // the call and put back after; meanwhile only a CreateProcess that asks
-  // to inherit everything without a list (not ours) could take them.
-  std::vector<HANDLE> handles;
-  for (DWORD std_id : {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE}) {
-    HANDLE h = GetStdHandle(std_id);
-    DWORD flags = 0;
-    if (h != nullptr && h != INVALID_HANDLE_VALUE &&
-        GetHandleInformation(h, &flags)) {
-      handles.push_back(h);
-    }
-  }
-  for (NativeHandle h : inherit) handles.push_back(AsHandle(h));
-  std::vector<DWORD> old_flags(handles.size(), 0);
-  for (std::size_t i = 0; i < handles.size(); ++i) {
-    GetHandleInformation(handles[i], &old_flags[i]);
-    if (!SetHandleInformation(handles[i], HANDLE_FLAG_INHERIT,
-                              HANDLE_FLAG_INHERIT)) {
-      return LastNativeError("SetHandleInformation");
-    }
-  }
-  struct Restore {
-    std::vector<HANDLE>& handles;
-    std::vector<DWORD>& flags;
-    ~Restore() {
-      for (std::size_t i = 0; i < handles.size(); ++i) {
-        SetHandleInformation(handles[i], HANDLE_FLAG_INHERIT,
-                             flags[i] & HANDLE_FLAG_INHERIT);
-      }
-    }
-  } restore{handles, old_flags};
-
-  SIZE_T size = 0;
-  InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
-  std::unique_ptr<char[]> storage(new char[size]);
-  auto* attributes =
-      reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(storage.get());
-  if (!InitializeProcThreadAttributeList(attributes, 1, 0, &size)) {
-    return LastNativeError("InitializeProcThreadAttributeList");
-  }
-  struct Delete {
-    LPPROC_THREAD_ATTRIBUTE_LIST list;
-    ~Delete() { DeleteProcThreadAttributeList(list); }
-  } delete_list{attributes};
-  if (!handles.empty() &&
-      !UpdateProcThreadAttribute(
-          attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles.data(),
-          handles.size() * sizeof(HANDLE), nullptr, nullptr)) {
-    return LastNativeError("UpdateProcThreadAttribute");
-  }
-  STARTUPINFOEXW startup = {};
-  startup.StartupInfo.cb = sizeof(startup);
-  startup.lpAttributeList = attributes;
   // The environment block, when changed: this process's entries (but those
   // replaced), then the new ones; each ends with a zero, the block with two.
   std::wstring environment;
@@ -181,38 +182,147 @@ absl::StatusOr<ChildProcess> LaunchProgram(
     for (const std::wstring& a : added) environment.append(a).push_back(L'\0');
     environment.push_back(L'\0');
   }
-  PROCESS_INFORMATION info = {};
-  // Suspended until it is in the job, so nothing it starts escapes it.
+  const Job* job = nullptr;
+  if (options.kill_with_parent) {
+    job = &ChildrenJob();
+    if (!job->status.ok()) return job->status;
+  }
+  // Nothing is inherited (bInheritHandles FALSE), so no handle of ours is
+  // ever marked inheritable: a CreateProcess another thread makes meanwhile
+  // cannot take one. The child is suspended until it is in the job (nothing
+  // it starts escapes it) and holds the handles it is given.
+  DWORD flags =
+      CREATE_SUSPENDED | (environment.empty() ? 0 : CREATE_UNICODE_ENVIRONMENT);
+  // A child that outlives us leaves a job we are in, where it may.
+  if (!options.kill_with_parent && InAJob()) flags |= CREATE_BREAKAWAY_FROM_JOB;
+  STARTUPINFOW startup = {};
+  startup.cb = sizeof(startup);
+  Suspended child_process;
+  PROCESS_INFORMATION& info = child_process.info;
   // Under load, Wine now and then fails a CreateProcessW that succeeds when
   // tried again, with ERROR_INTERNAL_ERROR (seen about once in a few
   // thousand starts); that error alone is tried again, twice at most.
   for (int attempt = 1;; ++attempt) {
-    if (CreateProcessW(
-            nullptr, command_line.data(), nullptr, nullptr,
-            /*bInheritHandles=*/!handles.empty(),
-            EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED |
-                (environment.empty() ? 0 : CREATE_UNICODE_ENVIRONMENT),
-            environment.empty() ? nullptr : environment.data(), nullptr,
-            &startup.StartupInfo, &info)) {
+    if (CreateProcessW(nullptr, command_line.data(), nullptr, nullptr,
+                       /*bInheritHandles=*/FALSE, flags,
+                       environment.empty() ? nullptr : environment.data(),
+                       nullptr, &startup, &info)) {
       break;
     }
-    if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == 3) {
+    const DWORD error = GetLastError();
+    if (error == ERROR_ACCESS_DENIED && (flags & CREATE_BREAKAWAY_FROM_JOB)) {
+      // The job we are in forbids breaking away: the child stays in it, as
+      // any other child of ours would.
+      flags &= ~static_cast<DWORD>(CREATE_BREAKAWAY_FROM_JOB);
+      continue;
+    }
+    if (error != ERROR_INTERNAL_ERROR || attempt >= 3) {
       return LastNativeError(absl::StrCat("CreateProcessW(", argv[0], ")"));
     }
     Sleep(10);
   }
-  // Not in our job: outside any (a job of ours that this process is in lets
-  // its children break away).
-  if (HANDLE job = ChildrenJob(); job != nullptr && options.kill_with_parent) {
-    AssignProcessToJobObject(job, info.hProcess);
+  // Kill-on-close is what kill_with_parent promises: a child that cannot
+  // join the job (Windows 7, where a process in a job cannot join another;
+  // a job of ours nested in one that forbids it) is not started.
+  if (job != nullptr && !AssignProcessToJobObject(job->handle, info.hProcess)) {
+    return LastNativeError("AssignProcessToJobObject");
   }
-  ResumeThread(info.hThread);
-  CloseHandle(info.hThread);
   ChildProcess child;
+  child.inherited.reserve(inherit.size());
+  child.socket_infos.resize(inherit.size());
+  for (std::size_t i = 0; i < inherit.size(); ++i) {
+    const NativeHandle h = inherit[i];
+    if (IsSocket(AsHandle(h))) {
+      WSAPROTOCOL_INFOW socket_info = {};
+      if (WSADuplicateSocketW(static_cast<SOCKET>(h), info.dwProcessId,
+                              &socket_info) != 0) {
+        return NativeError(WSAGetLastError(),
+                           absl::StrCat("WSADuplicateSocketW(", h, ")"));
+      }
+      child.inherited.push_back(kInvalidHandle);
+      child.socket_infos[i].assign(reinterpret_cast<const char*>(&socket_info),
+                                   sizeof(socket_info));
+      continue;
+    }
+    HANDLE theirs = nullptr;
+    if (!DuplicateHandle(GetCurrentProcess(), AsHandle(h), info.hProcess,
+                         &theirs, 0, /*bInheritHandle=*/FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+      return LastNativeError(
+          absl::StrCat("DuplicateHandle(", h, " into the child)"));
+    }
+    child.inherited.push_back(reinterpret_cast<NativeHandle>(theirs));
+  }
+  if (ResumeThread(info.hThread) == static_cast<DWORD>(-1)) {
+    return LastNativeError("ResumeThread");
+  }
+  CloseHandle(info.hThread);
+  info.hThread = nullptr;
   child.pid = info.dwProcessId;
   // The process handle is signalled when it exits: WaitReadable takes it.
   child.sentinel.reset(reinterpret_cast<NativeHandle>(info.hProcess));
+  info.hProcess = nullptr;
   return child;
+}
+
+absl::StatusOr<ScopedHandle> TakeHandleFromParent(ProcessId parent,
+                                                  NativeHandle handle) {
+  const auto pid = static_cast<DWORD>(parent);
+  if (parent <= 0 || static_cast<ProcessId>(pid) != parent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TakeHandleFromParent: no process ", parent));
+  }
+  if (parent != ParentProcessId()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TakeHandleFromParent: process ", parent, " is not this one's parent"));
+  }
+  HANDLE source = OpenProcess(
+      PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (source == nullptr) return LastNativeError("OpenProcess(parent)");
+  struct Close {
+    HANDLE h;
+    ~Close() { CloseHandle(h); }
+  } close_source{source};
+  // Windows does not re-parent orphans, and reuses ids: a process with the
+  // parent's id that started after this one is not the parent.
+  FILETIME theirs_created, ours_created, unused1, unused2, unused3;
+  if (!GetProcessTimes(source, &theirs_created, &unused1, &unused2, &unused3) ||
+      !GetProcessTimes(GetCurrentProcess(), &ours_created, &unused1, &unused2,
+                       &unused3)) {
+    return LastNativeError("GetProcessTimes");
+  }
+  if (CompareFileTime(&theirs_created, &ours_created) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "TakeHandleFromParent: process ", parent,
+        " started after this one: the parent is gone and its id reused"));
+  }
+  HANDLE out = nullptr;
+  if (!DuplicateHandle(source, AsHandle(handle), GetCurrentProcess(), &out, 0,
+                       /*bInheritHandle=*/FALSE, DUPLICATE_SAME_ACCESS)) {
+    return LastNativeError(absl::StrCat("DuplicateHandle(", handle,
+                                        " from process ", parent, ")"));
+  }
+  return ScopedHandle(reinterpret_cast<NativeHandle>(out));
+}
+
+absl::StatusOr<ScopedHandle> ImportSocket(absl::string_view socket_info) {
+  WSAPROTOCOL_INFOW info;
+  if (socket_info.size() != sizeof(info)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ImportSocket: ", socket_info.size(),
+                     " bytes are no WSAPROTOCOL_INFOW"));
+  }
+  std::memcpy(&info, socket_info.data(), sizeof(info));
+  if (const int error = StartWinsock(); error != 0) {
+    return NativeError(error, "WSAStartup");
+  }
+  const SOCKET s =
+      WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                 &info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) {
+    return NativeError(WSAGetLastError(), "WSASocketW(FROM_PROTOCOL_INFO)");
+  }
+  return ScopedHandle(static_cast<NativeHandle>(s));
 }
 
 absl::StatusOr<std::optional<int>> WaitForExit(
@@ -267,8 +377,10 @@ absl::Status Kill(const ChildProcess& child) {
 
 void ExitNow(int code) {
   TerminateProcess(GetCurrentProcess(), static_cast<UINT>(code));
-  for (;;) {
-  }
+  // TerminateProcess on this process does not return; if it ever did, the
+  // C runtime's immediate exit (no atexit handlers, no stdio flush) ends
+  // it, rather than a side-effect-free loop, undefined in C++.
+  _exit(code);
 }
 
 ProcessId CurrentProcessId() { return GetCurrentProcessId(); }

@@ -182,11 +182,14 @@ TEST(MessageChannelTest, ManyWritersManyReadersEachMessageOnce) {
 // then (send-then-wait) to wait until `go` is readable.
 ChildProcess StartSender(const std::string& what, const ChannelPair& c,
                          NativeHandle go = kInvalidHandle) {
-  const NativeHandle handles[] = {c.second.get(), go};
+  // The child takes them from us (launch.h): we hold them until it ends.
+  LaunchOptions options;
+  options.taken_by_child = {c.second.get()};
+  if (go != kInvalidHandle) options.taken_by_child.push_back(go);
   return LaunchProgram(
              {ExecutablePath().value(),
-              absl::StrCat("--child-", what, "=", handles[0], ",", go)},
-             absl::MakeConstSpan(handles, go == kInvalidHandle ? 1 : 2))
+              absl::StrCat("--child-", what, "=", c.second.get(), ",", go)},
+             {}, options)
       .value();
 }
 
@@ -245,6 +248,16 @@ std::optional<int> ChildMain() {
   if (handles.size() != 2 || !absl::SimpleAtoi(handles[0], &writer) ||
       !absl::SimpleAtoi(handles[1], &go)) {
     return std::nullopt;
+  }
+  absl::StatusOr<ScopedHandle> taken_writer =
+      TakeHandleFromParent(ParentProcessId(), writer);
+  if (!taken_writer.ok()) return 14;
+  writer = taken_writer->get();
+  absl::StatusOr<ScopedHandle> taken_go;
+  if (go != kInvalidHandle) {
+    taken_go = TakeHandleFromParent(ParentProcessId(), go);
+    if (!taken_go.ok()) return 15;
+    go = taken_go->get();
   }
   absl::StatusOr<ScopedHandle> memory = CreateSharedMemory(10);
   if (!memory.ok()) return 10;

@@ -41,10 +41,12 @@ void AddUnderLock(LockedCounter* shared) {
 
 // Starts this binary as `--child-<what>=<handle>`, giving it `memory`.
 ChildProcess StartChild(const std::string& what, const ScopedHandle& memory) {
-  const NativeHandle h = memory.get();
-  return LaunchProgram(
-             {ExecutablePath().value(), absl::StrCat("--child-", what, "=", h)},
-             {&h, 1})
+  // The child takes it from us (launch.h): we hold it until the child ends.
+  LaunchOptions options;
+  options.taken_by_child = {memory.get()};
+  return LaunchProgram({ExecutablePath().value(),
+                        absl::StrCat("--child-", what, "=", memory.get())},
+                       {}, options)
       .value();
 }
 
@@ -309,7 +311,11 @@ std::optional<int> ChildMain() {
   int64_t h = 0;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &h)) return std::nullopt;
   const std::string& what = parts[0];
-  absl::StatusOr<SharedMapping> m = MapSharedMemory(h, sizeof(LockedCounter));
+  absl::StatusOr<ScopedHandle> memory =
+      TakeHandleFromParent(ParentProcessId(), h);
+  if (!memory.ok()) return 101;
+  absl::StatusOr<SharedMapping> m =
+      MapSharedMemory(memory->get(), sizeof(LockedCounter));
   if (!m.ok()) return 100;
   auto* word = static_cast<std::atomic<uint32_t>*>(m->data());
   auto* shared = static_cast<LockedCounter*>(m->data());

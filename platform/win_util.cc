@@ -158,17 +158,24 @@ void ForgetHandle(HANDLE h) {
 }
 
 bool IsSocket(HANDLE h) {
-  if (GetFileType(h) != FILE_TYPE_PIPE ||
-      GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) ||
-      StartWinsock() != 0) {
-    return false;
+  if (GetFileType(h) != FILE_TYPE_PIPE) return false;
+  // The caller may be about to report an earlier error.
+  const DWORD saved_error = GetLastError();
+  // A pipe answers GetNamedPipeInfo, unless it is a write-only end opened
+  // without FILE_READ_ATTRIBUTES, which the call needs, or an end whose
+  // server disconnected: so its failure proves nothing, and only Winsock
+  // itself says "socket" (getsockopt fails with WSAENOTSOCK on anything
+  // else).
+  bool socket = false;
+  if (!GetNamedPipeInfo(h, nullptr, nullptr, nullptr, nullptr) &&
+      StartWinsock() == 0) {
+    int type = 0;
+    int size = sizeof(type);
+    socket = getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
+                        reinterpret_cast<char*>(&type), &size) == 0;
   }
-  // GetNamedPipeInfo fails on a pipe end whose server disconnected too:
-  // ask Winsock.
-  int type = 0;
-  int size = sizeof type;
-  return getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
-                    reinterpret_cast<char*>(&type), &size) == 0;
+  SetLastError(saved_error);
+  return socket;
 }
 
 int StartWinsock() {

@@ -47,9 +47,9 @@ inline DWORD FinishOverlapped(HANDLE h, OVERLAPPED* ov, DWORD* bytes) {
 }
 
 // Whether `h` is a socket (Winsock's sockets are handles too, which
-// GetFileType calls pipes; GetNamedPipeInfo tells them apart, and where it
-// fails, as on a pipe end whose server disconnected, Winsock's getsockopt
-// decides). When it is,
+// GetFileType calls pipes; a pipe answers GetNamedPipeInfo when its handle
+// may read attributes and its server is connected, else getsockopt tells
+// them apart). When it is,
 // Winsock is started in this process (a spawned child may hold sockets it
 // inherited and never have started it), so Winsock calls can follow.
 bool IsSocket(HANDLE h);

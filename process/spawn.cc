@@ -17,6 +17,8 @@
 #include "multiprocessing/platform/channel.h"
 #include "multiprocessing/platform/error.h"
 #include "multiprocessing/platform/handle.h"
+#include "multiprocessing/platform/launch.h"
+#include "multiprocessing/platform/poll.h"
 #include "multiprocessing/process/bootstrap.pb.h"
 #include "multiprocessing/process/child.h"
 #include "multiprocessing/process/target.h"
@@ -33,27 +35,53 @@ constexpr char kBootstrapVariable[] = "MP_SPAWN_BOOTSTRAP";
 
 std::atomic<bool> init_ran{false};
 
+// What the child says first, once it has its own handle of the bootstrap
+// channel (so the parent may close the one it kept for it).
+constexpr char kHaveChannel[] = "mp-spawn: have channel";
+
 // The bootstrap channel, when everything says the parent that launched this
 // process spawned it: this process's parent is the one the variable names,
-// and the handle is a duplex channel that parent made (so neither a forged
-// variable nor one inherited by a grandchild can point Init at a descriptor
-// of someone's choosing). nullopt otherwise.
-std::optional<platform::NativeHandle> BootstrapHandle(
+// and the handle (taken from that parent: platform::TakeHandleFromParent) is
+// a duplex channel that parent made (so neither a forged variable nor one
+// inherited by a grandchild can point Init at a descriptor of someone's
+// choosing). nullopt otherwise.
+std::optional<platform::ScopedHandle> BootstrapHandle(
     const std::optional<std::string>& variable) {
   if (!variable) return std::nullopt;
   const std::vector<absl::string_view> parts = absl::StrSplit(*variable, ':');
   int64_t handle = -1, parent = 0;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &handle) ||
-      handle < 0 || !absl::SimpleAtoi(parts[1], &parent) ||
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &handle) || handle < 0 ||
+      !absl::SimpleAtoi(parts[1], &parent) ||
       platform::ParentProcessId() != parent) {
     return std::nullopt;
   }
-  const auto h = static_cast<platform::NativeHandle>(handle);
-  absl::StatusOr<int64_t> creator = platform::DuplexChannelCreator(h);
+  absl::StatusOr<platform::ScopedHandle> h = platform::TakeHandleFromParent(
+      parent, static_cast<platform::NativeHandle>(handle));
+  if (!h.ok()) return std::nullopt;
+  absl::StatusOr<int64_t> creator = platform::DuplexChannelCreator(h->get());
   if (!creator.ok() || (*creator != 0 && *creator != parent)) {
-    return std::nullopt;
+    return std::nullopt;  // closes our copy
   }
-  return h;
+  return std::move(*h);
+}
+
+// Waits until `channel` has a message or `child` has exited (whichever
+// comes first; the message when both), for at most `timeout`. True: a
+// message (or end of stream) is there; false: the child exited; a timeout
+// status when neither happened in time.
+absl::StatusOr<bool> WaitForAnswer(Connection& channel,
+                                   const platform::ChildProcess& child,
+                                   absl::Duration timeout) {
+  const platform::NativeHandle handles[] = {channel.fileno(),
+                                            child.sentinel.get()};
+  absl::StatusOr<std::vector<std::size_t>> ready =
+      platform::WaitReadable(handles, timeout);
+  if (!ready.ok()) return ready.status();
+  if (ready->empty()) return TimeoutError("no answer");
+  if (ready->front() == 0) return true;
+  // The child is gone; an answer it sent just before still counts.
+  absl::StatusOr<bool> last = channel.Poll(absl::ZeroDuration());
+  return last.ok() && *last;
 }
 
 // What Start() reports when the child ended without answering.
@@ -107,10 +135,30 @@ absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
     const Bootstrap& boot) {
   const std::string& target = boot.target();
   // The handles the parent passed, owned now; the ones no argument claims
-  // are closed when `handles` goes.
-  HandleTable handles =
-      HandleTable::Inherited(std::vector<platform::NativeHandle>(
-          boot.handles().begin(), boot.handles().end()));
+  // are closed when `handles` goes. Sockets the parent shared (Windows) are
+  // made into ours first.
+  std::vector<platform::NativeHandle> numbers(boot.handles().begin(),
+                                              boot.handles().end());
+  absl::Status imported;
+  for (int i = 0;
+       i < boot.socket_infos_size() && i < static_cast<int>(numbers.size());
+       ++i) {
+    if (boot.socket_infos(i).empty()) continue;
+    absl::StatusOr<platform::ScopedHandle> socket =
+        platform::ImportSocket(boot.socket_infos(i));
+    if (socket.ok()) {
+      numbers[i] = socket->release();
+    } else if (imported.ok()) {
+      imported = socket.status();
+    }
+  }
+  HandleTable handles = HandleTable::Inherited(std::move(numbers));
+  if (!imported.ok()) {
+    return absl::Status(
+        imported.code(),
+        absl::StrCat("a socket passed to target ", target,
+                     " could not be made: ", imported.message()));
+  }
   const RegisteredTarget* registered = FindTarget(target);
   if (registered == nullptr) {
     return absl::NotFoundError(absl::StrCat(
@@ -141,47 +189,70 @@ absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
 absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options) {
-  const Bootstrap boot = MakeBootstrap(request, identity);
-  const std::vector<platform::NativeHandle>& keep = request.handles;
-
   absl::StatusOr<std::string> exe = SpawnExecutable();
   if (!exe.ok()) return exe.status();
   absl::StatusOr<std::pair<Connection, Connection>> channel = Pipe();
   if (!channel.ok()) return channel.status();
   auto& [ours, theirs] = *channel;
+  // The child takes `theirs` from us itself (launch.h: taken_by_child); the
+  // request's handles it is given, under values LaunchProgram returns.
   platform::LaunchOptions launch = options;
   launch.environment.push_back(absl::StrCat(kBootstrapVariable, "=",
                                             theirs.fileno(), ":",
                                             platform::CurrentProcessId()));
-  std::vector<platform::NativeHandle> inherit = keep;
-  inherit.push_back(theirs.fileno());
+  launch.taken_by_child.push_back(theirs.fileno());
   // The parent's own arguments after argv[0], as Python's spawn gives the
   // child the parent's sys.argv.
   std::vector<std::string> args = platform::ProgramArguments();
   if (args.empty()) args.emplace_back();
   args[0] = *exe;
   absl::StatusOr<platform::ChildProcess> child =
-      platform::LaunchProgram(args, inherit, launch);
+      platform::LaunchProgram(args, request.handles, launch);
   if (!child.ok()) return child.status();
+
+  // A child whose main() never calls mp::Init never answers; one that dies
+  // first is seen at once (its process handle), not after the timeout: we
+  // still hold the other end of the channel, so no end of stream comes.
+  auto no_answer = [&](const absl::Status& waited) -> absl::Status {
+    if (IsTimeout(waited)) {
+      platform::Kill(*child).IgnoreError();
+      platform::WaitForExit(*child, std::nullopt).IgnoreError();
+      return TimeoutError(
+          absl::StrCat("spawned process for target ", request.target,
+                       " did not answer its bootstrap message within ",
+                       absl::FormatDuration(kSpawnAnswerTimeout),
+                       ": does main() call mp::Init(argc, argv) first?"));
+    }
+    return ExitedBeforeAnswer(*child, request.target);
+  };
+  absl::StatusOr<bool> hello = WaitForAnswer(ours, *child, kSpawnAnswerTimeout);
+  if (!hello.ok()) return no_answer(hello.status());
+  absl::StatusOr<std::string> have =
+      *hello ? ours.RecvBytes() : absl::UnavailableError("exited");
+  if (!have.ok() || *have != kHaveChannel) {
+    return no_answer(have.ok() ? absl::DataLossError("unexpected message")
+                               : have.status());
+  }
+  // The child has its own handle of the channel now: ours of its end goes,
+  // and a child that dies from here on ends the stream.
   theirs.Close().IgnoreError();
 
+  SpawnRequest sent = request;
+  sent.handles = child->inherited;
+  Bootstrap boot = MakeBootstrap(sent, identity);
+  for (const std::string& info : child->socket_infos) {
+    boot.add_socket_infos(info);
+  }
   if (!ours.SendBytes(boot.SerializeAsString()).ok()) {
     // Most likely it is gone already; if not, it never will read it.
     platform::Kill(*child).IgnoreError();
     return ExitedBeforeAnswer(*child, request.target);
   }
-  absl::StatusOr<bool> answered = ours.Poll(kSpawnAnswerTimeout);
-  if (answered.ok() && !*answered) {
-    platform::Kill(*child).IgnoreError();
-    platform::WaitForExit(*child, std::nullopt).IgnoreError();
-    return TimeoutError(
-        absl::StrCat("spawned process for target ", request.target,
-                     " did not answer its bootstrap message within ",
-                     absl::FormatDuration(kSpawnAnswerTimeout),
-                     ": does main() call mp::Init(argc, argv) first?"));
-  }
+  absl::StatusOr<bool> answered =
+      WaitForAnswer(ours, *child, kSpawnAnswerTimeout);
+  if (!answered.ok()) return no_answer(answered.status());
   absl::StatusOr<std::string> answer =
-      answered.ok() ? ours.RecvBytes() : answered.status();
+      *answered ? ours.RecvBytes() : absl::UnavailableError("exited");
   if (!answer.ok()) return ExitedBeforeAnswer(*child, request.target);
   if (!answer->empty()) {
     platform::WaitForExit(*child, std::nullopt).IgnoreError();
@@ -194,12 +265,16 @@ absl::StatusOr<platform::ChildProcess> Spawn(
 void RunIfSpawned() {
   init_ran = true;
   // Taken whatever happens next: no program this one runs inherits it.
-  std::optional<platform::NativeHandle> handle =
+  std::optional<platform::ScopedHandle> handle =
       BootstrapHandle(platform::TakeEnvironmentVariable(kBootstrapVariable));
   if (!handle) return;  // not spawned, or a look-alike: an ordinary run
-  Connection channel(platform::ScopedHandle(*handle), /*readable=*/true,
+  Connection channel(std::move(*handle), /*readable=*/true,
                      /*writable=*/true);
-  absl::StatusOr<std::unique_ptr<Target>> prepared = Prepare(channel);
+  // The parent closes its copy of our end once it reads this.
+  absl::StatusOr<std::unique_ptr<Target>> prepared =
+      channel.SendBytes(kHaveChannel).ok()
+          ? Prepare(channel)
+          : absl::UnavailableError("the parent closed the bootstrap channel");
   if (!prepared.ok()) {
     // The parent's Start() reports it; stderr is for a parent that is gone.
     if (!channel.SendBytes(prepared.status().ToString()).ok()) {

@@ -4,18 +4,25 @@
 // The parent runs this binary again (platform::ExecutablePath()) with its
 // own arguments after argv[0] (so a flag parser sees in the child what it
 // saw in the parent, as Python's spawn passes sys.argv on) and
-// MP_SPAWN_BOOTSTRAP=<handle>:<its pid> in the child's environment.
-// mp::Init removes that variable, and runs a target only when its parent is
-// the pid named and the handle is a duplex channel that parent made;
-// anything else is an ordinary run of main() (neither a command line nor a
-// forged or inherited variable can make it run a target). The child
-// inherits only stdin, stdout, stderr, the bootstrap channel and the handles
-// found in
-// the arguments. mp::Init(argc, argv) in the child's main() reads the
-// Bootstrap message (bootstrap.proto), decodes the arguments and answers
-// with an empty message (ready) or the error text; then it runs the target
-// and exits. The parent's Start() returns after that answer, so an
-// unregistered target, arguments that do not decode or a main() without
+// MP_SPAWN_BOOTSTRAP=<handle>:<its pid> in the child's environment, the
+// parent's own handle of the child's end of a duplex bootstrap channel.
+// mp::Init removes that variable, takes that handle from its parent
+// (platform::TakeHandleFromParent: inherited on POSIX, duplicated out of the
+// parent on Windows, as CPython's spawn does) and runs a target only when
+// its parent is the pid named and the handle is a duplex channel that parent
+// made; anything else is an ordinary run of main() (neither a command line
+// nor a forged or inherited variable can make it run a target). The child
+// gets only stdin, stdout, stderr, the bootstrap channel and the handles
+// found in the arguments (platform::LaunchProgram's `inherit`; the
+// Bootstrap message lists the child's values of them).
+//
+// The exchange: the child says it has its channel (the parent then closes
+// its copy of the child's end; until then it waits on the child's process
+// too, so a child that dies first fails Start() at once), the parent sends
+// the Bootstrap message (bootstrap.proto), the child decodes the arguments
+// and answers with an empty message (ready) or the error text; then it runs
+// the target and exits. The parent's Start() returns after that answer, so
+// an unregistered target, arguments that do not decode or a main() without
 // mp::Init are errors of Start(), not silent exit codes.
 #ifndef MULTIPROCESSING_PROCESS_SPAWN_H_
 #define MULTIPROCESSING_PROCESS_SPAWN_H_
@@ -47,8 +54,11 @@ struct SpawnRequest {
   std::vector<platform::NativeHandle> handles;
 };
 
-// Parent side: starts the child and waits for its answer. The child
-// inherits exactly the request's handles (and the bootstrap channel).
+// Parent side: starts the child and waits for its answer. The child gets
+// exactly the request's handles (and the bootstrap channel). On Windows a
+// socket among them, which cannot be duplicated into another process with
+// DuplicateHandle, is shared with WSADuplicateSocket (the Bootstrap's
+// socket_infos), which the child makes into its socket.
 [[nodiscard]] absl::StatusOr<platform::ChildProcess> Spawn(
     const SpawnRequest& request, const ChildIdentity& identity,
     const platform::LaunchOptions& options);
