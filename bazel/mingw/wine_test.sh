@@ -18,6 +18,15 @@ if [[ $(head -c 2 "$1") != MZ ]]; then
   export WINE=$wine
   exec "$@"
 fi
+# A gtest binary writes its XML report where XML_OUTPUT_FILE says: one that
+# exits 0 without it never ran its tests to the end (Wine has been seen to
+# end a process with code 0, which Bazel would count as a pass).
+xml=${XML_OUTPUT_FILE:-}
+gtest=false
+if [[ -n $xml ]] && grep -qa -- --gtest_output "$1"; then
+  gtest=true
+  rm -f "$xml"
+fi
 for var in XML_OUTPUT_FILE TEST_TMPDIR TEST_UNDECLARED_OUTPUTS_DIR \
   TEST_PREMATURE_EXIT_FILE TEST_SHARD_STATUS_FILE TEST_WARNINGS_OUTPUT_FILE \
   TEST_INFRASTRUCTURE_FAILURE_FILE TEST_UNUSED_RUNFILES_LOG_FILE; do
@@ -25,4 +34,13 @@ for var in XML_OUTPUT_FILE TEST_TMPDIR TEST_UNDECLARED_OUTPUTS_DIR \
     export "$var=Z:${!var//\//\\}"
   fi
 done
-exec "$wine" "$@"
+if ! $gtest; then
+  exec "$wine" "$@"
+fi
+rc=0
+"$wine" "$@" || rc=$?
+if ((rc == 0)) && [[ ! -s $xml ]]; then
+  echo "wine_test: $1 exited 0 but wrote no test report: it did not finish" >&2
+  exit 1
+fi
+exit "$rc"
