@@ -54,15 +54,6 @@ static_assert(kBuffer >= kMaxInlineMessage + sizeof(Trailer));
 constexpr DWORD kMessagePipe =
     PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT;
 
-DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
-  if (!deadline) return INFINITE;
-  const absl::Duration left = *deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<DWORD>(std::min<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-      INFINITE - 1));
-}
-
 // An overlapped ReadFile (`ms`: how long to wait for it, INFINITE or less,
 // then it is cancelled: ERROR_OPERATION_ABORTED unless it completed
 // meanwhile) or WriteFile (which the writing end's PIPE_NOWAIT completes at

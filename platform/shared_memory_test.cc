@@ -331,7 +331,8 @@ std::optional<int> ChildMain() {
     return word->load() == 1 ? 0 : 1;
   }
   if (what == "--child-ping-pong-b") {
-    absl::StatusOr<SharedMapping> two = MapSharedMemory(h, sizeof(TwoWords));
+    absl::StatusOr<SharedMapping> two =
+        MapSharedMemory(memory->get(), sizeof(TwoWords));
     if (!two.ok()) return 101;
     // Noise on word a from this process too, while it plays b.
     auto* words = static_cast<TwoWords*>(two->data());

@@ -118,15 +118,6 @@ Header* SectionOf(const void* word) {
   return reinterpret_cast<Header*>(const_cast<char*>(view->first));
 }
 
-DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
-  if (!deadline) return INFINITE;
-  const absl::Duration left = *deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<DWORD>(std::min<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-      INFINITE - 1));
-}
-
 }  // namespace
 
 absl::StatusOr<ScopedHandle> CreateSharedMemory(std::size_t size) {

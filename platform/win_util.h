@@ -6,10 +6,14 @@
 
 #include <windows.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace mp::platform {
 
@@ -36,6 +40,18 @@ class OverlappedEvent {
  private:
   HANDLE h_;
 };
+
+// Milliseconds from now until `deadline`, rounded up (a wait never ends
+// before it), for the Win32 waits: INFINITE without a deadline, 0 once it
+// passed.
+inline DWORD MillisecondsUntil(std::optional<absl::Time> deadline) {
+  if (!deadline) return INFINITE;
+  const absl::Duration left = *deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<DWORD>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+      INFINITE - 1));
+}
 
 // Waits until the operation started on `h` with `ov` (whose hEvent is its
 // own OverlappedEvent) is finished and the system is done with `ov`; returns

@@ -212,14 +212,18 @@ TEST(PipeReadinessTest, AcceptedConnectionHandedToAChildIsNotReadable) {
   std::thread t([&] { client = Client(listener.address()).value(); });
   Connection accepted = listener.Accept().value();
   t.join();
-  const platform::NativeHandle h = accepted.fileno();
+  // The child takes the handle out of this process (its value here is on
+  // the command line), so ours stays open until the child has answered.
+  platform::LaunchOptions options;
+  options.taken_by_child = {accepted.fileno()};
   platform::ChildProcess child =
-      platform::LaunchProgram(
-          {platform::ExecutablePath().value(), "--idle-child", absl::StrCat(h)},
-          {&h, 1})
+      platform::LaunchProgram({platform::ExecutablePath().value(),
+                               "--idle-child", absl::StrCat(accepted.fileno()),
+                               absl::StrCat(platform::CurrentProcessId())},
+                              {}, options)
           .value();
-  ASSERT_TRUE(accepted.Close().ok());
   EXPECT_EQ(client->RecvBytes().value(), "idle checked");
+  ASSERT_TRUE(accepted.Close().ok());
   absl::SleepFor(absl::Milliseconds(200));
   ASSERT_TRUE(client->SendBytes("go").ok());
   EXPECT_EQ(client->RecvBytes().value(), "woke");
@@ -249,9 +253,13 @@ TEST(PipeReadinessTest, WaitOnAListenerWakesWhenAClientConnects) {
   EXPECT_TRUE(Wait({listener}, absl::Milliseconds(100)).value().empty());
 }
 
-// --idle-child <handle>: the accepted connection, inherited.
-int IdleChild(platform::NativeHandle h) {
-  Connection c(platform::ScopedHandle(h), true, true);
+// --idle-child <handle> <parent pid>: the accepted connection, taken from
+// the parent.
+int IdleChild(platform::NativeHandle h, int64_t parent) {
+  absl::StatusOr<platform::ScopedHandle> taken =
+      platform::TakeHandleFromParent(parent, h);
+  if (!taken.ok()) return 9;
+  Connection c(*std::move(taken), true, true);
   absl::Time start = absl::Now();
   if (c.Poll(absl::Milliseconds(300)).value_or(true)) return 10;
   if (absl::Now() - start < absl::Milliseconds(290)) return 11;
@@ -282,10 +290,10 @@ std::optional<int> ChildMain() {
                             : test_util::RunCPythonPipeClient(args[2], key));
     }
   }
-  int64_t h = 0;
-  if (args.size() == 3 && args[1] == "--idle-child" &&
-      absl::SimpleAtoi(args[2], &h)) {
-    platform::ExitNow(IdleChild(h));
+  int64_t h = 0, parent = 0;
+  if (args.size() == 4 && args[1] == "--idle-child" &&
+      absl::SimpleAtoi(args[2], &h) && absl::SimpleAtoi(args[3], &parent)) {
+    platform::ExitNow(IdleChild(h, parent));
   }
   return std::nullopt;
 }
