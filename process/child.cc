@@ -5,6 +5,7 @@
 #include <exception>
 #include <iostream>
 #include <mutex>
+#include <utility>
 
 #include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
@@ -61,9 +62,9 @@ std::string AuthkeyLocked(State& state)
 
 // The exit code for what the child's work returned; an error is reported
 // on stderr, as Python prints the traceback of an uncaught exception.
-int ExitCode(const absl::StatusOr<int>& result, const std::string& name) {
+int ExitCode(const absl::StatusOr<int>& result) {
   if (result.ok()) return *result;
-  std::fprintf(stderr, "Process %s: %s\n", name.c_str(),
+  std::fprintf(stderr, "Process %s: %s\n", CurrentProcess().name().c_str(),
                result.status().ToString().c_str());
   return 1;
 }
@@ -94,17 +95,22 @@ ChildIdentity IdentityForChild(std::string name, std::vector<int> identity,
   return child;
 }
 
-void BecomeChild(const ChildIdentity& identity) {
-  {
-    State& state = GetState();
-    std::lock_guard<std::mutex> lock(state.mu);
-    state.self = identity;
-    state.is_child = true;
-    state.authkey_made = true;
-    state.counter = 0;
-  }
-  if (identity.log_to_stderr) LogToStderr();
-  GetLogger().set_level(static_cast<LogLevel>(identity.log_level));
+void BecomeChild(ChildIdentity&& identity) {
+  // After a fork every page this writes is copied, and every code page it
+  // runs is faulted in (several microseconds each): nothing is written or
+  // called that the parent's copy already says, and the former identity is
+  // swapped into `identity` rather than freed (a fork child leaves with
+  // _exit, so the caller's copy is never destroyed there).
+  Logger& logger = GetLogger();
+  if (identity.log_to_stderr && !logger.logs_to_stderr()) LogToStderr();
+  const auto level = static_cast<LogLevel>(identity.log_level);
+  if (logger.level() != level) logger.set_level(level);
+  State& state = GetState();
+  std::lock_guard<std::mutex> lock(state.mu);
+  std::swap(state.self, identity);
+  state.is_child = true;
+  state.authkey_made = true;
+  state.counter = 0;
 }
 
 void FlushStdio() {
@@ -121,21 +127,25 @@ void Finish() {
 }
 
 int RunChild(absl::FunctionRef<absl::StatusOr<int>()> run) {
-  const std::string name = CurrentProcess().name();
-  GetLogger().Info("child process calling self.run()");
+  Logger& logger = GetLogger();
+  logger.Info("child process calling self.run()");
   int code = 1;
 #ifdef ABSL_HAVE_EXCEPTIONS
   try {
-    code = ExitCode(run(), name);
+    code = ExitCode(run());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "Process %s: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "Process %s: %s\n", CurrentProcess().name().c_str(),
+                 e.what());
   } catch (...) {
-    std::fprintf(stderr, "Process %s: unknown exception\n", name.c_str());
+    std::fprintf(stderr, "Process %s: unknown exception\n",
+                 CurrentProcess().name().c_str());
   }
 #else
-  code = ExitCode(run(), name);
+  code = ExitCode(run());
 #endif
-  GetLogger().Info(absl::StrCat("process exiting with exitcode ", code));
+  if (logger.IsEnabledFor(LogLevel::kInfo)) {
+    logger.Info(absl::StrCat("process exiting with exitcode ", code));
+  }
   Finish();
   return code;
 }

@@ -43,7 +43,8 @@ ChildIdentity IdentityForChild(std::string name, std::vector<int> identity,
 
 // Makes this process the child `identity` describes: its name, identity,
 // parent and log settings, and a counter of Processes restarted at 1.
-void BecomeChild(const ChildIdentity& identity);
+// `identity` is left holding this process's former identity.
+void BecomeChild(ChildIdentity&& identity);
 
 // Runs a child's work (Process::Run) and returns its exit code (see
 // process.h): an error or an exception is reported on stderr and gives 1.

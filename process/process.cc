@@ -241,7 +241,7 @@ absl::StatusOr<std::vector<platform::NativeHandle>> Process::ForkHandles()
 }
 
 absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
-  const ChildIdentity identity =
+  ChildIdentity identity =
       process_internal::IdentityForChild(name_, identity_, daemon_, authkey_);
   platform::LaunchOptions options;
   options.kill_with_parent = dies_with_parent_;
@@ -299,7 +299,7 @@ absl::StatusOr<platform::ChildProcess> Process::Launch(StartMethod method) {
   return platform::ForkAndRun(
       *keep,
       [&] {
-        process_internal::BecomeChild(identity);
+        process_internal::BecomeChild(std::move(identity));
         return process_internal::RunChild([this] { return Run(); });
       },
       options);

@@ -182,7 +182,7 @@ absl::StatusOr<std::unique_ptr<Target>> PrepareBootstrap(
   identity.parent_name = boot.parent_name();
   identity.log_level = boot.log_level();
   identity.log_to_stderr = boot.log_to_stderr();
-  BecomeChild(identity);
+  BecomeChild(std::move(identity));
   return bound;
 }
 
