@@ -87,9 +87,10 @@ std::string FindProgram(const std::string& name) {
 }
 
 // In a child before exec: every signal not in `kept` back to its default
-// action and unblocked (the kept ones stay blocked if they were).
+// action and unblocked (the kept ones stay blocked if they were in
+// `old_mask`, the mask of the thread that started the child).
 // Async-signal-safe.
-void ResetSignals(const sigset_t& kept) {
+void ResetSignals(const sigset_t& kept, const sigset_t& old_mask) {
   struct sigaction dfl;
   ::memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -100,13 +101,11 @@ void ResetSignals(const sigset_t& kept) {
     }
     ::sigaction(sig, &dfl, nullptr);  // EINVAL for the C library's own: fine
   }
-  sigset_t old_mask, mask;
+  sigset_t mask;
   sigemptyset(&mask);
-  if (::pthread_sigmask(SIG_SETMASK, nullptr, &old_mask) == 0) {
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sigismember(&kept, sig) == 1 && sigismember(&old_mask, sig) == 1) {
-        sigaddset(&mask, sig);
-      }
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigismember(&kept, sig) == 1 && sigismember(&old_mask, sig) == 1) {
+      sigaddset(&mask, sig);
     }
   }
   ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
@@ -116,9 +115,58 @@ void ResetSignals(const sigset_t& kept) {
 
 bool CanFork() { return true; }
 
-absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
+namespace {
+
+// A new child's start: dies with its parent (unless asked not to), takes
+// its standard handles, keeps `keep_fds` only, runs `child_main` and exits
+// with what it returns. Async-signal-safe, and writes nothing but its own
+// locals (so it may run in a vfork child).
+[[noreturn]] void BeChild(pid_t parent, const std::vector<int>& keep_fds,
+                          absl::FunctionRef<int()> child_main,
+                          const LaunchOptions& options) {
+#ifdef PR_SET_PDEATHSIG
+  // If the parent died already, we were adopted: leave now.
+  if (options.kill_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
+      ::getppid() != parent) {
+    ::_exit(77);
+  }
+#endif
+  for (std::size_t i = 0; i < options.stdio.size() && i < 3; ++i) {
+    if (options.stdio[i] >= 3) {
+      ::dup2(static_cast<int>(options.stdio[i]), static_cast<int>(i));
+    }
+  }
+  CloseAllExcept(keep_fds);
+  ::_exit(child_main());
+}
+
+// vfork(), with BeChild in the child: the child borrows this process's
+// memory and this thread waits until it has exec'd or exited, so starting a
+// program copies no page table however large this process is (posix_spawn's
+// way). Every signal is blocked across it, so no handler of ours runs on
+// the borrowed memory (`child_main` resets the handlers before unblocking).
+// Its own function: a vfork child must never return from the function that
+// called vfork(). (TSan turns vfork into fork.)
+pid_t VforkChild(pid_t parent, const std::vector<int>& keep_fds,
+                 absl::FunctionRef<int()> child_main,
+                 const LaunchOptions& options) {
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+  const pid_t pid = ::vfork();
+  if (pid == 0) BeChild(parent, keep_fds, child_main, options);
+  const int error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = error;
+  return pid;
+}
+
+// ForkAndRun, and LaunchProgram's start (`vfork`: the child only execs, see
+// VforkChild).
+absl::StatusOr<ChildProcess> StartChild(absl::Span<const NativeHandle> keep,
                                         absl::FunctionRef<int()> child_main,
-                                        const LaunchOptions& options) {
+                                        const LaunchOptions& options,
+                                        bool vfork) {
   // Prepared before fork(): the child must not allocate.
   std::vector<int> keep_fds(keep.begin(), keep.end());
   // Fallback sentinel for kernels without pidfd_open: a pipe whose write end
@@ -138,31 +186,16 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
   keep_fds.erase(std::unique(keep_fds.begin(), keep_fds.end()), keep_fds.end());
 
   const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  const pid_t pid =
+      vfork ? VforkChild(parent, keep_fds, child_main, options) : ::fork();
+  if (pid == 0) BeChild(parent, keep_fds, child_main, options);
   if (pid < 0) {
-    absl::Status s = LastNativeError("fork");
+    absl::Status s = LastNativeError(vfork ? "vfork" : "fork");
     if (death_pipe[0] >= 0) {
       ::close(death_pipe[0]);
       ::close(death_pipe[1]);
     }
     return s;
-  }
-  if (pid == 0) {
-#ifdef PR_SET_PDEATHSIG
-    // Die with the parent (unless asked not to); if it died already, we
-    // were adopted: leave now.
-    if (options.kill_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
-        ::getppid() != parent) {
-      ::_exit(1);
-    }
-#endif
-    for (std::size_t i = 0; i < options.stdio.size() && i < 3; ++i) {
-      if (options.stdio[i] >= 3) {
-        ::dup2(static_cast<int>(options.stdio[i]), static_cast<int>(i));
-      }
-    }
-    CloseAllExcept(keep_fds);
-    ExitNow(child_main());
   }
   ChildProcess child;
   child.pid = pid;
@@ -180,6 +213,14 @@ absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
     child.sentinel.reset(death_pipe[0]);
   }
   return child;
+}
+
+}  // namespace
+
+absl::StatusOr<ChildProcess> ForkAndRun(absl::Span<const NativeHandle> keep,
+                                        absl::FunctionRef<int()> child_main,
+                                        const LaunchOptions& options) {
+  return StartChild(keep, child_main, options, /*vfork=*/false);
 }
 
 absl::StatusOr<ChildProcess> LaunchProgram(
@@ -216,11 +257,12 @@ absl::StatusOr<ChildProcess> LaunchProgram(
   }
   // The signals the program keeps as they are here (the rest are reset in
   // the child, with async-signal-safe calls only).
-  sigset_t kept;
+  sigset_t kept, mask;
   sigemptyset(&kept);
   for (int sig : options.kept_signals) {
     if (sig > 0 && sig < NSIG) sigaddset(&kept, sig);
   }
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return LastNativeError("pipe2");
   // Both kinds are inherited under their numbers here (launch.h).
@@ -229,13 +271,14 @@ absl::StatusOr<ChildProcess> LaunchProgram(
                options.taken_by_child.end());
   std::vector<NativeHandle> keep = given;
   keep.push_back(error_pipe[1]);
-  absl::StatusOr<ChildProcess> child = ForkAndRun(
+  // A vfork child: only system calls and its own locals until exec.
+  absl::StatusOr<ChildProcess> child = StartChild(
       keep,
       [&] {
         for (NativeHandle h : given) {
           ::fcntl(static_cast<int>(h), F_SETFD, 0);  // survive exec
         }
-        ResetSignals(kept);
+        ResetSignals(kept, mask);
         if (envp.empty()) {
           ::execv(path.c_str(), args.data());
         } else {
@@ -247,7 +290,7 @@ absl::StatusOr<ChildProcess> LaunchProgram(
         }
         return 127;
       },
-      options);
+      options, /*vfork=*/true);
   ::close(error_pipe[1]);
   if (!child.ok()) {
     ::close(error_pipe[0]);
