@@ -167,6 +167,25 @@ def wait_latency(ctx, seconds):
     emit("wait_100_p99", took[len(took) * 99 // 100] * 1e6, "us")
 
 
+def wait_ready(ctx, seconds):
+    """One wait() call over 100 pipes, one of which holds an unread message
+    (no other process involved)."""
+    from multiprocessing.connection import wait
+    pipes = [ctx.Pipe(duplex=False) for _ in range(100)]
+    readers = [r for r, _ in pipes]
+    pipes[37][1].send_bytes(b"x")
+
+    def step():
+        assert wait(readers) == [readers[37]]
+
+    took = sorted(run_for(seconds, step))
+    for r, w in pipes:
+        r.close()
+        w.close()
+    emit("wait_100_ready_median", took[len(took) // 2] * 1e6, "us")
+    emit("wait_100_ready_p99", took[len(took) * 99 // 100] * 1e6, "us")
+
+
 def bytes_stream(ctx, name, size, batch):
     payload = b"s" * size
     stream(ctx, name, sink, batch, size,
@@ -198,6 +217,7 @@ def main():
         lambda: bytes_stream(ctx, "stream_1MiB", 1 << 20, 16),
         lambda: bytes_stream(ctx, "message_64MiB", 64 << 20, 1),
         lambda: wait_latency(ctx, args.seconds),
+        lambda: wait_ready(ctx, args.seconds),
     ]
     # Interleaved: every workload once, then again, REPETITIONS times.
     for _ in range(1 if args.quick else REPETITIONS):
