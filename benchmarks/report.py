@@ -75,7 +75,7 @@ ISSUE_ROWS = [
 # Rows in this order (by name prefix); other names follow, sorted.
 ORDER = ["pingpong_0B", "pingpong_64B", "pingpong_1024B", "pingpong_16384B",
          "stream_64B", "typed_small", "stream_1MiB", "message_64MiB",
-         "wait_100", "start_join_fork", "start_join_spawn",
+         "wait_100", "start_join_fork", "start_join_spawn", "spawn_hello_world",
          "start_join_forkserver", "queue_1to1",
          "queue_4to1", "queue_4to4"]
 
