@@ -27,9 +27,10 @@
 //   stream_1MiB     1 MiB messages into a reused receive buffer: MB/s
 //   message_64MiB   one 64 MiB message at a time: MB/s (1 MB = 1e6 bytes)
 //   wait_100        Wait() over 100 idle one-way pipes until a child writes
-//                   to one (named over a control pipe), then reading it:
-//                   the whole round, median and p99 in microseconds; raw is
-//                   a bare poll() on a prebuilt pollfd array
+//                   to one (named over a control pipe as a 4-byte message),
+//                   then reading it: the whole round, median and p99 in
+//                   microseconds; raw is a bare poll() on a prebuilt pollfd
+//                   array, with the same frames on the wire
 //   wait_100_ready  one Wait() call over 100 pipes, one of which holds an
 //                   unread message (no other process involved): raw is one
 //                   poll() over the prebuilt pollfd array and a scan of it
@@ -56,6 +57,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "benchmark/benchmark.h"
 #include "multiprocessing/benchmarks/bench_util.h"
 #include "multiprocessing/ipc/connection.h"
@@ -476,9 +479,11 @@ void WaitLatencyMp(benchmark::State& state) {
       [](Connection& control, std::vector<Connection>& out) {
         PinToCpu(1);
         for (;;) {
-          absl::StatusOr<int> k = control.Recv<int>();
-          if (!k.ok()) return IsEof(k.status()) ? 0 : 1;
-          if (!out[*k].SendBytes("x").ok()) return 1;
+          int k;
+          absl::StatusOr<std::size_t> n = control.RecvBytesInto(
+              absl::MakeSpan(reinterpret_cast<char*>(&k), sizeof k));
+          if (!n.ok()) return IsEof(n.status()) ? 0 : 1;
+          if (*n != sizeof k || !out[k].SendBytes("x").ok()) return 1;
         }
       },
       std::move(control_r), std::move(writers));
@@ -489,7 +494,12 @@ void WaitLatencyMp(benchmark::State& state) {
   for (auto _ : state) {
     k = (k + 37) % kWaitPipes;
     const Clock::time_point start = Clock::now();
-    if (!control_w.Send(k).ok()) return state.SkipWithError("send failed");
+    if (!control_w
+             .SendBytes(
+                 absl::string_view(reinterpret_cast<const char*>(&k), sizeof k))
+             .ok()) {
+      return state.SkipWithError("send failed");
+    }
     absl::StatusOr<std::vector<std::size_t>> ready = Wait(objects);
     if (!ready.ok() || ready->size() != 1 || (*ready)[0] != std::size_t(k) ||
         !readers[k].RecvBytes().ok()) {
@@ -516,8 +526,10 @@ void WaitLatencyRaw(benchmark::State& state) {
     ::close(control[1]);  // or the end of the control stream never comes
     for (auto& p : fds) ::close(p[0]);
     const char frame[5] = {0, 0, 0, 1, 'x'};  // one write() per message
-    int k;
-    while (ReadAllRaw(control[0], reinterpret_cast<char*>(&k), sizeof k)) {
+    char control_frame[8];                    // 4-byte length 4, then the int
+    while (ReadAllRaw(control[0], control_frame, sizeof control_frame)) {
+      int k;
+      std::memcpy(&k, control_frame + 4, sizeof k);
       if (!WriteAllRaw(fds[k][1], frame, sizeof frame)) break;
     }
     ::_exit(0);
@@ -534,7 +546,11 @@ void WaitLatencyRaw(benchmark::State& state) {
   for (auto _ : state) {
     k = (k + 37) % kWaitPipes;
     const Clock::time_point start = Clock::now();
-    if (::write(control[1], &k, sizeof k) != sizeof k) {
+    // The same frames as mp's: the index as a 4-byte message.
+    char control_frame[8] = {0, 0, 0, sizeof k};
+    std::memcpy(control_frame + 4, &k, sizeof k);
+    if (::write(control[1], control_frame, sizeof control_frame) !=
+        sizeof control_frame) {
       return state.SkipWithError("write failed");
     }
     int ready = -1;

@@ -133,7 +133,7 @@ def wait_writer(control, writers, parent_ends):
     pin_to_cpu(1)
     try:
         while True:
-            writers[control.recv()].send_bytes(b"x")
+            writers[int.from_bytes(control.recv_bytes(), "little")].send_bytes(b"x")
     except EOFError:
         pass
 
@@ -155,7 +155,7 @@ def wait_latency(ctx, seconds):
 
     def step():
         k[0] = (k[0] + 37) % 100
-        control_w.send(k[0])
+        control_w.send_bytes(k[0].to_bytes(4, "little"))  # as the C++ side
         ready = wait(readers)
         assert ready == [readers[k[0]]]
         ready[0].recv_bytes()
