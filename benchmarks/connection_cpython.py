@@ -133,7 +133,7 @@ def wait_writer(control, writers, parent_ends):
     pin_to_cpu(1)
     try:
         while True:
-            writers[control.recv()].send_bytes(b"x")
+            writers[int.from_bytes(control.recv_bytes(), "little")].send_bytes(b"x")
     except EOFError:
         pass
 
@@ -155,7 +155,7 @@ def wait_latency(ctx, seconds):
 
     def step():
         k[0] = (k[0] + 37) % 100
-        control_w.send(k[0])
+        control_w.send_bytes(k[0].to_bytes(4, "little"))  # as the C++ side
         ready = wait(readers)
         assert ready == [readers[k[0]]]
         ready[0].recv_bytes()
@@ -165,6 +165,25 @@ def wait_latency(ctx, seconds):
     p.join()
     emit("wait_100_median", took[len(took) // 2] * 1e6, "us")
     emit("wait_100_p99", took[len(took) * 99 // 100] * 1e6, "us")
+
+
+def wait_ready(ctx, seconds):
+    """One wait() call over 100 pipes, one of which holds an unread message
+    (no other process involved)."""
+    from multiprocessing.connection import wait
+    pipes = [ctx.Pipe(duplex=False) for _ in range(100)]
+    readers = [r for r, _ in pipes]
+    pipes[37][1].send_bytes(b"x")
+
+    def step():
+        assert wait(readers) == [readers[37]]
+
+    took = sorted(run_for(seconds, step))
+    for r, w in pipes:
+        r.close()
+        w.close()
+    emit("wait_100_ready_median", took[len(took) // 2] * 1e6, "us")
+    emit("wait_100_ready_p99", took[len(took) * 99 // 100] * 1e6, "us")
 
 
 def bytes_stream(ctx, name, size, batch):
@@ -198,6 +217,7 @@ def main():
         lambda: bytes_stream(ctx, "stream_1MiB", 1 << 20, 16),
         lambda: bytes_stream(ctx, "message_64MiB", 64 << 20, 1),
         lambda: wait_latency(ctx, args.seconds),
+        lambda: wait_ready(ctx, args.seconds),
     ]
     # Interleaved: every workload once, then again, REPETITIONS times.
     for _ in range(1 if args.quick else REPETITIONS):

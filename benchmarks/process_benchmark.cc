@@ -5,9 +5,13 @@
 //                     raw: fork() + _exit(0) in the child + waitpid()
 //   start_join_spawn  mp: the same with the spawn start method (this binary
 //                     runs again, mp::Init reads the bootstrap message and
-//                     runs the registered target)
-//                     raw: posix_spawn() of this same binary (which exits at
-//                     once when given --exit-now) + waitpid()
+//                     runs the registered target, which only returns 0)
+//                     raw: posix_spawn("/bin/true") + waitpid(), the
+//                     fastest plain code for "start a program, wait for it"
+//                     raw_self: posix_spawn() of this same binary (which
+//                     exits at once in main when given --exit-now) +
+//                     waitpid(): what loading this binary and its shared
+//                     libraries costs before any of the library runs
 //   start_join_forkserver  mp: the same with the forkserver start method (the
 //                     server, started by the first iteration, forks the
 //                     child; its exit code comes back through the server)
@@ -83,32 +87,45 @@ void ForkRaw(benchmark::State& state) {
   });
 }
 
-void SpawnRaw(benchmark::State& state) {
+// posix_spawn(argv[0]) + waitpid(); true when it exited with 0.
+bool SpawnAndWait(char* const argv[]) {
+  pid_t pid;
+  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) {
+    return false;
+  }
+  int status;
+  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
+}
+
+void SpawnRawTrue(benchmark::State& state) {
+  static char bin_true[] = "/bin/true";
+  char* argv[] = {bin_true, nullptr};
+  Measure(state, [&] { return SpawnAndWait(argv); });
+}
+
+void SpawnRawSelf(benchmark::State& state) {
   static char exit_now[] = "--exit-now";
   static char self[] = "/proc/self/exe";
   char* argv[] = {self, exit_now, nullptr};
-  Measure(state, [&] {
-    pid_t pid;
-    if (::posix_spawn(&pid, self, nullptr, nullptr, argv, environ) != 0) {
-      return false;
-    }
-    int status;
-    return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
-  });
+  Measure(state, [&] { return SpawnAndWait(argv); });
 }
 
 }  // namespace
 }  // namespace mp::bench
 
 int main(int argc, char** argv) {
-  mp::Init(argc, argv);
+  // raw_self: exits at once, before the library does anything.
   if (argc > 1 && std::strcmp(argv[1], "--exit-now") == 0) return 0;
+  mp::Init(argc, argv);
   benchmark::RegisterBenchmark("start_join_fork/raw", mp::bench::ForkRaw)
       ->UseManualTime();
   benchmark::RegisterBenchmark("start_join_fork/mp", mp::bench::ForkMp)
       ->UseManualTime();
-  benchmark::RegisterBenchmark("start_join_spawn/raw", mp::bench::SpawnRaw)
+  benchmark::RegisterBenchmark("start_join_spawn/raw", mp::bench::SpawnRawTrue)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("start_join_spawn/raw_self",
+                               mp::bench::SpawnRawSelf)
       ->UseManualTime();
   benchmark::RegisterBenchmark("start_join_spawn/mp", mp::bench::SpawnMp)
       ->UseManualTime();

@@ -43,10 +43,13 @@ else
   echo "run: mpirun not found: the MPI pool benchmark is skipped (tools/setup.sh installs OpenMPI)" >&2
 fi
 
-# Each pair: the C++ binary (impl "mp" and "raw") and its CPython script.
+# Each pair: the C++ binary (impl "mp" and "raw") and its CPython script
+# ("-": none; spawn_hello's CPython counterpart is process_cpython.py's
+# spawn row).
 pairs=(
   "connection_benchmark connection_cpython.py"
   "process_benchmark process_cpython.py"
+  "spawn_hello -"
   "queue_benchmark queue_cpython.py"
   "pool_benchmark pool_cpython.py"
   "sync_benchmark sync_cpython.py"
@@ -58,6 +61,7 @@ pairs=(
     read -r binary script <<<"$pair"
     echo "run: $binary ${quick[*]}" >&2
     timeout 900 "$bin/$binary" "${quick[@]}"
+    [[ $script != - ]] || continue
     echo "run: $script ${quick[*]}" >&2
     timeout 900 python3 "benchmarks/$script" "${quick[@]}"
   done
