@@ -23,7 +23,11 @@ def produce(q, ready, go, n, item):
     ready.put(1)
     go.get()
     for i in range(n):
-        q.put(item if item is not None else i)
+        if item is None:
+            q.put(i)
+        else:
+            digits = str(i)
+            q.put(digits + item[len(digits):])
 
 
 def items_per_second(ctx, producers, consumers, items, item):
@@ -52,13 +56,17 @@ def items_per_second(ctx, producers, consumers, items, item):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
     args = parser.parse_args()
     n = 20000 if args.quick else 400000
     ctx = multiprocessing.get_context("fork")
     for p, c in ((1, 1), (4, 1), (4, 4)):
         for name, item, count in (("int", None, n), ("1KiB", "x" * 1024, n // 4)):
-            runs = [items_per_second(ctx, p, c, count, item) for _ in range(3)]
-            print(json.dumps({"name": f"queue_{p}to{c}_{name}",
+            bench = f"queue_{p}to{c}_{name}"
+            if args.only not in bench:
+                continue
+            runs = [items_per_second(ctx, p, c, count, item) for _ in range(5)]
+            print(json.dumps({"name": bench,
                               "value": round(statistics.median(runs)),
                               "unit": "items/s", "impl": "cpython"}), flush=True)
 

@@ -16,10 +16,12 @@ struct SharedRing::Header {
   // its own copy (SharedRing::capacity_), checked against this at Attach().
   uint64_t capacity;
   platform::SharedLock lock;
-  // Guarded by `lock`. Byte positions that only grow; the record space is
-  // used modulo `capacity`. tail - head bytes hold records.
-  uint64_t head;
-  uint64_t tail;
+  // Changed under `lock`. Byte positions that only grow; the record space
+  // is used modulo `capacity`. tail - head bytes hold records. Atomic so
+  // that a process may glance at them without the lock (LooksEmpty(), the
+  // sleepers' check): a hint, which the lock holder checks again.
+  std::atomic<uint64_t> head;
+  std::atomic<uint64_t> tail;
   // Futex words: bumped by each push batch / pop batch.
   std::atomic<uint32_t> pushes;
   std::atomic<uint32_t> pops;
@@ -117,8 +119,7 @@ SharedRing::Locked::~Locked() {
   // waking them at every pop when the ring is full would have each push
   // one record and sleep again, a system call or two per record.
   const bool roomy =
-      popped_ &&
-      (owner_died_ || 2 * (header_->tail - header_->head) <= capacity_);
+      popped_ && (owner_died_ || 2 * (Tail() - Head()) <= capacity_);
   // Bumped under the lock: a sleeper reads the word under the lock before
   // sleeping, so it either sees this change or is woken by it.
   if (pushed_ > 0) header_->pushes.fetch_add(1);
@@ -133,13 +134,21 @@ SharedRing::Locked::~Locked() {
   }
 }
 
+uint64_t SharedRing::Locked::Head() const {
+  return header_->head.load(std::memory_order_relaxed);
+}
+
+uint64_t SharedRing::Locked::Tail() const {
+  return header_->tail.load(std::memory_order_relaxed);
+}
+
 bool SharedRing::Locked::PositionsValid() const {
-  return held_ && header_->tail - header_->head <= capacity_;
+  return held_ && Tail() - Head() <= capacity_;
 }
 
 bool SharedRing::Locked::Fits(std::size_t payload_size) const {
   if (!PositionsValid()) return false;
-  const uint64_t used = header_->tail - header_->head;
+  const uint64_t used = Tail() - Head();
   return payload_size <= UINT32_MAX &&
          kRecordOverhead + payload_size <= capacity_ - used;
 }
@@ -150,7 +159,7 @@ bool SharedRing::Locked::TryPush(
   for (absl::string_view p : parts) size += p.size();
   if (!Fits(size)) return false;
   const uint64_t capacity = capacity_;
-  uint64_t pos = header_->tail;
+  uint64_t pos = Tail();
   const RecordHeader record{static_cast<uint32_t>(size), tag};
   CopyIn(data_, capacity, pos, reinterpret_cast<const char*>(&record),
          sizeof record);
@@ -160,26 +169,24 @@ bool SharedRing::Locked::TryPush(
     pos += p.size();
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  header_->tail = pos;  // publishes the record
+  header_->tail.store(pos, std::memory_order_release);  // publishes it
   if (pushed_ < INT_MAX) ++pushed_;
   return true;
 }
 
-bool SharedRing::Locked::empty() const {
-  return !held_ || header_->tail == header_->head;
-}
+bool SharedRing::Locked::empty() const { return !held_ || Tail() == Head(); }
 
 absl::StatusOr<std::optional<SharedRing::Locked::Front>>
 SharedRing::Locked::PeekFront() const {
   if (!status_.ok()) return status_;
   if (!held_) return absl::FailedPreconditionError("SharedRing: not locked");
-  const uint64_t used = header_->tail - header_->head;
+  const uint64_t used = Tail() - Head();
   if (used == 0) return std::nullopt;
   RecordHeader record;
   if (used < sizeof record || used > capacity_) {
     return absl::DataLossError("SharedRing: corrupt positions");
   }
-  CopyOut(data_, capacity_, header_->head, reinterpret_cast<char*>(&record),
+  CopyOut(data_, capacity_, Head(), reinterpret_cast<char*>(&record),
           sizeof record);
   if (record.size > used - sizeof record) {
     return absl::DataLossError("SharedRing: corrupt record size");
@@ -193,16 +200,19 @@ void SharedRing::Locked::PopFront(std::string* payload) {
   absl::StatusOr<std::optional<Front>> front = PeekFront();
   if (!front.ok() || !front->has_value()) return;
   RecordHeader record;
-  CopyOut(data_, capacity_, header_->head, reinterpret_cast<char*>(&record),
+  const uint64_t head = Head();
+  CopyOut(data_, capacity_, head, reinterpret_cast<char*>(&record),
           sizeof record);
   if (record.size != (*front)->size) return;  // changed under the lock
   if (payload != nullptr) {
     payload->resize(record.size);
-    CopyOut(data_, capacity_, header_->head + sizeof record, payload->data(),
+    CopyOut(data_, capacity_, head + sizeof record, payload->data(),
             record.size);
   }
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  header_->head += sizeof record + record.size;  // removes the record
+  // Removes the record.
+  header_->head.store(head + sizeof record + record.size,
+                      std::memory_order_release);
   popped_ = true;
 }
 
@@ -213,20 +223,27 @@ namespace {
 // often.
 constexpr absl::Duration kRecheckEvery = absl::Milliseconds(100);
 
-// Sleeps on `word` while `still_waiting` holds under the lock. True once it
-// no longer holds or the word changed; false at the deadline.
+// Sleeps on `word` while `still_waiting()` holds, judged from the
+// positions without the lock (a consumer starved of records then never
+// queues on the lock behind the producers, and a stopped lock holder does
+// not hold it up). True once it no longer holds or the word changed; false
+// at the deadline.
+//
+// No wake-up is lost: the sleeper counts itself in `waiters`, then reads
+// the word, then the positions; the waker changes the positions, then bumps
+// the word, then reads `waiters` (all sequentially consistent). Either the
+// sleeper sees the new positions or word, or the waker sees the sleeper
+// counted and wakes it (a futex wait on a word that changed returns at
+// once).
 template <typename Predicate>
-bool Sleep(const SharedRing& ring, std::atomic<uint32_t>* word,
-           std::atomic<uint32_t>* waiters, std::optional<absl::Time> deadline,
-           Predicate still_waiting) {
+bool Sleep(std::atomic<uint32_t>* word, std::atomic<uint32_t>* waiters,
+           std::optional<absl::Time> deadline, Predicate still_waiting) {
   for (;;) {
-    uint32_t seen;
-    {
-      SharedRing::Locked locked(ring, deadline);
-      if (!locked.held()) return false;
-      if (!still_waiting(locked)) return true;
-      seen = word->load();
-      waiters->fetch_add(1);
+    waiters->fetch_add(1);
+    const uint32_t seen = word->load();
+    if (!still_waiting()) {
+      waiters->fetch_sub(1);
+      return true;
     }
     const absl::Time recheck = absl::Now() + kRecheckEvery;
     const bool woken = platform::WaitOnWord(
@@ -239,18 +256,28 @@ bool Sleep(const SharedRing& ring, std::atomic<uint32_t>* word,
 
 }  // namespace
 
+bool SharedRing::LooksEmpty() const {
+  return header_->tail.load() == header_->head.load();
+}
+
 bool SharedRing::WaitForRecord(std::optional<absl::Time> deadline) const {
   Header* h = header_;
-  return Sleep(*this, &h->pushes, &h->record_waiters, deadline,
-               [](const Locked& l) { return l.empty(); });
+  return Sleep(&h->pushes, &h->record_waiters, deadline,
+               [this] { return LooksEmpty(); });
 }
 
 bool SharedRing::WaitForRoom(std::size_t payload_size,
                              std::optional<absl::Time> deadline) const {
   Header* h = header_;
-  return Sleep(
-      *this, &h->pops, &h->room_waiters, deadline,
-      [payload_size](const Locked& l) { return !l.Fits(payload_size); });
+  const uint64_t capacity = capacity_;
+  return Sleep(&h->pops, &h->room_waiters, deadline,
+               [h, capacity, payload_size] {
+                 const uint64_t used = h->tail.load() - h->head.load();
+                 // Positions that make no sense wait too (for the 100 ms
+                 // recheck), as Locked::Fits() says no room then.
+                 return used > capacity || payload_size > UINT32_MAX ||
+                        kRecordOverhead + payload_size > capacity - used;
+               });
 }
 
 }  // namespace mp::ipc_internal

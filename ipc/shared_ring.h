@@ -7,12 +7,12 @@
 // store of the head, both made last, so a holder that dies mid-push leaves no
 // record and one that dies mid-pop leaves the record in place.
 //
-// Waiting: nobody waits holding the lock. A consumer that finds the ring
-// empty sleeps on a futex word that every push batch bumps; a producer that
-// finds it full sleeps on one that pops bump. Wake-ups are system calls only
-// when someone sleeps. Sleepers also look again every 100 ms, so a process
-// killed after changing the ring and before waking them delays them by at
-// most that.
+// Waiting: nobody waits holding the lock, and waiting does not take it. A
+// consumer that finds the ring empty sleeps on a futex word that every push
+// batch bumps; a producer that finds it full sleeps on one that pops bump.
+// Wake-ups are system calls only when someone sleeps. Sleepers also look again
+// every 100 ms, so a process killed after changing the ring and before waking
+// them delays them by at most that.
 //
 //   SharedRing ring = SharedRing::Create(memory, size).value();
 //   {
@@ -112,6 +112,9 @@ class SharedRing {
    private:
     // The positions, when the record space can hold what they say.
     bool PositionsValid() const;
+    // The positions (relaxed loads: the lock orders them).
+    uint64_t Head() const;
+    uint64_t Tail() const;
 
     Header* header_;
     char* data_;
@@ -123,15 +126,21 @@ class SharedRing {
     bool popped_ = false;
   };
 
+  // Whether the ring held no record a moment ago, read without the lock: a
+  // hint (for skipping the lock when there is nothing to take), which may
+  // be stale by the time it returns.
+  bool LooksEmpty() const;
+
   // Blocks without the lock until the ring holds a record (true; another
-  // consumer may take it first) or `deadline` passes (false; also when the
-  // lock could not be had by then).
+  // consumer may take it first) or `deadline` passes (false). Does not take
+  // the lock: a stopped holder does not delay it.
   bool WaitForRecord(std::optional<absl::Time> deadline) const;
 
   // Blocks without the lock until a record with a `payload_size`-byte
   // payload would fit (true; another producer may fill it first) or
   // `deadline` passes (false). A full ring wakes its waiting producers when
-  // it is half empty (or empty, for payloads over half its size).
+  // it is half empty (or empty, for payloads over half its size). Does not
+  // take the lock either.
   bool WaitForRoom(std::size_t payload_size,
                    std::optional<absl::Time> deadline) const;
 

@@ -3,10 +3,12 @@
 // the ring's memory (ChildMain() below runs that side).
 #include "multiprocessing/ipc/shared_ring.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -224,6 +226,65 @@ TEST(SharedRingTest, WaitsTimeOutAndWakeAcrossProcesses) {
     EXPECT_EQ(got.second, std::string(20, 'a' + i % 26));
   }
   EXPECT_EQ(ExitCode(child), 0);
+}
+
+// Waiting reads the positions without the lock: a holder that sits on the
+// lock (stopped, say) does not keep a consumer from seeing a record that is
+// there, nor a producer from seeing room; and a consumer that finds the ring
+// empty does not queue on the lock.
+TEST(SharedRingTest, WaitingDoesNotTakeTheLock) {
+  Memory m(64);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  Push(ring, 1, "x");
+  // Plain atomics: ThreadSanitizer does not see into the system's Abseil.
+  std::atomic<bool> held{false}, release{false};
+  std::thread holder([&] {
+    SharedRing::Locked locked(ring);
+    held = true;
+    while (!release) std::this_thread::yield();
+  });
+  while (!held) std::this_thread::yield();
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(ring.LooksEmpty());
+  EXPECT_TRUE(ring.WaitForRecord(absl::Now() + absl::Seconds(5)));
+  EXPECT_TRUE(ring.WaitForRoom(8, absl::Now() + absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  release = true;
+  holder.join();
+  EXPECT_EQ(Pop(ring), std::make_pair(1u, std::string("x")));
+  EXPECT_TRUE(ring.LooksEmpty());
+}
+
+// Sleepers count themselves and read the futex word without the lock; no
+// wake-up may be lost (a lost one would cost its sleeper the 100 ms
+// recheck). One thread hands records one at a time to another, which sleeps
+// for each, and back.
+TEST(SharedRingTest, NoWakeUpIsLostBetweenThreads) {
+  Memory m(64);
+  SharedRing ring = SharedRing::Create(m.mapping.data(), m.size).value();
+  Memory back_memory(64);
+  SharedRing back =
+      SharedRing::Create(back_memory.mapping.data(), back_memory.size).value();
+  constexpr int kRounds = 2000;
+  int slow = 0;  // waits that took as long as a recheck
+  std::thread echo([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      std::pair<uint32_t, std::string> got;
+      while ((got = Pop(ring)).first == 0) ring.WaitForRecord(std::nullopt);
+      Push(back, got.first, got.second);
+    }
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    Push(ring, 1, "ping");
+    std::pair<uint32_t, std::string> got;
+    const absl::Time start = absl::Now();
+    while ((got = Pop(back)).first == 0) back.WaitForRecord(std::nullopt);
+    if (absl::Now() - start >= absl::Milliseconds(95)) ++slow;
+    ASSERT_EQ(got.second, "ping");
+  }
+  echo.join();
+  // A busy machine can stall a thread that long now and then, not often.
+  EXPECT_LE(slow, 3);
 }
 
 TEST(SharedRingTest, AHolderKilledMidPushLeavesNoRecordAndNoLock) {

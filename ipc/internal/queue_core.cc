@@ -10,11 +10,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
-#include "multiprocessing/platform/exit_hooks.h"
 #include "multiprocessing/ipc/internal/errors.h"
 #include "multiprocessing/ipc/internal/feeder.h"
 #include "multiprocessing/ipc/internal/large_item_channel.h"
 #include "multiprocessing/ipc/shared_ring.h"
+#include "multiprocessing/platform/exit_hooks.h"
 #include "multiprocessing/platform/launch.h"
 #include "multiprocessing/platform/message_channel.h"
 #include "multiprocessing/platform/shared_memory.h"
@@ -159,6 +159,12 @@ struct QueueCore::Impl {
   // could not be had by `deadline` (its holder stopped).
   absl::StatusOr<std::optional<Taken>> TakeFront(
       std::optional<absl::Time> deadline) {
+    // Consumers that outpace the producers find the ring empty most times
+    // they look: they then leave the lock to the producers (with four
+    // consumers queueing on it, each push paid futex calls and context
+    // switches). Another consumer could empty it as soon, so a record seen
+    // here is still looked for under the lock.
+    if (ring.LooksEmpty()) return std::nullopt;
     SharedRing::Locked locked(ring, deadline);
     if (!locked.status().ok()) return locked.status();
     if (!locked.held()) return std::nullopt;
@@ -353,7 +359,13 @@ absl::StatusOr<std::string> QueueCore::Get(
       // Copied out of its memory after the ring's lock is released.
       return LoadLargeItem(*t.large);
     }
-    if (!impl.ring.WaitForRecord(deadline)) return EmptyError("Queue.get");
+    // Nothing taken: the ring was empty, or its lock could not be had
+    // (TakeFront waited until the deadline for it). Waiting for a record
+    // does not take the lock, so it would not notice the second case.
+    if (!impl.ring.WaitForRecord(deadline) ||
+        (deadline && absl::Now() >= *deadline)) {
+      return EmptyError("Queue.get");
+    }
   }
 }
 
