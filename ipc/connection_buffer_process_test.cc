@@ -31,6 +31,10 @@ int TakeTurns(Connection& in, Lock& lock, Connection& out) {
     absl::StatusOr<int> item;
     {
       std::lock_guard<Lock> hold(lock);
+      // Everything was written before: nothing to read for long means
+      // another reader took it ahead (fail rather than hang).
+      absl::StatusOr<bool> ready = in.Poll(absl::Seconds(20));
+      if (!ready.ok() || !*ready) return 4;
       item = in.Recv<int>();
     }
     if (!item.ok()) return 2;
