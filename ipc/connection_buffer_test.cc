@@ -79,7 +79,9 @@ TEST(ConnectionBufferTest, ManyFramesOfOneWriteAreServedFromOneRead) {
 TEST(ConnectionBufferTest, EveryMessageThenEndOfStream) {
   for (bool shared : {false, true}) {
     auto [reader, writer] = MakePipe();
-    if (shared) ASSERT_TRUE(reader.MarkShared().ok());
+    if (shared) {
+      ASSERT_TRUE(reader.MarkShared().ok());
+    }
     for (int i = 0; i < 50; ++i) ASSERT_TRUE(writer.Send(i).ok());
     ASSERT_TRUE(writer.SendBytes("").ok());
     ASSERT_TRUE(writer.Close().ok());
@@ -124,7 +126,9 @@ TEST(ConnectionBufferTest, StreamEndingAtEveryOffset) {
     for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
       SCOPED_TRACE(absl::StrCat("cut at ", cut, shared ? " (shared)" : ""));
       auto [reader, writer] = MakePipe();
-      if (shared) ASSERT_TRUE(reader.MarkShared().ok());
+      if (shared) {
+        ASSERT_TRUE(reader.MarkShared().ok());
+      }
       WriteRaw(writer, stream.substr(0, cut));
       ASSERT_TRUE(writer.Close().ok());
       std::size_t frame = 0;
