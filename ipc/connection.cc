@@ -82,6 +82,13 @@ absl::Status Connection::MarkShared() const {
   return absl::OkStatus();
 }
 
+std::size_t Connection::TakeReceivedAhead(char* dst, std::size_t max) {
+  const std::size_t n = std::min(max, bytes_received_ahead());
+  if (n > 0) std::memcpy(dst, read_buffer_.get() + read_pos_, n);
+  read_pos_ += n;
+  return n;
+}
+
 void Connection::ResetHandle() {
   handle_.reset();
   read_buffer_.reset();

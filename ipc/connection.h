@@ -23,7 +23,12 @@
 //    is "shared": it then reads exactly one message per receive, no byte
 //    more, so several processes can take turns on it under a lock (as
 //    Python's SimpleQueue does). A Connection moved into a Process by value
-//    reads ahead in the child.
+//    reads ahead in the child;
+//  - two Connection objects over duplicates of one handle in one process
+//    (one writes, a second one reads the replies) must both be MarkShared();
+//  - code that reads the raw stream after messages were received (the
+//    authentication handshake, ipc/auth.h) takes the bytes received ahead
+//    first: TakeReceivedAhead().
 #ifndef MULTIPROCESSING_IPC_CONNECTION_H_
 #define MULTIPROCESSING_IPC_CONNECTION_H_
 
@@ -136,6 +141,9 @@ class Connection {
   // each receive reads exactly one message. Set by passing the connection
   // to a Process by std::ref or pointer; never cleared.
   bool shared() const { return shared_; }
+  // Moves up to `max` of the bytes received ahead to `dst`, as if read from
+  // the stream now; returns how many.
+  std::size_t TakeReceivedAhead(char* dst, std::size_t max);
   // Makes the connection shared. kFailedPrecondition (and nothing changes)
   // when bytes were received ahead already.
   [[nodiscard]] absl::Status MarkShared() const;

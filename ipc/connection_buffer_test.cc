@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "multiprocessing/ipc/auth.h"
 #include "multiprocessing/ipc/codec.h"
 #include "multiprocessing/ipc/connection.h"
 #include "multiprocessing/ipc/connection_test_util.h"
@@ -364,6 +365,37 @@ TEST(ConnectionBufferTest, MovingKeepsBytesReceivedAhead) {
   ASSERT_EQ(moved.RecvBytes().value(), "3");
   assigned = std::move(moved);
   EXPECT_EQ(assigned.RecvBytes().value(), "4");
+}
+
+TEST(ConnectionBufferTest, HandshakeTakesBytesReceivedAheadFirst) {
+  auto [ours, theirs] = MakePipe();
+  // A stuck handshake fails instead of hanging the test.
+  ASSERT_TRUE(
+      platform::SetReceiveTimeout(ours.fileno(), absl::Seconds(20)).ok());
+  ASSERT_TRUE(theirs.SendBytes("before the challenge").ok());
+  absl::Status delivered;
+  std::thread deliver([&theirs = theirs, &delivered] {
+    delivered = DeliverChallenge(theirs, "secret");
+  });
+  // The challenge is written right after the message: wait until both are
+  // there, so the first receive takes the challenge's start ahead.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < give_up) {
+    const platform::NativeHandle h = ours.fileno();
+    auto ready = platform::WaitReadable({&h, 1}, absl::Milliseconds(10));
+    ASSERT_TRUE(ready.ok());
+    if (!ready->empty()) {
+      absl::SleepFor(absl::Milliseconds(100));
+      break;
+    }
+  }
+  ASSERT_EQ(ours.RecvBytes().value(), "before the challenge");
+  ASSERT_GT(ours.bytes_received_ahead(), 0u);
+  EXPECT_TRUE(AnswerChallenge(ours, "secret").ok());
+  deliver.join();
+  EXPECT_TRUE(delivered.ok()) << delivered;
+  ASSERT_TRUE(theirs.SendBytes("after").ok());
+  EXPECT_EQ(ours.RecvBytes().value(), "after");
 }
 
 }  // namespace
