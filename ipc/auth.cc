@@ -292,6 +292,14 @@ absl::Status RunHandshake(Connection& connection, Handshake& handshake,
   absl::Status status = handshake.Start();
   while (status.ok() && !handshake.done()) {
     if (status = SendHandshakeOutput(h, handshake); !status.ok()) break;
+    if (connection.bytes_received_ahead() > 0) {
+      // The peer's bytes that came with an earlier message come first.
+      char buffer[kMaxHandshakeMessage + kHeaderSize];
+      const std::size_t got = connection.TakeReceivedAhead(
+          buffer, std::min(sizeof buffer, handshake.wanted()));
+      status = handshake.Feed(absl::string_view(buffer, got));
+      continue;
+    }
     if (deadline) {
       absl::StatusOr<std::vector<std::size_t>> ready =
           platform::WaitReadable({&h, 1}, *deadline - absl::Now());

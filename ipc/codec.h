@@ -99,6 +99,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <new>
@@ -243,6 +244,24 @@ class Encoder {
   }
   const absl::Status& status() const { return status_; }
 
+  // Whether the value being encoded stays with the sender as well: a
+  // Process argument passed by std::ref (Codec<std::reference_wrapper<T>>)
+  // or by pointer, which the parent keeps after Start(). A Codec whose value
+  // must then behave differently (Connection: no read-ahead, as two
+  // processes may read it) looks here.
+  bool kept_by_sender() const { return kept_depth_ > 0; }
+  // Within its lifetime, kept_by_sender() is true.
+  class KeptBySender {
+   public:
+    explicit KeptBySender(Encoder& e) : e_(e) { ++e_.kept_depth_; }
+    ~KeptBySender() { --e_.kept_depth_; }
+    KeptBySender(const KeptBySender&) = delete;
+    KeptBySender& operator=(const KeptBySender&) = delete;
+
+   private:
+    Encoder& e_;
+  };
+
  private:
   friend struct Codec<PyValue>;
   void Put(char c) { out_->push_back(c); }
@@ -253,6 +272,7 @@ class Encoder {
   std::string* out_;
   HandleTable* handles_;
   int key_depth_ = 0;
+  int kept_depth_ = 0;
   absl::Status status_;
 };
 
@@ -362,6 +382,8 @@ struct IsEncodable<std::variant<Ts...>> : std::conjunction<IsEncodable<Ts>...> {
 };
 template <typename T>
 struct IsEncodable<std::optional<T>> : IsEncodable<T> {};
+template <typename T>
+struct IsEncodable<std::reference_wrapper<T>> : IsEncodable<T> {};
 template <typename T, std::size_t N>
 struct IsEncodable<std::array<T, N>> : IsEncodable<T> {};
 template <typename T, typename... Rest>
@@ -934,6 +956,17 @@ struct Codec<std::tuple<Ts...>> {
   [[nodiscard]] static absl::Status Decode(Decoder& d, std::tuple<Ts...>* out) {
     return codec_internal::DecodeTupleElements(
         d, out, std::index_sequence_for<Ts...>());
+  }
+};
+
+// std::ref(x): encoded as x, inside Encoder::KeptBySender (the sender keeps
+// x: a Process argument passed by reference). Encoding only: a child
+// decodes the referent's type.
+template <typename T>
+struct Codec<std::reference_wrapper<T>> {
+  static void Encode(const std::reference_wrapper<T>& v, Encoder& e) {
+    Encoder::KeptBySender kept(e);
+    e.Encode(static_cast<const std::decay_t<T>&>(v.get()));
   }
 };
 

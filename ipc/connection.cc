@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "multiprocessing/ipc/internal/errors.h"
@@ -40,6 +43,81 @@ Connection::Connection(platform::ScopedHandle handle, bool readable,
       writable_(writable),
       message_pipe_(handle_.is_valid() &&
                     platform::IsMessagePipe(handle_.get())) {}
+
+Connection::Connection(Connection&& other) noexcept
+    : handle_(std::move(other.handle_)),
+      readable_(std::exchange(other.readable_, false)),
+      writable_(std::exchange(other.writable_, false)),
+      message_pipe_(std::exchange(other.message_pipe_, false)),
+      max_message_size_(other.max_message_size_),
+      scratch_(std::move(other.scratch_)),
+      read_buffer_(std::move(other.read_buffer_)),
+      read_pos_(std::exchange(other.read_pos_, 0)),
+      read_end_(std::exchange(other.read_end_, 0)),
+      shared_(std::exchange(other.shared_, false)) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    handle_ = std::move(other.handle_);
+    readable_ = std::exchange(other.readable_, false);
+    writable_ = std::exchange(other.writable_, false);
+    message_pipe_ = std::exchange(other.message_pipe_, false);
+    max_message_size_ = other.max_message_size_;
+    scratch_ = std::move(other.scratch_);
+    read_buffer_ = std::move(other.read_buffer_);
+    read_pos_ = std::exchange(other.read_pos_, 0);
+    read_end_ = std::exchange(other.read_end_, 0);
+    shared_ = std::exchange(other.shared_, false);
+  }
+  return *this;
+}
+
+absl::Status Connection::MarkShared() const {
+  if (bytes_received_ahead() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat("the connection has ",
+                                                      bytes_received_ahead(),
+                                                      " bytes received ahead"));
+  }
+  shared_ = true;
+  return absl::OkStatus();
+}
+
+std::size_t Connection::TakeReceivedAhead(char* dst, std::size_t max) {
+  const std::size_t n = std::min(max, bytes_received_ahead());
+  if (n > 0) std::memcpy(dst, read_buffer_.get() + read_pos_, n);
+  read_pos_ += n;
+  return n;
+}
+
+void Connection::ResetHandle() {
+  handle_.reset();
+  read_buffer_.reset();
+  read_pos_ = read_end_ = 0;
+}
+
+absl::StatusOr<std::size_t> Connection::FillAtLeast(std::size_t n) {
+  if (!read_buffer_) {
+    read_buffer_ = std::make_unique<char[]>(kReadAheadSize);
+    read_pos_ = read_end_ = 0;
+  }
+  if (read_pos_ == read_end_) read_pos_ = read_end_ = 0;
+  if (read_end_ - read_pos_ >= n) return read_end_ - read_pos_;
+  if (kReadAheadSize - read_pos_ < n) {  // too near the end: move to front
+    std::memmove(read_buffer_.get(), read_buffer_.get() + read_pos_,
+                 read_end_ - read_pos_);
+    read_end_ -= read_pos_;
+    read_pos_ = 0;
+  }
+  while (read_end_ - read_pos_ < n) {
+    absl::StatusOr<std::size_t> got =
+        platform::ReadSome(handle_.get(), read_buffer_.get() + read_end_,
+                           kReadAheadSize - read_end_);
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;  // end of stream
+    read_end_ += *got;
+  }
+  return read_end_ - read_pos_;
+}
 
 absl::Status Connection::CheckReadable() const {
   if (closed()) return absl::FailedPreconditionError("handle is closed");
@@ -104,25 +182,52 @@ void Connection::ReleaseLargeBuffer() {
 
 absl::StatusOr<std::size_t> Connection::RecvLength() {
   char header[8];
-  absl::StatusOr<std::size_t> got =
-      platform::ReadFull(handle_.get(), header, 4);
-  if (!got.ok()) return got.status();
-  if (*got == 0) return EofError("the other end closed the connection");
-  if (*got < 4) {
-    return absl::DataLossError("connection closed inside a message header");
+  const char* short_header = header;
+  const char* long_header = header;
+  if (reads_ahead()) {
+    absl::StatusOr<std::size_t> have = FillAtLeast(4);
+    if (!have.ok()) return have.status();
+    if (*have == 0) return EofError("the other end closed the connection");
+    if (*have < 4) {
+      return absl::DataLossError("connection closed inside a message header");
+    }
+    short_header = read_buffer_.get() + read_pos_;
+  } else {
+    absl::StatusOr<std::size_t> got =
+        platform::ReadFull(handle_.get(), header, 4);
+    if (!got.ok()) return got.status();
+    if (*got == 0) return EofError("the other end closed the connection");
+    if (*got < 4) {
+      return absl::DataLossError("connection closed inside a message header");
+    }
   }
-  const int32_t length =
-      static_cast<int32_t>(static_cast<uint32_t>(LoadBigEndian(header, 4)));
-  if (length >= 0) return static_cast<std::size_t>(length);
+  const int32_t length = static_cast<int32_t>(
+      static_cast<uint32_t>(LoadBigEndian(short_header, 4)));
+  if (length >= 0) {
+    if (reads_ahead()) read_pos_ += 4;
+    return static_cast<std::size_t>(length);
+  }
   if (length != -1) {
     return absl::DataLossError(absl::StrCat("corrupt message length ", length));
   }
-  got = platform::ReadFull(handle_.get(), header, 8);
-  if (!got.ok()) return got.status();
-  if (*got < 8) {
-    return absl::DataLossError("connection closed inside a message header");
+  if (reads_ahead()) {
+    // The short header stays in the buffer until the long one is whole.
+    absl::StatusOr<std::size_t> have = FillAtLeast(12);
+    if (!have.ok()) return have.status();
+    if (*have < 12) {
+      return absl::DataLossError("connection closed inside a message header");
+    }
+    long_header = read_buffer_.get() + read_pos_ + 4;
+  } else {
+    absl::StatusOr<std::size_t> got =
+        platform::ReadFull(handle_.get(), header, 8);
+    if (!got.ok()) return got.status();
+    if (*got < 8) {
+      return absl::DataLossError("connection closed inside a message header");
+    }
   }
-  const uint64_t long_length = LoadBigEndian(header, 8);
+  const uint64_t long_length = LoadBigEndian(long_header, 8);
+  if (reads_ahead()) read_pos_ += 12;
   if (long_length > SIZE_MAX) {
     return absl::DataLossError(
         absl::StrCat("corrupt message length ", long_length));
@@ -131,12 +236,34 @@ absl::StatusOr<std::size_t> Connection::RecvLength() {
 }
 
 absl::Status Connection::RecvPayload(char* dst, std::size_t n) {
-  absl::StatusOr<std::size_t> got = platform::ReadFull(handle_.get(), dst, n);
-  if (!got.ok()) return got.status();
-  if (*got < n) {
-    return absl::DataLossError(absl::StrCat("connection closed after ", *got,
+  std::size_t done = 0;
+  auto cut_short = [&] {
+    return absl::DataLossError(absl::StrCat("connection closed after ", done,
                                             " of a message's ", n, " bytes"));
+  };
+  if (reads_ahead()) {
+    // What was received ahead first; then, while what is missing fits the
+    // buffer, read ahead again (the next messages may come with it); a
+    // larger rest goes straight to `dst`.
+    for (;;) {
+      const std::size_t take = std::min(n - done, read_end_ - read_pos_);
+      if (take > 0) {
+        std::memcpy(dst + done, read_buffer_.get() + read_pos_, take);
+        read_pos_ += take;
+        done += take;
+      }
+      if (done == n || n - done >= kReadAheadSize) break;
+      absl::StatusOr<std::size_t> have = FillAtLeast(1);
+      if (!have.ok()) return have.status();
+      if (*have == 0) return cut_short();
+    }
+    if (done == n) return absl::OkStatus();
   }
+  absl::StatusOr<std::size_t> got =
+      platform::ReadFull(handle_.get(), dst + done, n - done);
+  if (!got.ok()) return got.status();
+  done += *got;
+  if (done < n) return cut_short();
   return absl::OkStatus();
 }
 
@@ -149,7 +276,7 @@ absl::Status Connection::RecvMessage(std::string* out, std::size_t limit,
   if (got.status().code() == absl::StatusCode::kResourceExhausted) {
     // Its first bytes are read and the rest cannot be skipped reliably:
     // closed, as the byte stream's path (and CPython) does.
-    handle_.reset();
+    ResetHandle();
     return absl::ResourceExhaustedError(
         absl::StrCat("bad message length: ", got.status().message(), which));
   }
@@ -174,7 +301,7 @@ absl::Status Connection::RecvInto(std::string* out,
   if (*length > limit) {
     // The rest of the stream is this message's body: nothing after it can
     // be found again, so the connection is closed, as in CPython.
-    handle_.reset();
+    ResetHandle();
     return absl::ResourceExhaustedError(absl::StrCat(
         "bad message length: ", *length, " bytes exceeds the limit of ", limit,
         maxlength && *maxlength == limit ? " (maxlength)"
@@ -238,7 +365,7 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
   absl::StatusOr<std::size_t> length = RecvLength();
   if (!length.ok()) return length.status();
   if (*length > max_message_size_) {
-    handle_.reset();
+    ResetHandle();
     return absl::ResourceExhaustedError(absl::StrCat(
         "bad message length: ", *length, " bytes exceeds the limit of ",
         max_message_size_, " (max_message_size)"));
@@ -263,6 +390,7 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
 
 absl::StatusOr<bool> Connection::Poll(std::optional<absl::Duration> timeout) {
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
+  if (bytes_received_ahead() > 0) return true;
   const platform::NativeHandle h = handle_.get();
   absl::StatusOr<std::vector<std::size_t>> ready =
       platform::WaitReadable({&h, 1}, timeout);
@@ -272,6 +400,8 @@ absl::StatusOr<bool> Connection::Poll(std::optional<absl::Duration> timeout) {
 
 absl::Status Connection::Close() {
   if (closed()) return absl::OkStatus();
+  read_buffer_.reset();
+  read_pos_ = read_end_ = 0;
   return handle_.Close();
 }
 

@@ -9,16 +9,38 @@
 // sends it; every promise below holds there too. Messages never merge; empty
 // messages are messages. Like Python's, a Connection is not safe to use from
 // two threads at once; give each thread its own or lock around it.
+//
+// Read-ahead. On a byte stream a receiving Connection reads up to
+// kReadAheadSize bytes per system call into a buffer of its own (allocated
+// on the first receive) and serves the messages it holds from there; a
+// message larger than the buffer is read straight into its destination.
+// Bytes received ahead belong to this object alone, so:
+//  - a Connection whose buffer holds bytes cannot be passed to a Process
+//    (the argument's encoding fails with kFailedPrecondition, and so does
+//    Start()): they would be lost or read twice;
+//  - a Connection that another process may read too (passed to a Process
+//    by std::ref or pointer, in the parent that keeps it and in the child)
+//    is "shared": it then reads exactly one message per receive, no byte
+//    more, so several processes can take turns on it under a lock (as
+//    Python's SimpleQueue does). A Connection moved into a Process by value
+//    reads ahead in the child;
+//  - two Connection objects over duplicates of one handle in one process
+//    (one writes, a second one reads the replies) must both be MarkShared();
+//  - code that reads the raw stream after messages were received (the
+//    authentication handshake, ipc/auth.h) takes the bytes received ahead
+//    first: TakeReceivedAhead().
 #ifndef MULTIPROCESSING_IPC_CONNECTION_H_
 #define MULTIPROCESSING_IPC_CONNECTION_H_
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -34,6 +56,8 @@ class Connection {
   // (set_max_message_size). A length header above it is an error before
   // anything is allocated.
   static constexpr std::size_t kDefaultMaxMessageSize = std::size_t{1} << 32;
+  // The read-ahead buffer of a receiving byte-stream Connection.
+  static constexpr std::size_t kReadAheadSize = std::size_t{64} << 10;
 
   // A closed connection, safe to use: every send, receive and Poll() is
   // kFailedPrecondition, Close() is OK, readable() and writable() false.
@@ -42,8 +66,8 @@ class Connection {
   // Takes ownership of one end of a channel.
   Connection(platform::ScopedHandle handle, bool readable, bool writable);
 
-  Connection(Connection&&) noexcept = default;
-  Connection& operator=(Connection&&) noexcept = default;
+  Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -81,13 +105,18 @@ class Connection {
 
   // poll(timeout): whether a message (or end of stream) is waiting. As in
   // Python, the default returns at once; std::nullopt (Python's None) waits
-  // forever; zero or negative durations return at once.
+  // forever; zero or negative durations return at once. Bytes received
+  // ahead count: then it is true at once, without a system call.
   [[nodiscard]] absl::StatusOr<bool> Poll(
       std::optional<absl::Duration> timeout = absl::ZeroDuration());
 
   // close(): closing twice is fine, as in Python.
   [[nodiscard]] absl::Status Close();
 
+  // The handle. Because of read-ahead, its being readable is no longer the
+  // only sign that a message waits: bytes_received_ahead() > 0 is the other
+  // (select()/poll() on fileno() alone can wait for a message already here).
+  // Poll() and mp::Wait() (ipc/wait.h) look at both.
   platform::NativeHandle fileno() const { return handle_.get(); }
   bool closed() const { return !handle_.is_valid(); }
   bool readable() const { return readable_; }
@@ -99,6 +128,25 @@ class Connection {
   // The capacity of the buffer Send<T>/Recv<T> reuse. Above 1 MiB it is
   // released once sent from, and before the next message is received.
   std::size_t reused_buffer_capacity() const { return scratch_.capacity(); }
+
+  // Bytes received from the stream but not yet handed out (the start of the
+  // next message or messages).
+  std::size_t bytes_received_ahead() const { return read_end_ - read_pos_; }
+  // The capacity of the read-ahead buffer: 0 before the first receive (and
+  // always for shared connections and message pipes), else kReadAheadSize.
+  std::size_t read_ahead_capacity() const {
+    return read_buffer_ ? kReadAheadSize : 0;
+  }
+  // Whether another process may read this connection too (see above): then
+  // each receive reads exactly one message. Set by passing the connection
+  // to a Process by std::ref or pointer; never cleared.
+  bool shared() const { return shared_; }
+  // Moves up to `max` of the bytes received ahead to `dst`, as if read from
+  // the stream now; returns how many.
+  std::size_t TakeReceivedAhead(char* dst, std::size_t max);
+  // Makes the connection shared. kFailedPrecondition (and nothing changes)
+  // when bytes were received ahead already.
+  [[nodiscard]] absl::Status MarkShared() const;
 
  private:
   [[nodiscard]] absl::Status CheckReadable() const;
@@ -116,6 +164,13 @@ class Connection {
   // closed) past `limit`; `which` names the limit in the error.
   [[nodiscard]] absl::Status RecvMessage(std::string* out, std::size_t limit,
                                          absl::string_view which);
+  // Whether receives go through the read-ahead buffer.
+  bool reads_ahead() const { return !message_pipe_ && !shared_; }
+  // Read-ahead: makes at least `n` (<= kReadAheadSize) bytes available at
+  // read_pos_; returns how many are (fewer only at end of stream).
+  [[nodiscard]] absl::StatusOr<std::size_t> FillAtLeast(std::size_t n);
+  // Drops the handle and what was received ahead.
+  void ResetHandle();
 
   platform::ScopedHandle handle_;
   bool readable_ = false;
@@ -124,6 +179,14 @@ class Connection {
   bool message_pipe_ = false;
   std::size_t max_message_size_ = kDefaultMaxMessageSize;
   std::string scratch_;  // reused by Send<T> / Recv<T>
+  // Read-ahead: bytes [read_pos_, read_end_) of read_buffer_ are received
+  // and not handed out yet.
+  std::unique_ptr<char[]> read_buffer_;
+  std::size_t read_pos_ = 0;
+  std::size_t read_end_ = 0;
+  // Another process may read the handle too (MarkShared). mutable: encoding
+  // a const Connection as a kept Process argument marks it.
+  mutable bool shared_ = false;
 };
 
 // Pipe(duplex): two connected Connections. With duplex = false the first can
@@ -132,8 +195,12 @@ class Connection {
     bool duplex = true);
 
 // A Connection as an argument of a Process: the child inherits its handle.
-// Encoded as (index in the arguments' HandleTable, readable, writable), or
-// None when closed; in a message (no table) it is kInvalidArgument.
+// Encoded as (index in the arguments' HandleTable, readable, writable,
+// shared), or None when closed; in a message (no table) it is
+// kInvalidArgument. A connection with bytes received ahead is
+// kFailedPrecondition. Encoded where the sender keeps it
+// (Encoder::kept_by_sender(): a std::ref or pointer argument) it becomes
+// shared, in the sender and in the child.
 template <>
 struct Codec<Connection> {
   static void Encode(const Connection& c, Encoder& e) {
@@ -141,7 +208,16 @@ struct Codec<Connection> {
       e.WriteNone();
       return;
     }
-    e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable());
+    if (c.bytes_received_ahead() > 0) {
+      e.Fail(absl::FailedPreconditionError(absl::StrCat(
+          "a Connection cannot be passed to another process: it has ",
+          c.bytes_received_ahead(),
+          " bytes received ahead (receive its pending messages first)")));
+      return;
+    }
+    if (e.kept_by_sender()) c.MarkShared().IgnoreError();  // nothing ahead
+    e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable(),
+                  c.shared());
   }
   [[nodiscard]] static absl::Status Decode(Decoder& d, Connection* c) {
     if (d.is_none()) {
@@ -151,12 +227,15 @@ struct Codec<Connection> {
     int64_t index = 0;
     bool readable = false;
     bool writable = false;
-    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable); !s.ok()) {
+    bool shared = false;
+    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable, &shared);
+        !s.ok()) {
       return s;
     }
     absl::StatusOr<platform::ScopedHandle> owned = d.ClaimHandle(index);
     if (!owned.ok()) return owned.status();
     *c = Connection(std::move(*owned), readable, writable);
+    if (shared) return c->MarkShared();  // new: nothing received ahead
     return absl::OkStatus();
   }
 };

@@ -9,7 +9,9 @@
 // process sentinel whose process has ended. Timeout as in Python: nullopt
 // (None) waits until one is ready; zero or negative checks once; otherwise
 // an empty result means the time ran out. Any number of objects (no 64- or
-// FD_SETSIZE ceiling). A closed object is kFailedPrecondition.
+// FD_SETSIZE ceiling). A closed object is kFailedPrecondition. A Connection
+// holding bytes it received ahead (Connection::bytes_received_ahead()) is
+// ready at once, whatever the timeout, with whatever else is ready then.
 #ifndef MULTIPROCESSING_IPC_WAIT_H_
 #define MULTIPROCESSING_IPC_WAIT_H_
 
@@ -30,7 +32,8 @@ namespace mp {
 // Listener; a bare handle must be named, so no stray integer converts.
 class Waitable {
  public:
-  Waitable(const Connection& c) : handle_(c.fileno()) {}  // NOLINT
+  Waitable(const Connection& c)  // NOLINT
+      : handle_(c.fileno()), ready_now_(c.bytes_received_ahead() > 0) {}
   // A Listener is ready when a client waits to be accepted or one whose
   // handshake is pending has sent something (Accept() then advances it).
   Waitable(const Listener& l)  // NOLINT
@@ -41,10 +44,14 @@ class Waitable {
   platform::NativeHandle handle() const { return handle_; }
   // Other handles whose readiness makes this object ready.
   const std::vector<platform::NativeHandle>& also() const { return also_; }
+  // Ready without looking at any handle (a Connection's bytes received
+  // ahead).
+  bool ready_now() const { return ready_now_; }
 
  private:
   platform::NativeHandle handle_;
   std::vector<platform::NativeHandle> also_;
+  bool ready_now_ = false;
 };
 
 [[nodiscard]] absl::StatusOr<std::vector<std::size_t>> Wait(

@@ -221,7 +221,11 @@ absl::StatusOr<int> Process::Run() {
 absl::StatusOr<std::vector<platform::NativeHandle>> Process::ForkHandles()
     const {
   std::vector<platform::NativeHandle> handles;
-  if (target_ != nullptr) handles = target_->Handles();
+  if (target_ != nullptr) {
+    absl::StatusOr<HandleList> carried = target_->Handles();
+    if (!carried.ok()) return carried.status();
+    handles = *std::move(carried);
+  }
   if (typeid(*this) != typeid(Process)) {
     const process_internal::RegisteredTarget* registered =
         process_internal::FindProcessClass(typeid(*this));

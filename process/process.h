@@ -440,7 +440,7 @@ class ProcessClassTarget final : public Target {
     process_->set_authkey(CurrentProcess().authkey()).IgnoreError();
     return process_->Run();
   }
-  HandleList Handles() override { return {}; }
+  absl::StatusOr<HandleList> Handles() override { return HandleList{}; }
   ErasedFunction function() const override { return nullptr; }
   [[nodiscard]] absl::Status EncodeArguments(std::string*,
                                              HandleTable*) override {

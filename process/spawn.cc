@@ -72,6 +72,9 @@ std::optional<platform::ScopedHandle> BootstrapHandle(
 absl::StatusOr<bool> WaitForAnswer(Connection& channel,
                                    const platform::ChildProcess& child,
                                    absl::Duration timeout) {
+  // Received ahead with an earlier message (the child does not send that
+  // way today; a readable handle would not tell).
+  if (channel.bytes_received_ahead() > 0) return true;
   const platform::NativeHandle handles[] = {channel.fileno(),
                                             child.sentinel.get()};
   absl::StatusOr<std::vector<std::size_t>> ready =

@@ -30,8 +30,9 @@ class Target {
   // Runs the target; its exit code, or the error it returned.
   [[nodiscard]] virtual absl::StatusOr<int> Run() = 0;
   // The handles the arguments carry into the child (for fork): those the
-  // codec meets when it encodes them, the same ones spawn passes.
-  virtual HandleList Handles() = 0;
+  // codec meets when it encodes them, the same ones spawn passes. An
+  // argument that cannot be handed over (CollectHandles) is an error.
+  [[nodiscard]] virtual absl::StatusOr<HandleList> Handles() = 0;
   // The target when it is a plain function (spawn looks it up in the table),
   // else nullptr (a lambda or function object: fork only).
   virtual ErasedFunction function() const = 0;
@@ -61,16 +62,23 @@ std::string ArgumentName(int position, const std::type_info& type);
     const std::vector<std::string>& arguments);
 
 // Records in *table the handles `value` carries, by encoding it (a pointer:
-// what it points to). Values with no Codec carry none.
+// what it points to, as kept by the sender, like std::ref). Values with no
+// Codec carry none. Only a kFailedPrecondition from the encoding is
+// returned (a Connection with bytes received ahead: forking would copy
+// them); other failures (a str that is not UTF-8) do not matter to fork.
 template <typename T>
-void CollectHandles(const T& value, HandleTable* table, std::string* scratch) {
+[[nodiscard]] absl::Status CollectHandles(const T& value, HandleTable* table,
+                                          std::string* scratch) {
   if constexpr (std::is_pointer_v<T> &&
                 !std::is_function_v<std::remove_pointer_t<T>>) {
-    if (value != nullptr) CollectHandles(*value, table, scratch);
+    if (value == nullptr) return absl::OkStatus();
+    return CollectHandles(std::cref(*value), table, scratch);
   } else if constexpr (IsEncodable<T>::value) {
     scratch->clear();
-    Encode(value, scratch, table).IgnoreError();  // only the handles matter
+    absl::Status s = Encode(value, scratch, table);
+    if (s.code() == absl::StatusCode::kFailedPrecondition) return s;
   }
+  return absl::OkStatus();
 }
 
 // The exit code for what a target returned: int (the code), void (0) or
@@ -110,12 +118,20 @@ class BoundTarget final : public Target {
     });
   }
 
-  HandleList Handles() override {
+  // std::ref'd and pointed-to arguments are encoded as kept by the sender
+  // (Encoder::KeptBySender): the parent keeps them after Start().
+  [[nodiscard]] absl::StatusOr<HandleList> Handles() override {
     HandleTable table;
     std::string scratch;
+    absl::Status status;
     std::apply(
-        [&](auto&... a) { (CollectHandles(Unwrap(a), &table, &scratch), ...); },
+        [&](auto&... a) {
+          ((status.ok() ? status = CollectHandles(a, &table, &scratch)
+                        : status),
+           ...);
+        },
         args_);
+    if (!status.ok()) return status;
     return table.handles();
   }
 
@@ -133,8 +149,9 @@ class BoundTarget final : public Target {
     if constexpr ((IsEncodable<std::decay_t<Unwrapped<Args>>>::value && ...)) {
       return std::apply(
           [&](auto&... a) {
-            return codec_internal::EncodeImpl(
-                std::forward_as_tuple(Unwrap(a)...), out, handles);
+            // std::ref'd ones as such: Codec<std::reference_wrapper>.
+            return codec_internal::EncodeImpl(std::forward_as_tuple(a...), out,
+                                              handles);
           },
           args_);
     } else {

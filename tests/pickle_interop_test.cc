@@ -55,6 +55,7 @@ class PickleInteropTest : public ::testing::Test {
     auto pipe = Pipe();
     ASSERT_TRUE(pipe.ok()) << pipe.status();
     conn_ = std::move(pipe->first);
+    ASSERT_TRUE(conn_.MarkShared().ok());  // ToPython reads it too
     Connection theirs = std::move(pipe->second);
     platform::NativeHandle fd = theirs.fileno();
     auto python = platform::LaunchProgram(
@@ -73,6 +74,9 @@ class PickleInteropTest : public ::testing::Test {
     // one on a duplicate of the handle.
     Connection reader(platform::Duplicate(conn_.fileno()).value(),
                       /*readable=*/true, /*writable=*/false);
+    // Two Connections read one stream: neither may read ahead (bytes one
+    // received ahead would be lost to the other).
+    ASSERT_TRUE(reader.MarkShared().ok());
     std::thread writer([&] { sent = conn_.Send(value); });
     absl::StatusOr<std::string> verdict = reader.Recv<std::string>();
     writer.join();
