@@ -19,6 +19,12 @@ namespace {
 // memory before the peer has to send real data.
 constexpr std::size_t kEagerAllocation = std::size_t{64} << 20;
 constexpr std::size_t kMaxShortFrame = 0x7fffffff;
+// Where an empty read-ahead buffer is filled from: a payload behind a 4-byte
+// header then starts 64-byte aligned, like the (16-byte aligned) strings it
+// is copied to. Copies between buffers misaligned to each other are several
+// times slower on x86 (`rep movsb`): a 16 KiB ping-pong took 42 us filled
+// from 0 and 25 us from here (raw socketpair code: 25 us).
+constexpr std::size_t kFillStart = 60;
 // The reused send/receive buffer is released when it grew past this.
 constexpr std::size_t kKeptBufferSize = std::size_t{1} << 20;
 
@@ -98,9 +104,9 @@ void Connection::ResetHandle() {
 absl::StatusOr<std::size_t> Connection::FillAtLeast(std::size_t n) {
   if (!read_buffer_) {
     read_buffer_ = std::make_unique<char[]>(kReadAheadSize);
-    read_pos_ = read_end_ = 0;
+    read_pos_ = read_end_ = kFillStart;
   }
-  if (read_pos_ == read_end_) read_pos_ = read_end_ = 0;
+  if (read_pos_ == read_end_) read_pos_ = read_end_ = kFillStart;
   if (read_end_ - read_pos_ >= n) return read_end_ - read_pos_;
   if (kReadAheadSize - read_pos_ < n) {  // too near the end: move to front
     std::memmove(read_buffer_.get(), read_buffer_.get() + read_pos_,
