@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -50,8 +51,17 @@ Connection::Connection(platform::ScopedHandle handle, bool readable,
       message_pipe_(handle_.is_valid() &&
                     platform::IsMessagePipe(handle_.get())) {}
 
+Connection::Connection(platform::ScopedHandle doorbell,
+                       std::unique_ptr<ipc_internal::SharedMemoryStream> shm,
+                       bool readable, bool writable)
+    : handle_(std::move(doorbell)),
+      shm_(std::move(shm)),
+      readable_(readable),
+      writable_(writable) {}
+
 Connection::Connection(Connection&& other) noexcept
     : handle_(std::move(other.handle_)),
+      shm_(std::move(other.shm_)),
       readable_(std::exchange(other.readable_, false)),
       writable_(std::exchange(other.writable_, false)),
       message_pipe_(std::exchange(other.message_pipe_, false)),
@@ -64,6 +74,7 @@ Connection::Connection(Connection&& other) noexcept
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
+    shm_ = std::move(other.shm_);  // first: its closing rings the old handle
     handle_ = std::move(other.handle_);
     readable_ = std::exchange(other.readable_, false);
     writable_ = std::exchange(other.writable_, false);
@@ -79,6 +90,11 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 }
 
 absl::Status Connection::MarkShared() const {
+  if (shm_) {
+    return absl::FailedPreconditionError(
+        "a shared-memory connection has one reader and one writer: it "
+        "cannot be shared (pass it to a Process by value)");
+  }
   if (bytes_received_ahead() > 0) {
     return absl::FailedPreconditionError(absl::StrCat("the connection has ",
                                                       bytes_received_ahead(),
@@ -96,6 +112,7 @@ std::size_t Connection::TakeReceivedAhead(char* dst, std::size_t max) {
 }
 
 void Connection::ResetHandle() {
+  shm_.reset();
   handle_.reset();
   read_buffer_.reset();
   read_pos_ = read_end_ = 0;
@@ -116,8 +133,7 @@ absl::StatusOr<std::size_t> Connection::FillAtLeast(std::size_t n) {
   }
   while (read_end_ - read_pos_ < n) {
     absl::StatusOr<std::size_t> got =
-        platform::ReadSome(handle_.get(), read_buffer_.get() + read_end_,
-                           kReadAheadSize - read_end_);
+        ReadSome(read_buffer_.get() + read_end_, kReadAheadSize - read_end_);
     if (!got.ok()) return got.status();
     if (*got == 0) break;  // end of stream
     read_end_ += *got;
@@ -176,7 +192,7 @@ absl::Status Connection::SendFrame(absl::string_view payload) {
   }
   const platform::ConstBuffer frame[] = {{header, header_size},
                                          {payload.data(), payload.size()}};
-  absl::Status written = platform::WriteAll(handle_.get(), frame);
+  absl::Status written = WriteAll(frame);
   // Sent (payload may be scratch_, encoded by Send<T>): a large buffer goes.
   ReleaseLargeBuffer();
   return written;
@@ -199,8 +215,7 @@ absl::StatusOr<std::size_t> Connection::RecvLength() {
     }
     short_header = read_buffer_.get() + read_pos_;
   } else {
-    absl::StatusOr<std::size_t> got =
-        platform::ReadFull(handle_.get(), header, 4);
+    absl::StatusOr<std::size_t> got = ReadFull(header, 4);
     if (!got.ok()) return got.status();
     if (*got == 0) return EofError("the other end closed the connection");
     if (*got < 4) {
@@ -225,8 +240,7 @@ absl::StatusOr<std::size_t> Connection::RecvLength() {
     }
     long_header = read_buffer_.get() + read_pos_ + 4;
   } else {
-    absl::StatusOr<std::size_t> got =
-        platform::ReadFull(handle_.get(), header, 8);
+    absl::StatusOr<std::size_t> got = ReadFull(header, 8);
     if (!got.ok()) return got.status();
     if (*got < 8) {
       return absl::DataLossError("connection closed inside a message header");
@@ -265,8 +279,7 @@ absl::Status Connection::RecvPayload(char* dst, std::size_t n) {
     }
     if (done == n) return absl::OkStatus();
   }
-  absl::StatusOr<std::size_t> got =
-      platform::ReadFull(handle_.get(), dst + done, n - done);
+  absl::StatusOr<std::size_t> got = ReadFull(dst + done, n - done);
   if (!got.ok()) return got.status();
   done += *got;
   if (done < n) return cut_short();
@@ -397,6 +410,7 @@ absl::StatusOr<std::size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
 absl::StatusOr<bool> Connection::Poll(std::optional<absl::Duration> timeout) {
   if (absl::Status s = CheckReadable(); !s.ok()) return s;
   if (bytes_received_ahead() > 0) return true;
+  if (shm_) return shm_->Poll(timeout);
   const platform::NativeHandle h = handle_.get();
   absl::StatusOr<std::vector<std::size_t>> ready =
       platform::WaitReadable({&h, 1}, timeout);
@@ -406,12 +420,141 @@ absl::StatusOr<bool> Connection::Poll(std::optional<absl::Duration> timeout) {
 
 absl::Status Connection::Close() {
   if (closed()) return absl::OkStatus();
+  shm_.reset();  // raises its closed flag and rings the peer first
   read_buffer_.reset();
   read_pos_ = read_end_ = 0;
   return handle_.Close();
 }
 
-absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex) {
+absl::StatusOr<std::size_t> Connection::ReadSome(char* dst, std::size_t n) {
+  if (shm_) return shm_->ReadSome(dst, n);
+  return platform::ReadSome(handle_.get(), dst, n);
+}
+
+absl::StatusOr<std::size_t> Connection::ReadFull(char* dst, std::size_t n) {
+  if (shm_) return shm_->ReadFull(dst, n);
+  return platform::ReadFull(handle_.get(), dst, n);
+}
+
+absl::Status Connection::WriteAll(
+    absl::Span<const platform::ConstBuffer> buffers) {
+  if (shm_) return shm_->WriteAll(buffers);
+  return platform::WriteAll(handle_.get(), buffers);
+}
+
+bool Connection::ReadyOrArm() const {
+  if (bytes_received_ahead() > 0) return true;
+  if (!shm_ || closed()) return false;
+  absl::StatusOr<bool> ready = shm_->ArmForWait();
+  return !ready.ok() || *ready;
+}
+
+namespace {
+
+// The two ends of a pair over shared memory: a duplex kernel channel (each
+// end's doorbell, and how each sees the other's end) and the memory.
+absl::StatusOr<std::pair<Connection, Connection>> SharedMemoryPipe(
+    bool duplex) {
+  absl::StatusOr<platform::ChannelPair> bells = platform::CreateDuplexChannel();
+  if (!bells.ok()) return bells.status();
+  absl::StatusOr<platform::ScopedHandle> memory =
+      ipc_internal::SharedMemoryStream::CreateMemory();
+  if (!memory.ok()) return memory.status();
+  absl::StatusOr<platform::ScopedHandle> memory2 =
+      platform::Duplicate(memory->get());
+  if (!memory2.ok()) return memory2.status();
+  std::pair<Connection, Connection> ends;
+  absl::Status s =
+      Codec<Connection>::Make(std::move(bells->first), *std::move(memory), 0,
+                              true, duplex, &ends.first);
+  if (s.ok()) {
+    s = Codec<Connection>::Make(std::move(bells->second), *std::move(memory2),
+                                1, duplex, true, &ends.second);
+  }
+  if (!s.ok()) return s;
+  return ends;
+}
+
+}  // namespace
+
+absl::Status Codec<Connection>::Make(platform::ScopedHandle doorbell,
+                                     platform::ScopedHandle memory, int side,
+                                     bool readable, bool writable,
+                                     Connection* c) {
+  const platform::NativeHandle bell = doorbell.get();
+  absl::StatusOr<ipc_internal::SharedMemoryStream> stream =
+      ipc_internal::SharedMemoryStream::Attach(std::move(memory), side, bell);
+  if (!stream.ok()) return stream.status();
+  *c = Connection(
+      std::move(doorbell),
+      std::make_unique<ipc_internal::SharedMemoryStream>(*std::move(stream)),
+      readable, writable);
+  return absl::OkStatus();
+}
+
+void Codec<Connection>::Encode(const Connection& c, Encoder& e) {
+  if (c.closed()) {
+    e.WriteNone();
+    return;
+  }
+  if (c.bytes_received_ahead() > 0) {
+    e.Fail(absl::FailedPreconditionError(absl::StrCat(
+        "a Connection cannot be passed to another process: it has ",
+        c.bytes_received_ahead(),
+        " bytes received ahead (receive its pending messages first)")));
+    return;
+  }
+  std::optional<std::pair<int64_t, int64_t>> memory;
+  if (c.shm_) {
+    if (e.kept_by_sender()) {
+      e.Fail(c.MarkShared());  // refused, with the reason
+      return;
+    }
+    memory.emplace(e.AddHandle(c.shm_->memory_handle()), c.shm_->side());
+  } else if (e.kept_by_sender()) {
+    c.MarkShared().IgnoreError();  // nothing ahead
+  }
+  e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable(), c.shared(),
+                memory);
+  // The child has this end now: the parent's copy going is not a close.
+  if (c.shm_ && e.status().ok()) c.shm_->MarkHandedOver();
+}
+
+absl::Status Codec<Connection>::Decode(Decoder& d, Connection* c) {
+  if (d.is_none()) {
+    *c = Connection();
+    return absl::OkStatus();
+  }
+  int64_t index = 0;
+  bool readable = false;
+  bool writable = false;
+  bool shared = false;
+  std::optional<std::pair<int64_t, int64_t>> memory;
+  if (absl::Status s =
+          d.DecodeTuple(&index, &readable, &writable, &shared, &memory);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<platform::ScopedHandle> owned = d.ClaimHandle(index);
+  if (!owned.ok()) return owned.status();
+  if (memory) {
+    absl::StatusOr<platform::ScopedHandle> memory_handle =
+        d.ClaimHandle(memory->first);
+    if (!memory_handle.ok()) return memory_handle.status();
+    if (memory->second != 0 && memory->second != 1) {
+      return absl::InvalidArgumentError("codec: no such connection end");
+    }
+    return Make(*std::move(owned), *std::move(memory_handle),
+                static_cast<int>(memory->second), readable, writable, c);
+  }
+  *c = Connection(*std::move(owned), readable, writable);
+  if (shared) return c->MarkShared();  // new: nothing received ahead
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex,
+                                                       Transport transport) {
+  if (transport == Transport::kSharedMemory) return SharedMemoryPipe(duplex);
   absl::StatusOr<platform::ChannelPair> pair =
       duplex ? platform::CreateDuplexChannel()
              : platform::CreateOneWayChannel();

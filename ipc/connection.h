@@ -46,9 +46,27 @@
 #include "absl/types/span.h"
 #include "multiprocessing/ipc/codec.h"
 #include "multiprocessing/ipc/errors.h"  // IsEof, BufferTooShortMessage
+#include "multiprocessing/ipc/internal/shared_memory_stream.h"
 #include "multiprocessing/platform/handle.h"
 
 namespace mp {
+
+// What carries a Pipe()'s bytes.
+enum class Transport {
+  // A socketpair (POSIX) or a pair of named pipes (Windows): what Python's
+  // Pipe() uses.
+  kKernel,
+  // Rings in shared memory (ipc/internal/shared_memory_stream.h), waking
+  // through the kernel only when an end sleeps: for messages between two
+  // processes on one machine at memory speed. Same API and semantics, with
+  // three differences: such a Connection cannot be shared (passed to a
+  // Process by std::ref or pointer: kFailedPrecondition), only moved to one;
+  // a peer killed without closing its end is seen by a receiver once the
+  // ring is drained and by a sender once the ring is full (a closed end is
+  // seen at once), as with a kernel buffer of kRingSize bytes; and each end
+  // spins for up to SharedMemoryStream::kMaxSpin before it sleeps.
+  kSharedMemory,
+};
 
 class Connection {
  public:
@@ -121,6 +139,9 @@ class Connection {
   bool closed() const { return !handle_.is_valid(); }
   bool readable() const { return readable_; }
   bool writable() const { return writable_; }
+  Transport transport() const {
+    return shm_ ? Transport::kSharedMemory : Transport::kKernel;
+  }
 
   std::size_t max_message_size() const { return max_message_size_; }
   void set_max_message_size(std::size_t n) { max_message_size_ = n; }
@@ -145,10 +166,28 @@ class Connection {
   // the stream now; returns how many.
   std::size_t TakeReceivedAhead(char* dst, std::size_t max);
   // Makes the connection shared. kFailedPrecondition (and nothing changes)
-  // when bytes were received ahead already.
+  // when bytes were received ahead already, or for a shared-memory
+  // connection.
   [[nodiscard]] absl::Status MarkShared() const;
 
+  // For mp::Wait(): whether a receive would not block now (bytes received
+  // ahead, or in a shared-memory ring); if not, makes sure fileno() becomes
+  // readable when one would not (a shared-memory connection raises its
+  // wake-up flag). An error counts as ready: the receive reports it.
+  bool ReadyOrArm() const;
+
  private:
+  friend struct Codec<Connection>;
+  friend struct ConnectionTestPeer;  // connection_test_util.h
+  Connection(platform::ScopedHandle doorbell,
+             std::unique_ptr<ipc_internal::SharedMemoryStream> shm,
+             bool readable, bool writable);
+  // The byte stream under the framing: the handle, or the shared memory.
+  [[nodiscard]] absl::StatusOr<std::size_t> ReadSome(char* dst, std::size_t n);
+  [[nodiscard]] absl::StatusOr<std::size_t> ReadFull(char* dst, std::size_t n);
+  [[nodiscard]] absl::Status WriteAll(
+      absl::Span<const platform::ConstBuffer> buffers);
+
   [[nodiscard]] absl::Status CheckReadable() const;
   absl::Status CheckWritable() const;
   // Reads the next frame's length. IsEof() at a clean end of stream.
@@ -173,6 +212,9 @@ class Connection {
   void ResetHandle();
 
   platform::ScopedHandle handle_;
+  // Shared-memory transport: the stream, with handle_ as its doorbell
+  // (declared after handle_, so it goes first: its closing rings it).
+  std::unique_ptr<ipc_internal::SharedMemoryStream> shm_;
   bool readable_ = false;
   bool writable_ = false;
   // The handle is a message pipe: no length headers (IsMessagePipe).
@@ -190,54 +232,28 @@ class Connection {
 };
 
 // Pipe(duplex): two connected Connections. With duplex = false the first can
-// only receive and the second can only send.
+// only receive and the second can only send. `transport`: see Transport.
 [[nodiscard]] absl::StatusOr<std::pair<Connection, Connection>> Pipe(
-    bool duplex = true);
+    bool duplex = true, Transport transport = Transport::kKernel);
 
 // A Connection as an argument of a Process: the child inherits its handle.
 // Encoded as (index in the arguments' HandleTable, readable, writable,
-// shared), or None when closed; in a message (no table) it is
-// kInvalidArgument. A connection with bytes received ahead is
-// kFailedPrecondition. Encoded where the sender keeps it
-// (Encoder::kept_by_sender(): a std::ref or pointer argument) it becomes
-// shared, in the sender and in the child.
+// shared, shared memory), or None when closed; the last field is None for a
+// kernel connection and (index of the memory's handle, which end) for a
+// shared-memory one. In a message (no table) it is kInvalidArgument. A
+// connection with bytes received ahead is kFailedPrecondition. Encoded
+// where the sender keeps it (Encoder::kept_by_sender(): a std::ref or
+// pointer argument) it becomes shared, in the sender and in the child (a
+// shared-memory connection cannot be: kFailedPrecondition).
 template <>
 struct Codec<Connection> {
-  static void Encode(const Connection& c, Encoder& e) {
-    if (c.closed()) {
-      e.WriteNone();
-      return;
-    }
-    if (c.bytes_received_ahead() > 0) {
-      e.Fail(absl::FailedPreconditionError(absl::StrCat(
-          "a Connection cannot be passed to another process: it has ",
-          c.bytes_received_ahead(),
-          " bytes received ahead (receive its pending messages first)")));
-      return;
-    }
-    if (e.kept_by_sender()) c.MarkShared().IgnoreError();  // nothing ahead
-    e.EncodeTuple(e.AddHandle(c.fileno()), c.readable(), c.writable(),
-                  c.shared());
-  }
-  [[nodiscard]] static absl::Status Decode(Decoder& d, Connection* c) {
-    if (d.is_none()) {
-      *c = Connection();
-      return absl::OkStatus();
-    }
-    int64_t index = 0;
-    bool readable = false;
-    bool writable = false;
-    bool shared = false;
-    if (absl::Status s = d.DecodeTuple(&index, &readable, &writable, &shared);
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<platform::ScopedHandle> owned = d.ClaimHandle(index);
-    if (!owned.ok()) return owned.status();
-    *c = Connection(std::move(*owned), readable, writable);
-    if (shared) return c->MarkShared();  // new: nothing received ahead
-    return absl::OkStatus();
-  }
+  static void Encode(const Connection& c, Encoder& e);
+  [[nodiscard]] static absl::Status Decode(Decoder& d, Connection* c);
+  // Internal: *c = end `side` of the shared-memory pair in `memory`.
+  [[nodiscard]] static absl::Status Make(platform::ScopedHandle doorbell,
+                                         platform::ScopedHandle memory,
+                                         int side, bool readable, bool writable,
+                                         Connection* c);
 };
 
 template <typename T>

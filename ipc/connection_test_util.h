@@ -2,6 +2,7 @@
 #ifndef MULTIPROCESSING_IPC_CONNECTION_TEST_UTIL_H_
 #define MULTIPROCESSING_IPC_CONNECTION_TEST_UTIL_H_
 
+#include <string>
 #include <utility>
 
 #include "absl/strings/string_view.h"
@@ -11,16 +12,35 @@
 
 namespace mp {
 
-inline std::pair<Connection, Connection> MakePipe(bool duplex = true) {
-  auto p = Pipe(duplex);
+inline std::pair<Connection, Connection> MakePipe(
+    bool duplex = true, Transport transport = Transport::kKernel) {
+  auto p = Pipe(duplex, transport);
   EXPECT_TRUE(p.ok()) << p.status();
   return *std::move(p);
 }
 
-// Writes raw bytes to the other end, bypassing the framing.
-inline void WriteRaw(const Connection& c, absl::string_view bytes) {
-  ASSERT_TRUE(
-      platform::WriteAll(c.fileno(), {{bytes.data(), bytes.size()}}).ok());
+// What the tests reach inside a Connection for.
+struct ConnectionTestPeer {
+  // Writes raw bytes to the other end through `c`'s transport, bypassing
+  // the framing.
+  static absl::Status WriteRaw(Connection& c, absl::string_view bytes) {
+    return c.WriteAll({{bytes.data(), bytes.size()}});
+  }
+};
+
+inline void WriteRaw(Connection& c, absl::string_view bytes) {
+  ASSERT_TRUE(ConnectionTestPeer::WriteRaw(c, bytes).ok());
+}
+
+// For the tests that run over every transport: TEST_P(..., Name) with
+// INSTANTIATE_TEST_SUITE_P(Transports, ..., EveryTransport(),
+// TransportName).
+inline ::testing::internal::ParamGenerator<Transport> EveryTransport() {
+  return ::testing::Values(Transport::kKernel, Transport::kSharedMemory);
+}
+inline std::string TransportName(
+    const ::testing::TestParamInfo<Transport>& info) {
+  return info.param == Transport::kKernel ? "Kernel" : "SharedMemory";
 }
 
 }  // namespace mp

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/time/clock.h"
+#include "multiprocessing/ipc/internal/ring_copy.h"
 #include "multiprocessing/platform/shared_memory.h"
 
 namespace mp::ipc_internal {
@@ -35,23 +36,6 @@ namespace {
 
 constexpr uint64_t kMagic = 0x676e6952504d0001;  // "MPRing" v1
 static_assert(sizeof(SharedRing::Header) <= SharedRing::kHeaderSize);
-
-// Copies between the ring's record space and flat memory, wrapping.
-void CopyIn(char* data, uint64_t capacity, uint64_t pos, const char* from,
-            std::size_t n) {
-  const uint64_t at = pos % capacity;
-  const std::size_t first = std::min<uint64_t>(n, capacity - at);
-  std::memcpy(data + at, from, first);
-  std::memcpy(data, from + first, n - first);
-}
-
-void CopyOut(const char* data, uint64_t capacity, uint64_t pos, char* to,
-             std::size_t n) {
-  const uint64_t at = pos % capacity;
-  const std::size_t first = std::min<uint64_t>(n, capacity - at);
-  std::memcpy(to, data + at, first);
-  std::memcpy(to + first, data, n - first);
-}
 
 struct RecordHeader {
   uint32_t size;

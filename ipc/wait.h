@@ -10,8 +10,9 @@
 // (None) waits until one is ready; zero or negative checks once; otherwise
 // an empty result means the time ran out. Any number of objects (no 64- or
 // FD_SETSIZE ceiling). A closed object is kFailedPrecondition. A Connection
-// holding bytes it received ahead (Connection::bytes_received_ahead()) is
-// ready at once, whatever the timeout, with whatever else is ready then.
+// holding bytes it received ahead (Connection::bytes_received_ahead()), or a
+// shared-memory one with bytes in its ring, is ready at once, whatever the
+// timeout, with whatever else is ready then.
 #ifndef MULTIPROCESSING_IPC_WAIT_H_
 #define MULTIPROCESSING_IPC_WAIT_H_
 
@@ -32,8 +33,11 @@ namespace mp {
 // Listener; a bare handle must be named, so no stray integer converts.
 class Waitable {
  public:
+  // Made from a Connection, it notes whether the Connection is ready
+  // without a system call (Connection::ReadyOrArm()): make it just before
+  // the Wait() call.
   Waitable(const Connection& c)  // NOLINT
-      : handle_(c.fileno()), ready_now_(c.bytes_received_ahead() > 0) {}
+      : handle_(c.fileno()), ready_now_(c.ReadyOrArm()) {}
   // A Listener is ready when a client waits to be accepted or one whose
   // handshake is pending has sent something (Accept() then advances it).
   Waitable(const Listener& l)  // NOLINT
