@@ -12,6 +12,7 @@
 #define MULTIPROCESSING_BENCHMARKS_BENCH_UTIL_H_
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -100,12 +101,12 @@ inline int RunAll(int argc, char** argv) {
 // every implementation alike (connection_cpython.py does the same). Without
 // it, whether the scheduler happens to put both on one CPU changes a round
 // trip by up to 2x from one run to the next.
+//
+// The test is the machine's CPUs, not this process's affinity: a child
+// inherits its parent's single CPU, and testing that (as this did until
+// 2026-12-02) left every child on CPU 0 with its parent.
 inline void PinToCpu(int cpu) {
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 ||
-      CPU_COUNT(&allowed) < 2) {
-    return;
-  }
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) return;
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);

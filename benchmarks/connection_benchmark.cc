@@ -4,6 +4,9 @@
 // machine. benchmarks/connection_cpython.py runs the same workloads on
 // CPython.
 //
+// Every Connection workload runs a third time as impl "shm": the same mp
+// code over Pipe(duplex, Transport::kSharedMemory).
+//
 // raw uses CPython's framing (a 4-byte big-endian length before each
 // message) over a socketpair: the sender makes one write() per message
 // (header and payload copied into one buffer; writev() above 4 KiB, where
@@ -348,10 +351,13 @@ int MpChild(Connection& conn, Role role) {
   }
 }
 
-class MpPeer {
+// This library's Connection to the child, over `transport`: impl "mp"
+// (Python's Pipe) and "shm" (Transport::kSharedMemory).
+template <Transport transport>
+class MpPeerOver {
  public:
-  explicit MpPeer(Role role) {
-    auto pipe = Pipe();
+  explicit MpPeerOver(Role role) {
+    auto pipe = Pipe(/*duplex=*/true, transport);
     if (!pipe.ok()) return;
     conn_ = std::move(pipe->first);
     process_.emplace(MpChild, std::move(pipe->second), role);
@@ -359,7 +365,7 @@ class MpPeer {
     // start-up stays outside the timing
     if (started_ && RecvSize() != 0) conn_.Close().IgnoreError();
   }
-  ~MpPeer() {
+  ~MpPeerOver() {
     conn_.Close().IgnoreError();
     if (started_) process_->Join().IgnoreError();
   }
@@ -385,6 +391,8 @@ class MpPeer {
   std::optional<Process> process_;
   bool started_ = false;
 };
+using MpPeer = MpPeerOver<Transport::kKernel>;
+using ShmPeer = MpPeerOver<Transport::kSharedMemory>;
 
 // ---------------------------------------------------------------------------
 // The workloads, written once for both implementations.
@@ -637,8 +645,8 @@ void WaitReadyRaw(benchmark::State& state) {
   }
 }
 
-// Registers `workload` for raw and then mp, so the two run back to back
-// (and for raw_unbuffered before them when `unbuffered`).
+// Registers `workload` for raw, mp and shm, so they run back to back (and
+// for raw_unbuffered before them when `unbuffered`).
 template <typename F>
 void RegisterBoth(const std::string& workload, F run, bool unbuffered = false) {
   if (unbuffered) {
@@ -656,6 +664,10 @@ void RegisterBoth(const std::string& workload, F run, bool unbuffered = false) {
   benchmark::RegisterBenchmark(
       (workload + "/mp").c_str(),
       [run](benchmark::State& s) { run(s, static_cast<MpPeer*>(nullptr)); })
+      ->UseManualTime();
+  benchmark::RegisterBenchmark(
+      (workload + "/shm").c_str(),
+      [run](benchmark::State& s) { run(s, static_cast<ShmPeer*>(nullptr)); })
       ->UseManualTime();
 }
 

@@ -33,7 +33,7 @@ def flush():
 
 def pin_to_cpu(cpu):
     """As PinToCpu() in bench_util.h: parent on CPU 0, child on CPU 1."""
-    if len(os.sched_getaffinity(0)) >= 2:
+    if (os.cpu_count() or 1) >= 2:  # not the affinity: a child inherits one CPU
         os.sched_setaffinity(0, {cpu})
 
 

@@ -199,24 +199,30 @@ absl::Status SharedMemoryStream::Await(std::atomic<uint32_t>& my_flag,
   const auto start = Clock::now();
   const auto spin = absl::ToChronoNanoseconds(spin_);
   for (unsigned i = 1;; ++i) {
-    if (ready() || PeerClosed()) {
-      spin_ = std::min(kMaxSpin, spin_ * 2);
-      return absl::OkStatus();
-    }
+    if (ready() || PeerClosed()) return absl::OkStatus();
     platform::CpuRelax();
     if (i % 16 == 0 && Clock::now() - start > spin) break;
   }
-  spin_ = std::max(kMinSpin, spin_ / 2);
   for (;;) {
     if (!armed) {
       my_flag.store(1);
       armed = true;
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
-    if (ready() || PeerClosed()) return absl::OkStatus();
+    if (ready() || PeerClosed()) break;
     // Blocks until the peer takes a flag down (or ends).
     if (absl::Status s = ReadBell(); !s.ok()) return s;
   }
+  // The spin adapts to how long waits take: a wait that a full spin would
+  // have covered (the peer was only slow to answer because it slept too)
+  // gets a full spin next time; a longer one halves the spin, down to
+  // kMinSpin, so an end whose peer is often busy for long stops burning
+  // its CPU.
+  const auto waited = Clock::now() - start;
+  spin_ = waited < absl::ToChronoNanoseconds(kMaxSpin)
+              ? kMaxSpin
+              : std::max(kMinSpin, spin_ / 2);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::size_t> SharedMemoryStream::ReadSome(void* buffer,
