@@ -24,6 +24,16 @@
 namespace mp {
 namespace {
 
+// The conformance tests: every one runs over each Transport.
+class ConnectionTest : public ::testing::TestWithParam<Transport> {
+ protected:
+  std::pair<Connection, Connection> MakePipe(bool duplex = true) {
+    return mp::MakePipe(duplex, GetParam());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Transports, ConnectionTest, EveryTransport(),
+                         TransportName);
+
 // What a dying peer wrote before it died.
 struct Unfinished {
   std::string bytes;
@@ -42,7 +52,7 @@ const std::vector<Unfinished>& UnfinishedFrames() {
 
 // A child process that dies in the middle of a frame: the receiver sees
 // kDataLoss, never EOF and never a hang.
-TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
+TEST(ConnectionKernelTest, PeerDyingMidMessageIsDataLoss) {
   for (std::size_t i = 0; i < UnfinishedFrames().size(); ++i) {
     auto [parent, child] = MakePipe();
     const platform::NativeHandle keep = child.fileno();
@@ -69,7 +79,7 @@ TEST(ConnectionTest, PeerDyingMidMessageIsDataLoss) {
   }
 }
 
-TEST(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
+TEST_P(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("one").ok());
   ASSERT_TRUE(a.SendBytes("").ok());
@@ -81,7 +91,7 @@ TEST(ConnectionTest, MessagesKeepTheirBoundariesBothWays) {
   EXPECT_EQ(a.RecvBytes().value(), "back");
 }
 
-TEST(ConnectionTest, OneWayPipeRejectsTheWrongDirection) {
+TEST_P(ConnectionTest, OneWayPipeRejectsTheWrongDirection) {
   auto [reader, writer] = MakePipe(/*duplex=*/false);
   EXPECT_TRUE(reader.readable());
   EXPECT_FALSE(reader.writable());
@@ -97,7 +107,7 @@ TEST(ConnectionTest, OneWayPipeRejectsTheWrongDirection) {
   EXPECT_EQ(reader.RecvBytes().value(), "ok");
 }
 
-TEST(ConnectionTest, SendBytesOffsetAndSize) {
+TEST_P(ConnectionTest, SendBytesOffsetAndSize) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("abcdef", 2).ok());
   ASSERT_TRUE(a.SendBytes("abcdef", 1, 3).ok());
@@ -113,7 +123,7 @@ TEST(ConnectionTest, SendBytesOffsetAndSize) {
   EXPECT_FALSE(b.Poll().value());  // nothing was sent by the failed calls
 }
 
-TEST(ConnectionTest, RecvBytesOverMaxlengthFailsAndCloses) {
+TEST_P(ConnectionTest, RecvBytesOverMaxlengthFailsAndCloses) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("12345").ok());
   ASSERT_TRUE(a.SendBytes("123456").ok());
@@ -125,7 +135,7 @@ TEST(ConnectionTest, RecvBytesOverMaxlengthFailsAndCloses) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(ConnectionTest, RecvBytesIntoFitsAtOffset) {
+TEST_P(ConnectionTest, RecvBytesIntoFitsAtOffset) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("xyz").ok());
   char buf[8] = "-------";
@@ -133,7 +143,7 @@ TEST(ConnectionTest, RecvBytesIntoFitsAtOffset) {
   EXPECT_EQ(std::string(buf, 7), "----xyz");
 }
 
-TEST(ConnectionTest, RecvBytesIntoTooShortHandsOverTheWholeMessage) {
+TEST_P(ConnectionTest, RecvBytesIntoTooShortHandsOverTheWholeMessage) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("a long message").ok());
   ASSERT_TRUE(a.SendBytes("next").ok());
@@ -149,7 +159,7 @@ TEST(ConnectionTest, RecvBytesIntoTooShortHandsOverTheWholeMessage) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ConnectionTest, PollTimeouts) {
+TEST_P(ConnectionTest, PollTimeouts) {
   auto [a, b] = MakePipe();
   absl::Time start = absl::Now();
   EXPECT_FALSE(b.Poll().value());
@@ -169,7 +179,7 @@ TEST(ConnectionTest, PollTimeouts) {
   EXPECT_EQ(b.RecvBytes().value(), "x");
 }
 
-TEST(ConnectionTest, EofAfterPeerClosesAndEverythingIsRead) {
+TEST_P(ConnectionTest, EofAfterPeerClosesAndEverythingIsRead) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.SendBytes("last words").ok());
   ASSERT_TRUE(a.Close().ok());
@@ -180,7 +190,7 @@ TEST(ConnectionTest, EofAfterPeerClosesAndEverythingIsRead) {
   EXPECT_TRUE(IsEof(b.RecvBytes().status()));
 }
 
-TEST(ConnectionTest, ClosedConnectionIsAnError) {
+TEST_P(ConnectionTest, ClosedConnectionIsAnError) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.Close().ok());
   EXPECT_TRUE(a.closed());
@@ -194,7 +204,7 @@ TEST(ConnectionTest, ClosedConnectionIsAnError) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
+TEST_P(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
   for (bool duplex : {true, false}) {
     auto [a, b] = MakePipe(duplex);
     ASSERT_TRUE(a.Close().ok());
@@ -203,7 +213,7 @@ TEST(ConnectionTest, SendingToAClosedPeerIsAnErrorNotSigpipe) {
   }
 }
 
-TEST(ConnectionTest, SixteenMebibyteMessage) {
+TEST_P(ConnectionTest, SixteenMebibyteMessage) {
   auto [a, b] = MakePipe();
   std::string big(16 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i)
@@ -214,14 +224,14 @@ TEST(ConnectionTest, SixteenMebibyteMessage) {
   EXPECT_TRUE(got == big);
 }
 
-TEST(ConnectionTest, ReadsCpythonsLongFrameHeader) {
+TEST_P(ConnectionTest, ReadsCpythonsLongFrameHeader) {
   auto [a, b] = MakePipe();
   // -1, then the length as 8 bytes: how CPython frames payloads over 2 GiB.
   WriteRaw(a, std::string("\xff\xff\xff\xff\0\0\0\0\0\0\0\x05hello", 17));
   EXPECT_EQ(b.RecvBytes().value(), "hello");
 }
 
-TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
+TEST_P(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
   auto [a, b] = MakePipe();
   // Claims 2^62 bytes.
   WriteRaw(a, std::string("\xff\xff\xff\xff\x40\0\0\0\0\0\0\0", 12));
@@ -240,7 +250,7 @@ TEST(ConnectionTest, LyingLengthIsRefusedBeforeAllocating) {
 // Issue 21: RecvBytesInto trusts a length only as far as bytes arrive. A
 // header claiming 3 GiB (under the 4 GiB default cap), a few bytes, then
 // silence: resident memory stays far below the claim.
-TEST(ConnectionTest, LyingHeaderThenSilenceKeepsRecvBytesIntoBounded) {
+TEST_P(ConnectionTest, LyingHeaderThenSilenceKeepsRecvBytesIntoBounded) {
 #ifdef __SANITIZE_THREAD__
   // TSan's shadow memory (several bytes per byte written) is resident too,
   // so this process's RSS no longer measures what the receiver allocated;
@@ -267,7 +277,7 @@ TEST(ConnectionTest, LyingHeaderThenSilenceKeepsRecvBytesIntoBounded) {
 }
 
 // Issue 21: the buffer Send<T>/Recv<T> reuse is not kept past 1 MiB.
-TEST(ConnectionTest, LargeReusedBufferIsReleased) {
+TEST_P(ConnectionTest, LargeReusedBufferIsReleased) {
   auto [a, b] = MakePipe();
   const std::string big(8 << 20, 'b');
   std::thread t([&a = a, &big] { ASSERT_TRUE(a.Send(big).ok()); });
@@ -285,13 +295,13 @@ TEST(ConnectionTest, LargeReusedBufferIsReleased) {
   EXPECT_LE(b.reused_buffer_capacity(), std::size_t{1} << 20);
 }
 
-TEST(ConnectionTest, CorruptLengthIsDataLoss) {
+TEST_P(ConnectionTest, CorruptLengthIsDataLoss) {
   auto [a, b] = MakePipe();
   WriteRaw(a, std::string("\xff\xff\xff\xfb", 4));  // -5
   EXPECT_EQ(b.RecvBytes().status().code(), absl::StatusCode::kDataLoss);
 }
 
-TEST(ConnectionTest, TypedSendAndRecv) {
+TEST_P(ConnectionTest, TypedSendAndRecv) {
   auto [a, b] = MakePipe();
   ASSERT_TRUE(a.Send(std::make_pair(3, 4)).ok());
   ASSERT_TRUE(a.Send(std::string("hello")).ok());
@@ -304,7 +314,7 @@ TEST(ConnectionTest, TypedSendAndRecv) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ConnectionTest, EncodingFindsTheHandlesAValueCarries) {
+TEST(ConnectionKernelTest, EncodingFindsTheHandlesAValueCarries) {
   auto [a, b] = MakePipe();
   auto [c, d] = MakePipe();
   // Inside a std::array (which the old separate trait missed), beside other
@@ -318,7 +328,7 @@ TEST(ConnectionTest, EncodingFindsTheHandlesAValueCarries) {
   EXPECT_EQ(table.handles(), (HandleList{array[0].fileno(), c.fileno()}));
 }
 
-TEST(ConnectionTest, AConnectionCannotTravelInAMessage) {
+TEST_P(ConnectionTest, AConnectionCannotTravelInAMessage) {
   auto [a, b] = MakePipe();
   auto [c, d] = MakePipe();
   absl::Status s = a.Send(std::make_pair(1, std::ref(c)));

@@ -26,6 +26,10 @@ struct ConnectionTestPeer {
   static absl::Status WriteRaw(Connection& c, absl::string_view bytes) {
     return c.WriteAll({{bytes.data(), bytes.size()}});
   }
+  // The shared memory under a Transport::kSharedMemory connection.
+  static platform::NativeHandle SharedMemory(const Connection& c) {
+    return c.shm_->memory_handle();
+  }
 };
 
 inline void WriteRaw(Connection& c, absl::string_view bytes) {
