@@ -45,6 +45,11 @@ ssize_t WritevNoSigpipe(int fd, const iovec* iov, int n) {
 }
 
 ssize_t WriteVector(int fd, iovec* iov, int n) {
+  if (n == 1) {
+    ssize_t r = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    if (r >= 0 || errno != ENOTSOCK) return r;
+    return WritevNoSigpipe(fd, iov, n);
+  }
   msghdr msg = {};
   msg.msg_iov = iov;
   msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(n);
