@@ -29,9 +29,8 @@
 
 #include "benchmark/benchmark.h"
 #include "multiprocessing/benchmarks/bench_util.h"
+#include "multiprocessing/benchmarks/spawn_util.h"
 #include "multiprocessing/process/process.h"
-
-extern char** environ;
 
 namespace mp::bench {
 namespace {
@@ -88,16 +87,6 @@ void ForkRaw(benchmark::State& state) {
 }
 
 // posix_spawn(argv[0]) + waitpid(); true when it exited with 0.
-bool SpawnAndWait(char* const argv[]) {
-  pid_t pid;
-  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) {
-    return false;
-  }
-  int status;
-  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-         WEXITSTATUS(status) == 0;
-}
-
 void SpawnRawTrue(benchmark::State& state) {
   static char bin_true[] = "/bin/true";
   char* argv[] = {bin_true, nullptr};

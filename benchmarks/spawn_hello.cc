@@ -23,26 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "multiprocessing/benchmarks/spawn_util.h"
 #include "multiprocessing/process/process.h"
-
-extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using mp::bench::SpawnAndWait;
 
 int ReturnZero() { return 0; }
 MP_REGISTER_TARGET(ReturnZero);
-
-bool SpawnAndWait(char* const argv[]) {
-  pid_t pid;
-  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) {
-    return false;
-  }
-  int status;
-  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-         WEXITSTATUS(status) == 0;
-}
 
 bool SpawnMp() {
   mp::Process p(ReturnZero);
