@@ -26,13 +26,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
 
-def speedup(results, name, other):
-    """How many times better mp is than `other` on `name` (>1: mp wins)."""
-    r = report.ratio(results, (name, "mp"), (name, other))
+def speedup(results, name, ours, other):
+    """How many times better `ours` is than `other` on `name` (>1: ours
+    wins)."""
+    r = report.ratio(results, (name, ours), (name, other))
     if r is None:
         return None
-    unit = results[(name, "mp")][1]
-    return 1 / r if unit in ("us", "ms", "s") else r
+    unit = results[(name, ours)][1]
+    return 1 / r if unit in ("ns", "us", "ms", "s") else r
 
 
 def main():
@@ -46,11 +47,13 @@ def main():
         n.endswith("_msgs") and n[:-len("_msgs")] + "_bytes" in all_names)]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
     y = range(len(names))
-    for offset, other, color in ((-0.2, "raw", "tab:gray"),
-                                 (0.2, "cpython", "tab:blue")):
-        values = [speedup(results, n, other) or 0 for n in names]
-        ax.barh([i + offset for i in y], values, height=0.4, color=color,
-                label=f"mp vs {other}")
+    # The shared-memory Pipe (impl "shm") against the same raw code.
+    for offset, ours, other, color in ((-0.27, "mp", "raw", "tab:gray"),
+                                       (0, "mp", "cpython", "tab:blue"),
+                                       (0.27, "shm", "raw", "tab:orange")):
+        values = [speedup(results, n, ours, other) or 0 for n in names]
+        ax.barh([i + offset for i in y], values, height=0.27, color=color,
+                label=f"{ours} vs {other}")
     ax.axvline(1, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yticks(list(y))
