@@ -6,7 +6,9 @@
 // makes (framing, limits, kDataLoss on a message cut short) holds unchanged.
 //
 // Waking. Each end spins for a short while (adaptive, at most
-// kMaxSpin) on an empty ring or a full one, then sleeps by reading one byte
+// kMaxSpin; past its first microseconds it yields the CPU as it spins, as
+// the peer may be waiting for it) on an empty ring or a full one, then
+// sleeps by reading one byte
 // from a "doorbell": the kernel channel (a socketpair, a Windows pipe) that
 // the Connection owns as its handle. Before sleeping an end raises a flag in
 // the shared memory; the other end, after changing the ring, takes the flag
