@@ -162,8 +162,11 @@ MP_INSTANTIATE_FOR_EVERY_START_METHOD(ConnectionShmProcessTest);
 TEST(ConnectionShmTest, WaitOverBothTransports) {
   auto [shm_a, shm_b] = ShmPipe();
   auto [k_a, k_b] = MakePipe();
-  auto wait = [&](std::optional<absl::Duration> timeout) {
-    std::vector<Waitable> objects = {shm_b, k_b};
+  // Structured bindings are captured by name (C++17 has no implicit
+  // capture of them; clang refuses it).
+  auto wait = [&shm = shm_b,
+               &kernel = k_b](std::optional<absl::Duration> timeout) {
+    std::vector<Waitable> objects = {shm, kernel};
     return Wait(objects, timeout).value();
   };
   EXPECT_TRUE(wait(absl::ZeroDuration()).empty());
