@@ -26,8 +26,6 @@ constexpr std::size_t kMaxShortFrame = 0x7fffffff;
 // times slower on x86 (`rep movsb`): a 16 KiB ping-pong took 42 us filled
 // from 0 and 25 us from here (raw socketpair code: 25 us).
 constexpr std::size_t kFillStart = 60;
-// Frames up to this size are sent as one buffer.
-constexpr std::size_t kJoinedFrameSize = 512;
 // The reused send/receive buffer is released when it grew past this.
 constexpr std::size_t kKeptBufferSize = std::size_t{1} << 20;
 
@@ -192,19 +190,9 @@ absl::Status Connection::SendFrame(absl::string_view payload) {
     StoreBigEndian(payload.size(), 8, header + 4);
     header_size = 12;
   }
-  absl::Status written;
-  if (payload.size() <= kJoinedFrameSize - 4) {
-    // Small: header and payload joined, one buffer for the kernel (cheaper
-    // than its gathering two).
-    char joined[kJoinedFrameSize];
-    std::memcpy(joined, header, header_size);
-    std::memcpy(joined + header_size, payload.data(), payload.size());
-    written = WriteAll({{joined, header_size + payload.size()}});
-  } else {
-    const platform::ConstBuffer frame[] = {{header, header_size},
-                                           {payload.data(), payload.size()}};
-    written = WriteAll(frame);
-  }
+  const platform::ConstBuffer frame[] = {{header, header_size},
+                                         {payload.data(), payload.size()}};
+  absl::Status written = WriteAll(frame);
   // Sent (payload may be scratch_, encoded by Send<T>): a large buffer goes.
   ReleaseLargeBuffer();
   return written;
@@ -444,8 +432,11 @@ absl::StatusOr<std::size_t> Connection::ReadSome(char* dst, std::size_t n) {
 }
 
 absl::StatusOr<std::size_t> Connection::ReadFull(char* dst, std::size_t n) {
-  if (shm_) return shm_->ReadFull(dst, n);
-  return platform::ReadFull(handle_.get(), dst, n);
+  return platform::ReadFull(
+      [this](void* p, std::size_t size) {
+        return ReadSome(static_cast<char*>(p), size);
+      },
+      dst, n);
 }
 
 absl::Status Connection::WriteAll(

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -64,6 +65,12 @@ struct ConstBuffer {
 // bytes were read (less than `size` only at end of stream).
 [[nodiscard]] absl::StatusOr<std::size_t> ReadFull(NativeHandle h, void* buffer,
                                                    std::size_t size);
+// The same over any stream whose reads are `read_some` (ReadSome's
+// contract: 0 only at end of stream).
+[[nodiscard]] absl::StatusOr<std::size_t> ReadFull(
+    absl::FunctionRef<absl::StatusOr<std::size_t>(void*, std::size_t)>
+        read_some,
+    void* buffer, std::size_t size);
 
 // When `h` is the second end of a duplex channel (CreateDuplexChannel, as
 // the spawn start method passes its child): the id of the process that

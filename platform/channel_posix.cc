@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "multiprocessing/platform/channel.h"
@@ -44,6 +45,9 @@ ssize_t WritevNoSigpipe(int fd, const iovec* iov, int n) {
   return r;
 }
 
+// Writes up to this many bytes in several pieces are joined first.
+constexpr std::size_t kJoinLimit = 512;
+
 ssize_t WriteVector(int fd, iovec* iov, int n) {
   if (n == 1) {
     ssize_t r = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
@@ -76,6 +80,25 @@ absl::StatusOr<ChannelPair> CreateOneWayChannel() {
 
 absl::Status WriteAll(NativeHandle h, absl::Span<const ConstBuffer> buffers) {
   const int fd = static_cast<int>(h);
+  // Small pieces (a frame's header and payload) are joined: one buffer is
+  // a send() (WriteVector), cheaper than the kernel gathering several (a
+  // 64 B message stream: 0.80x raw write() with sendmsg of two pieces,
+  // 1.00-1.04x joined and sent). Windows' WriteAll joins too.
+  char joined[kJoinLimit];
+  ConstBuffer one;
+  if (buffers.size() > 1) {
+    std::size_t total = 0;
+    for (const ConstBuffer& b : buffers) total += b.size;
+    if (total <= kJoinLimit) {
+      std::size_t at = 0;
+      for (const ConstBuffer& b : buffers) {
+        if (b.size > 0) std::memcpy(joined + at, b.data, b.size);
+        at += b.size;
+      }
+      one = {joined, total};
+      buffers = {&one, 1};
+    }
+  }
   iovec iov[kMaxIov];
   std::size_t next = 0;  // first buffer not yet in iov
   std::size_t skip = 0;  // bytes of buffers[next] already written

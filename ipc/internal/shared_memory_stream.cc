@@ -271,19 +271,6 @@ absl::StatusOr<std::size_t> SharedMemoryStream::ReadSome(void* buffer,
   }
 }
 
-absl::StatusOr<std::size_t> SharedMemoryStream::ReadFull(void* buffer,
-                                                         std::size_t size) {
-  std::size_t done = 0;
-  while (done < size) {
-    absl::StatusOr<std::size_t> got =
-        ReadSome(static_cast<char*>(buffer) + done, size - done);
-    if (!got.ok()) return got.status();
-    if (*got == 0) break;
-    done += *got;
-  }
-  return done;
-}
-
 absl::Status SharedMemoryStream::WriteAll(
     absl::Span<const platform::ConstBuffer> buffers) {
   Ring& ring = out();

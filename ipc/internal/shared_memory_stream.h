@@ -5,16 +5,15 @@
 // and parses them with the code it uses for sockets, so every promise it
 // makes (framing, limits, kDataLoss on a message cut short) holds unchanged.
 //
-// Waking. Each end spins for a short while (adaptive, at most
-// kMaxSpin; past its first microseconds it yields the CPU as it spins, as
-// the peer may be waiting for it) on an empty ring or a full one, then
-// sleeps by reading one byte
-// from a "doorbell": the kernel channel (a socketpair, a Windows pipe) that
-// the Connection owns as its handle. Before sleeping an end raises a flag in
-// the shared memory; the other end, after changing the ring, takes the flag
-// down (an atomic exchange) and, only if it was up, writes one byte. So a
-// byte crosses the kernel only when someone sleeps, and each byte in the
-// doorbell is matched by exactly one flag taken down: an end knows how many
+// Waking. Each end spins for a short while (adaptive, at most kMaxSpin;
+// past its first microseconds it yields the CPU as it spins, as the peer
+// may be waiting for it) on an empty ring or a full one, then sleeps by
+// reading one byte from a "doorbell": the kernel channel (a socketpair, a
+// Windows pipe) that the Connection owns as its handle. Before sleeping an end
+// raises a flag in the shared memory; the other end, after changing the ring,
+// takes the flag down (an atomic exchange) and, only if it was up, writes one
+// byte. So a byte crosses the kernel only when someone sleeps, and each byte in
+// the doorbell is matched by exactly one flag taken down: an end knows how many
 // bytes it is owed and reads exactly those, so a stale byte never makes
 // the handle look readable when nothing waits. The doorbell is also what
 // mp::Wait() and Poll() wait on (ArmForWait()), and how a peer's death
@@ -36,8 +35,10 @@
 #ifndef MULTIPROCESSING_IPC_INTERNAL_SHARED_MEMORY_STREAM_H_
 #define MULTIPROCESSING_IPC_INTERNAL_SHARED_MEMORY_STREAM_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -78,8 +79,6 @@ class SharedMemoryStream {
   // The stream operations a Connection needs, as platform/channel.h defines
   // them for kernel channels: ReadSome returns 0 only at end of stream.
   [[nodiscard]] absl::StatusOr<std::size_t> ReadSome(void* buffer,
-                                                     std::size_t size);
-  [[nodiscard]] absl::StatusOr<std::size_t> ReadFull(void* buffer,
                                                      std::size_t size);
   [[nodiscard]] absl::Status WriteAll(
       absl::Span<const platform::ConstBuffer> buffers);
